@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+DEMO_DIR ?= runs/demo
+
+.PHONY: demo test test-slow bench venv clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Train a beta-VAE on the built-in digits, write pictures and a report, print where.
+demo: $(STAMP)
+	$(VENV)/bin/shadowplay train --data digits --model beta_vae --beta 4 --latent-dim 8 \
+		--epochs 60 --name demo --runs-dir runs --overwrite
+	@echo "demo run: $(DEMO_DIR)"
+
+## The whole test suite (slow quality runs are shortened unless SHADOWPLAY_SLOW=1).
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+test-slow: $(STAMP)
+	SHADOWPLAY_SLOW=1 $(PY) -m pytest -q
+
+## Benchmarks need the `bench` extra (pythae, psutil).
+bench: $(STAMP)
+	$(PIP) install --quiet -c constraints.txt -e ".[dev,bench]"
+	$(PY) benchmarks/train_throughput.py
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache

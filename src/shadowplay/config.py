@@ -1,0 +1,243 @@
+"""Run configuration: frozen dataclasses, a YAML file plus ``key=value`` overrides, validated with clear errors.
+
+``RunConfig`` has four sections, each read by one stage::
+
+    data:      DataConfig       source, splits, source options
+    model:     ModelConfig      preset, latent size, nets, posterior and likelihood
+    objective: ObjectiveConfig  weights of the loss terms (β, γ, capacity, warm-up)
+    trainer:   TrainerConfig    epochs, batch, optimizer, device, seed, checkpoints
+
+Keys are written ``section.key`` (``trainer.lr=3e-4``). Unknown keys are rejected with the closest valid name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    source: str = "digits"           # built-in name or a path (.npy/.npz/.csv/image folder)
+    data_dir: str | None = None      # e.g. the Fashion-MNIST IDX folder
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    n_samples: int | None = None     # cap (or dSprites draw) size
+    image_size: int | None = None    # image folders: resize to this
+    color: str = "auto"              # image folders: auto | grayscale | rgb
+    label_column: str | None = None  # CSV
+    binarize: bool = False           # dynamic binarization: x ~ Bernoulli(intensity) each batch
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    preset: str = "vae"                                # see shadowplay.objectives.presets
+    latent_dim: int = 10
+    net: str = "auto"                                  # auto | mlp | conv
+    hidden: tuple[int, ...] = (512, 256)               # MLP widths
+    channels: tuple[int, ...] = (32, 32, 64, 64)       # conv widths
+    likelihood: str = "auto"                           # auto | bernoulli | gaussian | laplace
+    scale: float | None = None                         # Gaussian σ / Laplace b; None = learned per dimension
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    beta: float | None = None          # KL weight; None = the preset's default
+    gamma: float | None = None         # capacity / TC / DIP weights per the preset
+    capacity_max: float = 25.0         # Burgess et al. C_max (nats)
+    capacity_steps: int = 100_000      # steps to raise C from 0 to C_max
+    warmup_steps: int = 0              # KL warm-up: weight rises linearly 0 → β over these steps
+    extra: dict = field(default_factory=dict)  # term-specific options of disentangling presets
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"            # adam | adamw
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    device: str = "auto"               # auto | cpu | cuda | cuda:N
+    seed: int = 0
+    deterministic: bool = False
+    checkpoint_every: int = 0          # steps; 0 = once per epoch
+    keep_last: int = 3
+    log_every: int = 50                # steps between train metric lines
+    progress: bool = True
+    max_steps: int | None = None       # stop early (tests, budgets)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+SECTIONS = {f.name: f.type for f in fields(RunConfig)}
+_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "trainer": TrainerConfig}
+
+
+def all_keys() -> list[str]:
+    return [f"{s}.{f.name}" for s, cls in _SECTION_TYPES.items() for f in fields(cls)]
+
+
+def _unknown(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(all_keys())}"
+    return ConfigError(f"unknown config key {key!r}{hint}")
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Turn ``value`` (from YAML or a ``key=value`` string) into the field's type, or raise ConfigError."""
+    ann = str(annotation)  # a string such as "float | None" (postponed annotations)
+    if value is None:
+        if "None" in ann:
+            return None
+        raise ConfigError(f"{key} may not be empty")
+    if isinstance(value, str) and value.lower() in ("none", "null") and "None" in ann:
+        return None
+    try:
+        if ann.startswith("bool"):
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "1", "yes", "on"):
+                return True
+            if str(value).lower() in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if ann.startswith("int"):
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if ann.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if ann.startswith("tuple"):
+            if isinstance(value, str):
+                value = yaml.safe_load(value if value.startswith("[") else f"[{value}]")
+            return tuple(int(v) for v in value)
+        if ann.startswith("dict"):
+            if isinstance(value, str):
+                value = yaml.safe_load(value)
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+        if ann.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError, yaml.YAMLError):
+        pass
+    else:
+        return value
+    raise ConfigError(f"{key}={value!r} is not a valid {ann}")
+
+
+def from_dict(d: dict[str, Any] | None, base: RunConfig | None = None) -> RunConfig:
+    """Merge a nested dict ``{"trainer": {"lr": 3e-4}}`` into ``base`` (default config)."""
+    cfg = base or RunConfig()
+    if not d:
+        return cfg
+    if not isinstance(d, dict):
+        raise ConfigError(f"a config must be a mapping of sections, got {type(d).__name__}")
+    for section, values in d.items():
+        if section not in _SECTION_TYPES:
+            raise _unknown(str(section))
+        if not isinstance(values, dict):
+            raise ConfigError(f"config section {section!r} must be a mapping, got {values!r}")
+        cfg = set_keys(cfg, {f"{section}.{k}": v for k, v in values.items()})
+    return cfg
+
+
+def set_keys(cfg: RunConfig, items: dict[str, Any]) -> RunConfig:
+    """Return ``cfg`` with dotted keys set, coerced and checked."""
+    for key, value in items.items():
+        section, _, name = key.partition(".")
+        cls = _SECTION_TYPES.get(section)
+        ftypes = {f.name: f.type for f in fields(cls)} if cls else {}
+        if name not in ftypes:
+            raise _unknown(key)
+        sub = replace(getattr(cfg, section), **{name: _coerce(key, value, ftypes[name])})
+        cfg = replace(cfg, **{section: sub})
+    return validate(cfg)
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like section.key=value, e.g. trainer.lr=3e-4")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict[str, Any] | None = None) -> RunConfig:
+    """Config from an optional YAML file, then ``key=value`` overrides on top."""
+    cfg = RunConfig()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {str(p)!r} does not exist")
+        try:
+            cfg = from_dict(yaml.safe_load(p.read_text()) or {}, cfg)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p} is not valid YAML: {e}") from None
+    if overrides:
+        items = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        cfg = set_keys(cfg, items)
+    return cfg
+
+
+def _check(cond: bool, msg: str) -> None:
+    if not cond:
+        raise ConfigError(msg)
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Checks on values that need no data or model to judge."""
+    t, m, o, d = cfg.trainer, cfg.model, cfg.objective, cfg.data
+    _check(t.epochs >= 1, f"trainer.epochs must be >= 1, got {t.epochs}")
+    _check(t.batch_size >= 1, f"trainer.batch_size must be >= 1, got {t.batch_size}")
+    _check(t.lr > 0, f"trainer.lr must be > 0, got {t.lr}")
+    _check(t.optimizer in ("adam", "adamw"), f"trainer.optimizer must be adam or adamw, got {t.optimizer!r}")
+    _check(t.keep_last >= 1, f"trainer.keep_last must be >= 1, got {t.keep_last}")
+    _check(t.checkpoint_every >= 0, "trainer.checkpoint_every must be >= 0 (0 = once per epoch)")
+    _check(t.log_every >= 1, "trainer.log_every must be >= 1")
+    _check(t.max_steps is None or t.max_steps >= 1, "trainer.max_steps must be >= 1")
+    _check(m.latent_dim >= 1, f"model.latent_dim must be >= 1, got {m.latent_dim}")
+    _check(m.net in ("auto", "mlp", "conv"), f"model.net must be auto, mlp or conv, got {m.net!r}")
+    _check(m.likelihood in ("auto", "bernoulli", "gaussian", "laplace"),
+           f"model.likelihood must be auto, bernoulli, gaussian or laplace, got {m.likelihood!r}")
+    _check(m.scale is None or m.scale > 0, "model.scale must be > 0 (or none for a learned scale)")
+    _check(all(h >= 1 for h in m.hidden) and len(m.hidden) >= 1, "model.hidden must be positive widths")
+    _check(o.beta is None or o.beta >= 0, f"objective.beta must be >= 0, got {o.beta}")
+    _check(o.gamma is None or o.gamma >= 0, f"objective.gamma must be >= 0, got {o.gamma}")
+    _check(o.capacity_steps >= 1 and o.capacity_max >= 0, "objective.capacity_* must be positive")
+    _check(o.warmup_steps >= 0, "objective.warmup_steps must be >= 0")
+    _check(d.color in ("auto", "grayscale", "rgb"), f"data.color must be auto, grayscale or rgb, got {d.color!r}")
+    return cfg
+
+
+def save_yaml(cfg: RunConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

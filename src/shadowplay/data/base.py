@@ -1,0 +1,116 @@
+"""The in-memory data containers every source produces.
+
+A source turns files or a generator into a :class:`Dataset` (float32 tensor ``x`` of shape ``(N, *shape)`` plus
+optional ``labels`` ``(N,)``, ``factors`` ``(N, F)`` and ``groups`` ``(N,)``), then :func:`split_dataset` makes a
+deterministic train/validation/test split from a seed. Data know nothing of models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Tensors in memory.
+
+    Attributes:
+        x: ``(N, *shape)`` float32. Images are ``(N, C, H, W)`` in ``[0, 1]``; tabular data are ``(N, D)``.
+        labels: ``(N,)`` int64 class labels, or ``None``.
+        factors: ``(N, F)`` int64 ground-truth factor values, or ``None``.
+        groups: ``(N,)`` int64 group ids (for bias audits), or ``None``.
+        factor_names: names of the ``F`` factors.
+        factor_sizes: number of values each factor takes.
+        value_range: ``"unit"`` when every value lies in ``[0, 1]`` (Bernoulli likelihood is then allowed),
+            ``"real"`` otherwise.
+        meta: JSON-serializable facts the run must keep (e.g. CSV standardization statistics).
+    """
+
+    name: str
+    x: torch.Tensor
+    labels: torch.Tensor | None = None
+    factors: torch.Tensor | None = None
+    groups: torch.Tensor | None = None
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+    value_range: str = "unit"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        validate_tensor(self.x, self.name)
+        n = self.x.shape[0]
+        for attr in ("labels", "factors", "groups"):
+            t = getattr(self, attr)
+            if t is not None and t.shape[0] != n:
+                raise DataError(f"{self.name}: {attr} has {t.shape[0]} rows but x has {n}; they must match")
+        if self.value_range not in ("unit", "real"):
+            raise DataError(f"value_range must be 'unit' or 'real', got {self.value_range!r}")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one example, e.g. ``(1, 28, 28)`` or ``(64,)``."""
+        return tuple(self.x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def subset(self, index: torch.Tensor) -> "Dataset":
+        """Rows ``index`` (a 1-D long tensor) of every tensor."""
+        pick = lambda t: None if t is None else t[index]  # noqa: E731
+        return replace(self, x=self.x[index], labels=pick(self.labels), factors=pick(self.factors),
+                       groups=pick(self.groups))
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train, validation and test parts of one source."""
+
+    train: Dataset
+    val: Dataset
+    test: Dataset
+
+    def get(self, split: str) -> Dataset:
+        if split not in ("train", "val", "test"):
+            raise DataError(f"unknown split {split!r}; choose train, val or test")
+        return getattr(self, split)
+
+
+def validate_tensor(x: Any, name: str) -> None:
+    """Raise a :class:`DataError` unless ``x`` is a non-empty, finite, floating tensor of >= 2 dims."""
+    if not isinstance(x, torch.Tensor):
+        raise DataError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise DataError(f"{name}: expected floating-point data, got dtype {x.dtype}; convert it with .float()")
+    if x.ndim < 2:
+        raise DataError(f"{name}: expected shape (N, features...) with at least 2 dims, got {tuple(x.shape)}")
+    if x.shape[0] == 0 or x[0].numel() == 0:
+        raise DataError(f"{name}: the data are empty (shape {tuple(x.shape)})")
+    if not bool(torch.isfinite(x).all()):
+        bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())
+        raise DataError(f"{name}: {bad} example(s) contain NaN or Inf; clean or drop them first")
+
+
+def split_dataset(ds: Dataset, val_fraction: float, test_fraction: float, seed: int) -> DataSplits:
+    """Deterministic random split: the same ``seed`` gives the same rows in each part on every machine."""
+    if not (0 <= val_fraction < 1 and 0 <= test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise DataError(f"val_fraction={val_fraction} and test_fraction={test_fraction} must be in [0, 1) "
+                        "and sum to less than 1")
+    n = len(ds)
+    g = torch.Generator().manual_seed(int(seed))
+    perm = torch.randperm(n, generator=g)
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    if n - n_test - n_val < 1:
+        raise DataError(f"{ds.name}: {n} example(s) are too few to split into train/val/test")
+    test, val, train = perm[:n_test], perm[n_test:n_test + n_val], perm[n_test + n_val:]
+    return DataSplits(train=ds.subset(train.sort().values), val=ds.subset(val.sort().values),
+                      test=ds.subset(test.sort().values))

@@ -1,0 +1,158 @@
+"""``LatentVariableModel``: encoder → q(z|x) → z → decoder → p(x|z), with a N(0, I) prior.
+
+One class serves every variant (autoencoder, VAE, β-VAE, β-TCVAE, FactorVAE, DIP-VAE); what differs is the
+posterior kind and the objective's terms. ``ModelSpec`` is the JSON-able recipe that rebuilds a model from a
+checkpoint without unpickling anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+from .distributions import LIKELIHOODS, POSTERIORS, standard_normal_prior
+from .errors import DataError
+from .nets import build_nets, pick_net
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to rebuild a model's architecture (weights come from the checkpoint)."""
+
+    data_shape: tuple[int, ...]
+    latent_dim: int
+    net: str = "auto"
+    hidden: tuple[int, ...] = (512, 256)
+    channels: tuple[int, ...] = (32, 32, 64, 64)
+    posterior: str = "gaussian"
+    likelihood: str = "bernoulli"
+    scale: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        d = dict(d)
+        for k in ("data_shape", "hidden", "channels"):
+            if k in d:
+                d[k] = tuple(d[k])
+        return cls(**d)
+
+
+@dataclass
+class ModelOutput:
+    """One forward pass over a batch of ``B`` inputs with ``L`` latents.
+
+    Attributes:
+        x: ``(B, *shape)`` the inputs.
+        posterior: q(z|x), batch shape ``(B, L)``.
+        z: ``(B, L)`` a reparameterized sample (the posterior mean for a point mass).
+        likelihood: p(x|z), batch shape ``(B,)``, event shape ``shape``.
+        prior: p(z) = N(0, I), batch shape ``(B, L)``.
+    """
+
+    x: torch.Tensor
+    posterior: Distribution
+    z: torch.Tensor
+    likelihood: Distribution
+    prior: Distribution
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class LatentVariableModel(nn.Module):
+    """Composes an encoder, a posterior, a decoder and a likelihood.
+
+    Shapes: ``encode(x: (B, *shape)) -> q(z|x)`` with batch shape ``(B, L)``; ``decode(z: (B, L)) -> p(x|z)`` with
+    batch shape ``(B,)``; ``sample(n) -> (n, *shape)`` decoder means of prior draws.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, posterior: nn.Module, likelihood: nn.Module,
+                 latent_dim: int, data_shape: tuple[int, ...], spec: ModelSpec | None = None):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.posterior, self.likelihood = posterior, likelihood
+        self.latent_dim = int(latent_dim)
+        self.data_shape = tuple(data_shape)
+        self.spec = spec
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _as_input(self, x: Any) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            x = torch.as_tensor(x)
+        if not torch.is_floating_point(x):
+            raise DataError(f"model input must be floating point, got dtype {x.dtype}")
+        if tuple(x.shape[1:]) != self.data_shape:
+            raise DataError(f"model input must have shape (N, {', '.join(map(str, self.data_shape))}), "
+                            f"got {tuple(x.shape)}")
+        p = next(self.parameters())
+        return x.to(device=p.device, dtype=p.dtype)
+
+    def encode(self, x: torch.Tensor) -> Distribution:
+        """q(z|x) for ``x`` of shape ``(B, *shape)``; ``.mean`` is ``(B, L)``."""
+        return self.posterior(self.encoder(self._as_input(x)))
+
+    def decode(self, z: torch.Tensor) -> Distribution:
+        """p(x|z) for ``z`` of shape ``(B, L)``; ``.mean`` is ``(B, *shape)``."""
+        if not isinstance(z, torch.Tensor):
+            z = torch.as_tensor(z, dtype=torch.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise DataError(f"latent codes must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.likelihood(self.decoder(z.to(self.device)))
+
+    def prior(self, batch: int, like: torch.Tensor | None = None) -> Distribution:
+        ref = like if like is not None else next(self.parameters())
+        return standard_normal_prior((batch, self.latent_dim), ref)
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        q = self.posterior(self.encoder(x))
+        z = q.rsample()
+        return ModelOutput(x=x, posterior=q, z=z, likelihood=self.likelihood(self.decoder(z)),
+                           prior=standard_normal_prior(z.shape, z))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``(n, *shape)`` decoder means of ``n`` draws from the prior."""
+        if n < 1:
+            raise ValueError(f"number of samples must be >= 1, got {n}")
+        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        return self.decode(z).mean
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, *shape)`` decoder means at the posterior means."""
+        return self.decode(self.encode(x).mean).mean
+
+
+def resolve_likelihood(likelihood: str, value_range: str) -> str:
+    """``auto`` → Bernoulli for data in [0, 1], Gaussian otherwise; Bernoulli on real-valued data is an error."""
+    if likelihood == "auto":
+        return "bernoulli" if value_range == "unit" else "gaussian"
+    if likelihood == "bernoulli" and value_range != "unit":
+        raise DataError("a Bernoulli likelihood needs data in [0, 1]; these data are real-valued. "
+                        "Use --likelihood gaussian (or laplace)")
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+    return likelihood
+
+
+def build_model(spec: ModelSpec) -> LatentVariableModel:
+    """Instantiate the architecture ``spec`` describes (fresh weights)."""
+    if spec.posterior not in POSTERIORS:
+        raise ValueError(f"unknown posterior {spec.posterior!r}; choose one of {', '.join(POSTERIORS)}")
+    if spec.likelihood not in LIKELIHOODS:
+        raise ValueError(f"unknown likelihood {spec.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+    if spec.latent_dim < 1:
+        raise ValueError(f"latent_dim must be >= 1, got {spec.latent_dim}")
+    posterior = POSTERIORS[spec.posterior]()
+    encoder, decoder = build_nets(spec.data_shape, spec.latent_dim, posterior.n_params(spec.latent_dim),
+                                  pick_net(spec.data_shape, spec.net), spec.hidden, spec.channels)
+    likelihood = LIKELIHOODS[spec.likelihood](spec.data_shape, spec.scale)
+    return LatentVariableModel(encoder, decoder, posterior, likelihood, spec.latent_dim, spec.data_shape, spec)

@@ -1,0 +1,98 @@
+"""Presets: a model variant is a posterior kind plus weighted terms, never a new model class.
+
+========================  ==========================================================  ========================
+preset                    objective (minimized, per example)                          paper
+========================  ==========================================================  ========================
+``ae``                    −log p(x|z), point-mass posterior                           —
+``vae``                   −log p(x|z) + w(t)·KL, w ramps 0→1 over warm-up steps        Kingma & Welling 2014
+``beta_vae``              −log p(x|z) + β·KL (β defaults to 4)                        Higgins et al. 2017
+``annealed_vae``          −log p(x|z) + γ·|KL − C(t)| (γ=1000, C_max=25, 100k steps)  Burgess et al. 2018
+========================  ==========================================================  ========================
+
+A preset function takes plain values (β, γ, …) and returns a :class:`PresetResult`. Disentangling presets
+(β-TCVAE, FactorVAE, DIP-VAE) register themselves the same way in their own modules.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from .objective import Objective
+from .schedules import Constant, LinearRamp
+from .terms.kl import KL, CapacityKL
+from .terms.recon import Reconstruction
+
+
+@dataclass(frozen=True)
+class PresetParams:
+    """Plain values a preset may read; ``None`` means "the preset's default"."""
+
+    beta: float | None = None
+    gamma: float | None = None
+    capacity_max: float = 25.0
+    capacity_steps: int = 100_000
+    warmup_steps: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PresetResult:
+    posterior: str
+    objective: Objective
+
+
+Preset = Callable[[PresetParams], PresetResult]
+PRESETS: dict[str, Preset] = {}
+
+
+def register_preset(name: str) -> Callable[[Preset], Preset]:
+    def deco(fn: Preset) -> Preset:
+        PRESETS[name] = fn
+        return fn
+    return deco
+
+
+def check_preset(name: str) -> None:
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, list(PRESETS), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown model {name!r}{hint} Choose one of: {', '.join(sorted(PRESETS))}")
+
+
+def build_preset(name: str, params: PresetParams) -> PresetResult:
+    check_preset(name)
+    return PRESETS[name](params)
+
+
+def kl_weight(beta: float, warmup_steps: int) -> Constant | LinearRamp:
+    """β, or a linear KL warm-up 0 → β over ``warmup_steps`` (Bowman et al. 2016; Sønderby et al. 2016)."""
+    return LinearRamp(0.0, beta, warmup_steps) if warmup_steps > 0 else Constant(beta)
+
+
+@register_preset("ae")
+def _ae(p: PresetParams) -> PresetResult:
+    return PresetResult("point", Objective([(Reconstruction(), 1.0)], preset="ae"))
+
+
+@register_preset("vae")
+def _vae(p: PresetParams) -> PresetResult:
+    beta = 1.0 if p.beta is None else p.beta
+    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
+                                              preset="vae"))
+
+
+@register_preset("beta_vae")
+def _beta_vae(p: PresetParams) -> PresetResult:
+    beta = 4.0 if p.beta is None else p.beta
+    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
+                                              preset="beta_vae"))
+
+
+@register_preset("annealed_vae")
+def _annealed(p: PresetParams) -> PresetResult:
+    gamma = 1000.0 if p.gamma is None else p.gamma
+    terms = [(Reconstruction(), 1.0), (CapacityKL(p.capacity_max, p.capacity_steps), gamma), (KL(), 0.0)]
+    return PresetResult("gaussian", Objective(terms, preset="annealed_vae"))

@@ -1,0 +1,7 @@
+"""Loss terms. Each returns its **unweighted** value averaged over the batch (summed over data and latent
+dimensions); the objective applies weights. A term is a ``Term`` subclass registered by name where it is defined."""
+
+from .base import TERMS, StepContext, Term, register_term
+from . import kl, recon  # noqa: F401  (register)
+
+__all__ = ["TERMS", "StepContext", "Term", "register_term"]

@@ -1,0 +1,11 @@
+"""The trainer, checkpoints, callbacks and metric logs."""
+
+from .callbacks import Callback
+from .checkpoint import Checkpoint, latest_good, read_checkpoint, step_checkpoints, write_checkpoint
+from .device import resolve_device, seed_everything
+from .logger import MetricsLogger, read_metrics
+from .trainer import Trainer, TrainResult, make_optimizer
+
+__all__ = ["Callback", "Checkpoint", "latest_good", "read_checkpoint", "step_checkpoints", "write_checkpoint",
+           "resolve_device", "seed_everything", "MetricsLogger", "read_metrics", "Trainer", "TrainResult",
+           "make_optimizer"]

@@ -1,0 +1,53 @@
+"""Metrics sinks: a JSON-lines file (always) and TensorBoard (when available and asked for).
+
+Each record is one flat JSON object: ``{"step", "epoch", "split", "time", <metric>: value, ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+
+class MetricsLogger:
+    def __init__(self, run_dir: Path, tensorboard: bool = True):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._file = open(self.path, "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+                self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+            except Exception:  # TensorBoard is optional at run time; the JSON log is the record
+                self._tb = None
+
+    def log(self, split: str, step: int, epoch: int, values: dict[str, float]) -> None:
+        clean = {k: (float(v) if math.isfinite(float(v)) else str(float(v))) for k, v in values.items()}
+        rec: dict[str, Any] = {"step": step, "epoch": epoch, "split": split, "time": round(time.time(), 3), **clean}
+        self._file.write(json.dumps(rec) + "\n")
+        if self._tb is not None:
+            for k, v in values.items():
+                self._tb.add_scalar(f"{split}/{k}", float(v), step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._tb is not None:
+            self._tb.flush()
+            self._tb.close()
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All records of ``metrics.jsonl`` (a torn last line from a kill is skipped)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out

@@ -1,0 +1,273 @@
+"""One training loop for every variant.
+
+Batches are gathered from tensors already on the device (no per-sample ``Dataset``/collate on the hot path). The
+epoch order is a permutation drawn from a generator seeded by ``(seed, epoch)``, so the data order is a pure
+function of the position and needs no saved state; the global torch RNG (reparameterization noise, dynamic
+binarization, extra minibatches) is saved in every checkpoint. Together with weights, optimizers and the step this
+makes resume exact: a run killed mid-epoch and resumed ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from ..config import TrainerConfig
+from ..distributions import PointMass
+from ..errors import TrainingDivergedError
+from ..model import LatentVariableModel
+from ..objectives import Objective, StepContext
+from ..objectives.terms.kl import kl_per_latent
+from .callbacks import Callback
+from .checkpoint import (Checkpoint, link_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
+from .logger import MetricsLogger
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or stopped) ``fit`` leaves behind."""
+
+    run_dir: Path
+    step: int
+    epoch: int
+    finished: bool
+    last_checkpoint: Path | None
+    best_checkpoint: Path | None
+    val_metrics: dict[str, float] = field(default_factory=dict)
+    samples_per_s: float = 0.0
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], kind: str, lr: float, weight_decay: float,
+                   betas: tuple[float, float] = (0.9, 0.999), device: torch.device | None = None
+                   ) -> torch.optim.Optimizer:
+    """Adam/AdamW, with torch's fused kernel where the device supports it (CPU and CUDA in torch ≥ 2.4)."""
+    params = [p for p in params if p.requires_grad]
+    cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+    try:
+        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay)
+
+
+class Trainer:
+    """Trains ``model`` on ``train_x`` ``(N, *shape)`` to minimize ``objective``; writes into ``run_dir``."""
+
+    def __init__(self, model: LatentVariableModel, objective: Objective, train_x: torch.Tensor,
+                 val_x: torch.Tensor | None, cfg: TrainerConfig, run_dir: Path, device: torch.device,
+                 binarize: bool = False, callbacks: Iterable[Callback] = (), header: dict[str, Any] | None = None):
+        self.model, self.objective, self.cfg = model.to(device), objective.to(device), cfg
+        self.device, self.run_dir, self.binarize = device, Path(run_dir), binarize
+        self.train_x = train_x.to(device)
+        self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None
+        self.callbacks = list(callbacks)
+        self.header = header or {}
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.optimizers = {"model": make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)}
+        for name, term in objective.aux_terms().items():
+            self.optimizers[name] = make_optimizer(term.parameters(), cfg.optimizer, term.aux_lr or cfg.lr, 0.0,
+                                                   term.aux_betas)
+        self.sample_weights: torch.Tensor | None = None
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.best: float | None = None
+        self.best_path: Path | None = None
+        self.last_path: Path | None = None
+        self.val_metrics: dict[str, float] = {}
+
+    # ---------------------------------------------------------------- state
+    @property
+    def n(self) -> int:
+        return int(self.train_x.shape[0])
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return math.ceil(self.n / self.cfg.batch_size)
+
+    def save(self) -> Path:
+        tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"objective/{k}": v for k, v in self.objective.state_dict().items()})
+        optim_meta = {}
+        for name, opt in self.optimizers.items():
+            t, meta = optimizer_to_flat(name, opt)
+            tensors.update(t)
+            optim_meta[name] = meta
+        tensors["rng/cpu"] = torch.get_rng_state()
+        if self.device.type == "cuda":
+            tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.sample_weights is not None:
+            tensors["data/sample_weights"] = self.sample_weights
+        state = dict(self.header, step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
+                     best=self.best, optimizers=optim_meta, val_metrics=self.val_metrics,
+                     finished=self.finished)
+        path = write_checkpoint(self.ckpt_dir / f"step-{self.step:09d}.safetensors", tensors, state)
+        prune(self.ckpt_dir, self.cfg.keep_last)
+        self.last_path = path
+        return path
+
+    def restore(self, ckpt: Checkpoint) -> None:
+        """Load everything :meth:`save` wrote and continue from that exact position."""
+        self.model.load_state_dict(ckpt.section("model"))
+        self.objective.load_state_dict(ckpt.section("objective"))
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(optimizer_from_flat(ckpt, name, ckpt.state["optimizers"][name]))
+        torch.set_rng_state(ckpt.tensors["rng/cpu"])
+        if self.device.type == "cuda" and "rng/cuda" in ckpt.tensors:
+            torch.cuda.set_rng_state(ckpt.tensors["rng/cuda"], self.device)
+        self.sample_weights = ckpt.tensors.get("data/sample_weights")
+        s = ckpt.state
+        self.step, self.epoch, self.batch_in_epoch = s["step"], s["epoch"], s["batch_in_epoch"]
+        self.best, self.val_metrics = s.get("best"), s.get("val_metrics", {})
+        best = self.ckpt_dir / "best.safetensors"
+        self.best_path = best if best.is_file() else None
+        self.last_path = ckpt.path
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.cfg.epochs
+
+    # ---------------------------------------------------------------- data
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
+        if self.sample_weights is not None:
+            idx = torch.multinomial(self.sample_weights.float().cpu(), self.n, replacement=True, generator=g)
+        else:
+            idx = torch.randperm(self.n, generator=g)
+        return idx.to(self.device)
+
+    def draw_batch(self) -> torch.Tensor:
+        """A uniformly drawn extra training batch (global RNG, so it is part of the resumable state)."""
+        idx = torch.randint(self.n, (self.cfg.batch_size,), device="cpu").to(self.device)
+        return self._prepare(self.train_x[idx])
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.bernoulli(x) if self.binarize else x
+
+    # ---------------------------------------------------------------- loop
+    def _diverged(self, values: dict[str, torch.Tensor], loss: torch.Tensor) -> TrainingDivergedError:
+        bad = [n for n, v in values.items() if not bool(torch.isfinite(v))] or ["total loss"]
+        keep = f"the last good checkpoint is {self.last_path}" if self.last_path else "no checkpoint was written yet"
+        return TrainingDivergedError(
+            f"loss term {bad[0]!r} became {float(values.get(bad[0], loss))} at step {self.step} (epoch "
+            f"{self.epoch}); training stopped and {keep}. Try a lower trainer.lr or trainer.grad_clip=1.0")
+
+    def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        out = self.model(x)
+        lo = self.objective(out, ctx)
+        if not bool(torch.isfinite(lo.loss)):
+            raise self._diverged(lo.terms, lo.loss)
+        opt = self.optimizers["model"]
+        opt.zero_grad(set_to_none=True)
+        lo.loss.backward()
+        if self.cfg.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        opt.step()
+        values = {"loss": lo.loss.detach(), **{k: v.detach() for k, v in lo.terms.items()}}
+        for name, term in self.objective.aux_terms().items():
+            aux = term.aux_loss(out, ctx)
+            aopt = self.optimizers[name]
+            aopt.zero_grad(set_to_none=True)
+            aux.backward()
+            aopt.step()
+            values[f"{name}_aux"] = aux.detach()
+        return values
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Mean loss, terms and ELBO (= −recon − KL, nats per example) over the validation set."""
+        if self.val_x is None:
+            return {}
+        self.model.eval()
+        sums: dict[str, float] = {}
+        ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model)
+        for chunk in self.val_x.split(1024):
+            out = self.model(chunk)
+            lo = self.objective(out, ctx)
+            vals = {"loss": lo.loss, **lo.terms}
+            if "kl" not in vals and not isinstance(out.posterior, PointMass):
+                vals["kl"] = kl_per_latent(out).sum(-1).mean()
+            for k, v in vals.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
+        self.model.train()
+        m = {k: v / len(self.val_x) for k, v in sums.items()}
+        if "recon" in m:
+            m["elbo"] = -(m["recon"] + m.get("kl", 0.0))
+        return m
+
+    def fit(self) -> TrainResult:
+        cfg = self.cfg
+        total = cfg.epochs * self.batches_per_epoch
+        if cfg.max_steps is not None:
+            total = min(total, cfg.max_steps)
+        logger = MetricsLogger(self.run_dir, tensorboard=True)
+        bar = tqdm(total=total, initial=min(self.step, total), unit="step", disable=not cfg.progress,
+                   dynamic_ncols=True, mininterval=0.5, desc="train")
+        self.model.train()
+        acc: dict[str, torch.Tensor] = {}
+        n_acc, t0, seen, t_start = 0, time.perf_counter(), 0, time.perf_counter()
+        ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
+        rate = 0.0
+        try:
+            while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
+                if self.batch_in_epoch == 0:
+                    for cb in self.callbacks:
+                        cb.on_epoch_start(self, self.epoch)
+                order = self.epoch_order(self.epoch)
+                for b in range(self.batch_in_epoch, self.batches_per_epoch):
+                    if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                        break
+                    x = self._prepare(self.train_x[order[b * cfg.batch_size:(b + 1) * cfg.batch_size]])
+                    ctx.step = self.step
+                    values = self._train_step(x, ctx)
+                    self.step += 1
+                    self.batch_in_epoch = b + 1
+                    seen += x.shape[0]
+                    for k, v in values.items():
+                        acc[k] = acc[k] + v if k in acc else v.clone()
+                    n_acc += 1
+                    for cb in self.callbacks:
+                        cb.on_step_end(self, self.step, values)
+                    if self.step % cfg.log_every == 0:
+                        dt = time.perf_counter() - t0
+                        rate = seen / dt if dt > 0 else 0.0
+                        means = {k: float(v) / n_acc for k, v in acc.items()}
+                        weights = {f"weight/{k}": w for k, w in self.objective.weights(self.step).items()}
+                        logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
+                        bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
+                        acc, n_acc, seen, t0 = {}, 0, 0, time.perf_counter()
+                    bar.update(1)
+                    if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                        self.save()
+                if self.batch_in_epoch >= self.batches_per_epoch:
+                    self._end_epoch(logger)
+                else:  # stopped by max_steps mid-epoch
+                    self.save()
+        finally:
+            bar.close()
+            logger.close()
+        if self.last_path is None or self.last_path.name != f"step-{self.step:09d}.safetensors":
+            self.save()
+        elapsed = time.perf_counter() - t_start
+        return TrainResult(self.run_dir, self.step, self.epoch, self.finished, self.last_path, self.best_path,
+                           dict(self.val_metrics), rate or (self.step * cfg.batch_size / max(elapsed, 1e-9)))
+
+    def _end_epoch(self, logger: MetricsLogger) -> None:
+        self.val_metrics = self.validate()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if self.val_metrics:
+            logger.log("val", self.step, self.epoch, self.val_metrics)
+        score = self.val_metrics.get("elbo", -self.val_metrics.get("loss", float("inf")))
+        improved = self.val_metrics and math.isfinite(score) and (self.best is None or score > self.best)
+        if improved:
+            self.best = score
+        path = self.save()
+        if improved:
+            self.best_path = self.ckpt_dir / "best.safetensors"
+            link_as(path, self.best_path)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, self.epoch, self.val_metrics)
