@@ -1,0 +1,197 @@
+"""User files: .npy, .npz, .csv and image folders, and every bad input raising a DataError that says why."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shadowplay.data import SourceOptions, load_data
+from shadowplay.data.files import apply_standardization, load_path
+from shadowplay.errors import DataError
+
+OPT = SourceOptions()
+
+
+def save(tmp_path, arr, name="a.npy"):
+    np.save(tmp_path / name, arr)
+    return tmp_path / name
+
+
+def test_npy_uint8_images_scaled_and_channels_first(tmp_path):
+    gray = np.random.default_rng(0).integers(0, 256, (5, 6, 7), dtype=np.uint8)
+    ds = load_path(save(tmp_path, gray), OPT)
+    assert ds.x.shape == (5, 1, 6, 7) and ds.value_range == "unit" and ds.name == "a"
+    np.testing.assert_allclose(ds.x[:, 0].numpy(), gray / 255.0, rtol=1e-6)
+    hwc = np.zeros((2, 6, 7, 3), np.uint8)
+    hwc[..., 2] = 255  # blue
+    x = load_path(save(tmp_path, hwc), OPT).x
+    assert x.shape == (2, 3, 6, 7) and x[:, 2].eq(1).all() and x[:, :2].eq(0).all()
+    assert load_path(save(tmp_path, np.zeros((2, 3, 6, 7), np.uint8)), OPT).x.shape == (2, 3, 6, 7)
+
+
+def test_npy_floats_kept_and_tabular(tmp_path):
+    f = np.random.default_rng(0).normal(size=(8, 3, 4, 4)).astype(np.float64)
+    ds = load_path(save(tmp_path, f), OPT)
+    assert ds.value_range == "real" and ds.x.dtype == torch.float32
+    np.testing.assert_allclose(ds.x.numpy(), f, rtol=1e-6)
+    tab = load_path(save(tmp_path, np.arange(12, dtype=np.int64).reshape(4, 3)), OPT)
+    assert tab.x.shape == (4, 3) and tab.x.max() == 11 and tab.value_range == "real"
+    binary = load_path(save(tmp_path, np.eye(4, dtype=np.uint8)[None].repeat(2, 0)), OPT)
+    assert binary.x.max() == 1 and binary.value_range == "unit"  # 0/1 uint8 masks stay 0/1
+
+
+def test_npz_with_labels_factors_groups(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, images=np.zeros((4, 5, 5), np.uint8), y=np.array([0, 1, 1, 0]),
+             factors=np.array([[0, 2], [1, 0], [1, 1], [0, 0]]), groups=np.array([3, 3, 1, 1]),
+             factor_names=np.array(["size", "angle"]))
+    ds = load_path(path, OPT)
+    assert ds.x.shape == (4, 1, 5, 5) and ds.labels.tolist() == [0, 1, 1, 0] and ds.groups.tolist() == [3, 3, 1, 1]
+    assert ds.factors.dtype == torch.int64 and ds.factor_sizes == (2, 3) and ds.factor_names == ("size", "angle")
+    np.savez(path, x=np.ones((3, 2)), labels=np.array([1.0, 2.0, 0.0]))
+    assert load_path(path, OPT).labels.tolist() == [1, 2, 0]
+
+
+@pytest.mark.parametrize("content,word", [
+    (dict(pictures=np.zeros((2, 2))), "x, images, data"),
+    (dict(x=np.zeros((3, 2)), labels=np.array([0.5, 1, 2])), "integers"),
+    (dict(x=np.zeros((3, 2)), labels=np.array([0, 1])), "N=3"),
+    (dict(x=np.zeros((3, 2)), labels=np.array([0, -1, 1])), "non-negative"),
+    (dict(x=np.zeros((3, 2)), factors=np.array([0, 1, 2])), "(N, F)"),
+    (dict(x=np.zeros((3, 2)), factor_names=np.array(["a"])), "factor_names"),
+    (dict(x=np.array([[{}], [{}]], dtype=object)), "never unpickles"),
+])
+def test_npz_errors(tmp_path, content, word):
+    np.savez(tmp_path / "bad.npz", **content)
+    with pytest.raises(DataError) as e:
+        load_path(tmp_path / "bad.npz", OPT)
+    assert word in str(e.value)
+
+
+@pytest.mark.parametrize("arr,word", [
+    (np.array([["a", "b"], ["c", "d"]]), "not real numbers"),
+    (np.ones((3, 2), np.complex64), "not real numbers"),
+    (np.array([[1.0, np.nan], [1.0, 2.0]]), "NaN"),
+    (np.array([[1.0, np.inf]]), "NaN or Inf"),
+    (np.zeros(5), "1-D"),
+    (np.zeros((2, 2, 2, 2, 2)), "not supported"),
+    (np.zeros((2, 5, 6, 7)), "channel"),
+    (np.zeros((0, 3)), "empty"),
+])
+def test_npy_errors(tmp_path, arr, word):
+    with pytest.raises(DataError, match=word):
+        load_path(save(tmp_path, arr), OPT)
+
+
+def test_file_level_errors(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_path(tmp_path / "nope.npy", OPT)
+    (tmp_path / "a.txt").write_text("1,2")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_path(tmp_path / "a.txt", OPT)
+    (tmp_path / "e.npy").write_bytes(b"")
+    with pytest.raises(DataError, match="empty"):
+        load_path(tmp_path / "e.npy", OPT)
+    (tmp_path / "junk.npy").write_bytes(b"not numpy at all")
+    with pytest.raises(DataError, match="unpickles"):
+        load_path(tmp_path / "junk.npy", OPT)
+    np.save(tmp_path / "obj.npy", np.array([{}, {}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="object array"):
+        load_path(tmp_path / "obj.npy", OPT)
+    np.savez(tmp_path / "z.npz", x=np.zeros((2, 2)))
+    (tmp_path / "z.npy").write_bytes((tmp_path / "z.npz").read_bytes())
+    with pytest.raises(DataError, match="rename"):
+        load_path(tmp_path / "z.npy", OPT)
+    (tmp_path / "t.npz").write_bytes((tmp_path / "z.npz").read_bytes()[:40])
+    with pytest.raises(DataError, match="cannot read"):
+        load_path(tmp_path / "t.npz", OPT)
+
+
+def write_csv(tmp_path, text, name="t.csv"):
+    (tmp_path / name).write_text(text)
+    return tmp_path / name
+
+
+def test_csv_standardized_with_labels(tmp_path):
+    path = write_csv(tmp_path, "a,b,kind,c\n1,10,cat,5\n2,20,dog,5\n3,30,cat,5\n4,40,cat,5\n")
+    ds = load_path(path, SourceOptions(label_column="kind"))
+    assert ds.x.shape == (4, 3) and ds.value_range == "real" and ds.name == "t"
+    assert ds.labels.tolist() == [0, 1, 0, 0] and ds.meta["classes"] == ["cat", "dog"]
+    st = ds.meta["standardize"]
+    assert st["columns"] == ["a", "b", "c"] and st["mean"] == [2.5, 25.0, 5.0] and st["std"][2] == 1.0
+    np.testing.assert_allclose(ds.x[:, :2].mean(0).numpy(), 0, atol=1e-6)
+    np.testing.assert_allclose(ds.x[:, :2].std(0, unbiased=False).numpy(), 1, rtol=1e-5)
+    assert ds.x[:, 2].eq(0).all()  # a constant column: std taken as 1
+    new = apply_standardization(np.array([[2.5, 45.0, 6.0]]), ds.meta)
+    np.testing.assert_allclose(new, [[0, 20 / st["std"][1], 1.0]], rtol=1e-6)
+    assert np.array_equal(apply_standardization(np.array([[1, 10, 5]]), st), ds.x[:1].numpy())
+    with pytest.raises(DataError, match="3 features"):
+        apply_standardization(np.zeros((2, 2)), ds.meta)
+    numeric = load_path(write_csv(tmp_path, "f,y\n0.5,1\n1.5,0\n", "n.csv"), SourceOptions(label_column="y"))
+    assert numeric.labels.tolist() == [1, 0] and "classes" not in numeric.meta
+    splits = load_data(str(path), val_fraction=0.25, test_fraction=0.25, options=SourceOptions(label_column="kind"))
+    assert len(splits.train) == 2
+
+
+@pytest.mark.parametrize("text,label,word", [
+    ("a,b\n1,2\n", "y", "a, b"),
+    ("a,b\n1,x\n", None, "'b'"),
+    ("a,b\n1,\n", None, "empty"),
+    ("a,b\n1,nan\n", None, "NaN"),
+    ("a,b\n", None, "header"),
+    ("a,a\n1,2\n", None, "once"),
+    ("a,b\n1,2,3\n", None, "fields"),
+    ("a,y\n1,0.5\n", "y", "non-negative integers"),
+    ("y\n1\n", "y", "no feature"),
+])
+def test_csv_errors(tmp_path, text, label, word):
+    with pytest.raises(DataError, match=word):
+        load_path(write_csv(tmp_path, text), SourceOptions(label_column=label))
+
+
+def png(path, value, size=(6, 5), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, value).save(path)
+
+
+def test_image_folder_flat_gray(tmp_path):
+    png(tmp_path / "b.png", 255)
+    png(tmp_path / "a.png", 0)
+    png(tmp_path / "c.bmp", (51, 51, 51), mode="RGB")  # RGB with equal channels counts as gray
+    ds = load_path(tmp_path, OPT)
+    assert ds.x.shape == (3, 1, 5, 6) and ds.labels is None and ds.value_range == "unit"
+    assert ds.x[:, 0, 0, 0].tolist() == pytest.approx([0.0, 1.0, 0.2])  # sorted names: a, b, c
+
+
+def test_image_folder_with_classes_and_colour(tmp_path):
+    png(tmp_path / "dog" / "1.png", (255, 0, 0), mode="RGB")
+    png(tmp_path / "cat" / "x" / "2.jpg", 128)
+    png(tmp_path / "cat" / "1.gif", 10)
+    ds = load_path(tmp_path, OPT)
+    assert ds.x.shape == (3, 3, 5, 6) and ds.meta["classes"] == ["cat", "dog"] and ds.labels.tolist() == [0, 0, 1]
+    assert ds.x[2, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    gray = load_path(tmp_path, SourceOptions(color="grayscale", image_size=4))
+    assert gray.x.shape == (3, 1, 4, 4)
+    assert load_path(tmp_path / "dog", SourceOptions(color="rgb")).x.shape == (1, 3, 5, 6)
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DataError, match="no images"):
+        load_path(tmp_path, OPT)
+    png(tmp_path / "a.png", 0, size=(4, 4))
+    png(tmp_path / "b.png", 0, size=(5, 4))
+    with pytest.raises(DataError, match="--image-size"):
+        load_path(tmp_path, OPT)
+    assert load_path(tmp_path, SourceOptions(image_size=3)).x.shape == (2, 1, 3, 3)
+    with pytest.raises(DataError, match="color"):
+        load_path(tmp_path, SourceOptions(color="sepia"))
+    png(tmp_path / "sub" / "c.png", 0, size=(4, 4))
+    with pytest.raises(DataError, match="sub-folder"):
+        load_path(tmp_path, SourceOptions(image_size=4))
+    broken = tmp_path / "sub" / "d.png"
+    (tmp_path / "sub" / "c.png").rename(broken)
+    broken.write_bytes(broken.read_bytes()[:30])
+    for p in (tmp_path / "a.png", tmp_path / "b.png"):
+        p.unlink()
+    with pytest.raises(DataError, match="d.png"):
+        load_path(tmp_path, OPT)
