@@ -1,0 +1,144 @@
+"""Numeric checks of the loss terms against independent computations.
+
+- Reduction: with β = 1 the ``vae`` objective equals −ELBO per example (Kingma & Welling 2014, eq. 3), computed by
+  hand from the same z: the Bernoulli (or Gaussian) log-likelihood summed over pixels, minus the closed-form KL
+  ½ Σ_j (σ_j² + μ_j² − 1 − log σ_j²) (ibid., appendix B), averaged over the batch.
+- KL term: closed form and a Monte Carlo estimate E_q[log q(z|x) − log p(z)] within its standard error.
+- Capacity term: |KL − C(t)| with C rising linearly to C_max (Burgess et al. 2018, eq. 8); KL warm-up weights
+  (Bowman et al. 2016) at the start, middle and end of the ramp.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from shadowplay.model import ModelSpec, build_model
+from shadowplay.objectives import LinearRamp, Objective, PresetParams, StepContext, build_preset
+from shadowplay.objectives.terms.kl import KL, CapacityKL, kl_per_latent
+from shadowplay.objectives.terms.recon import Reconstruction
+
+
+def _model(shape=(1, 6, 6), likelihood="bernoulli", scale=None, latent=3, seed=0):
+    torch.manual_seed(seed)
+    spec = ModelSpec(data_shape=shape, latent_dim=latent, hidden=(16,), likelihood=likelihood, scale=scale)
+    return build_model(spec).double()
+
+
+def _closed_form_kl(model, x):
+    mu, logvar = model.encoder(x).chunk(2, dim=-1)
+    return 0.5 * (logvar.exp() + mu**2 - 1 - logvar).sum(-1)           # (B,)
+
+
+def test_vae_loss_is_minus_elbo_bernoulli():
+    model = _model()
+    x = torch.rand(9, 1, 6, 6, dtype=torch.float64)
+    out = model(x)
+    lo = build_preset("vae", PresetParams(beta=1.0)).objective(out, StepContext(step=0))
+    logits = model.decoder(out.z)                                      # the same z the objective saw
+    loglik = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=(1, 2, 3))
+    neg_elbo = (-loglik + _closed_form_kl(model, x)).mean()
+    torch.testing.assert_close(lo.loss, neg_elbo, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(lo.terms["recon"], -loglik.mean(), rtol=1e-10, atol=1e-10)
+    assert lo.weights == {"recon": 1.0, "kl": 1.0}
+
+
+@pytest.mark.parametrize("scale", [0.5, None])
+def test_vae_loss_is_minus_elbo_gaussian(scale):
+    model = _model(shape=(7,), likelihood="gaussian", scale=scale)
+    if scale is None:
+        with torch.no_grad():
+            model.likelihood.log_scale.copy_(torch.linspace(-0.5, 0.5, 7, dtype=torch.float64))
+    x = torch.randn(11, 7, dtype=torch.float64)
+    out = model(x)
+    lo = build_preset("vae", PresetParams()).objective(out, StepContext(step=0))
+    m, sigma = model.decoder(out.z), model.likelihood.log_scale.exp()
+    loglik = (-0.5 * torch.log(2 * math.pi * sigma**2) - (x - m) ** 2 / (2 * sigma**2)).sum(-1)
+    torch.testing.assert_close(lo.loss, (-loglik + _closed_form_kl(model, x)).mean(), rtol=1e-10, atol=1e-10)
+
+
+def test_beta_weights_only_the_kl_and_ae_has_no_kl():
+    model = _model()
+    x = torch.rand(5, 1, 6, 6, dtype=torch.float64)
+    out = model(x)
+    lo = build_preset("beta_vae", PresetParams(beta=4.0)).objective(out, StepContext())
+    torch.testing.assert_close(lo.loss, lo.terms["recon"] + 4.0 * lo.terms["kl"])
+    assert build_preset("beta_vae", PresetParams()).objective.weights(0)["kl"] == 4.0  # Higgins et al.'s default
+    ae = build_preset("ae", PresetParams())
+    assert ae.posterior == "point" and set(ae.objective.terms) == {"recon"}
+
+
+def test_recon_is_summed_over_pixels_and_averaged_over_the_batch():
+    model = _model()
+    x = torch.rand(4, 1, 6, 6, dtype=torch.float64)
+    out = model(x)
+    r = Reconstruction()(out, StepContext())
+    twice = type(out)(x=torch.cat([x, x]), posterior=out.posterior, z=out.z,
+                      likelihood=model.likelihood(model.decoder(torch.cat([out.z, out.z]))), prior=out.prior)
+    torch.testing.assert_close(Reconstruction()(twice, StepContext()), r)   # batch size does not change it
+    per_example = -out.likelihood.log_prob(x)
+    torch.testing.assert_close(r, per_example.mean())
+    assert float(r.detach()) > 36 * 0.1  # a sum over 36 pixels, not a per-pixel mean (each pixel costs > 0.1 nats here)
+
+
+def test_kl_term_closed_form_and_monte_carlo():
+    model = _model(latent=4, seed=3)
+    x = torch.rand(6, 1, 6, 6, dtype=torch.float64)
+    out = model(x)
+    kl = KL()(out, StepContext())
+    closed = _closed_form_kl(model, x)
+    torch.testing.assert_close(kl, closed.mean(), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(kl_per_latent(out).sum(-1), closed, rtol=1e-12, atol=1e-12)
+    # Monte Carlo: per-example mean of log q(z|x) − log p(z) over K draws; standard error from the draws.
+    torch.manual_seed(4)
+    k = 20_000
+    z = out.posterior.sample((k,))                                       # (K, B, L)
+    log_ratio = (out.posterior.log_prob(z) - out.prior.log_prob(z)).sum(-1)   # (K, B)
+    est, se = log_ratio.mean(0), log_ratio.std(0) / math.sqrt(k)
+    assert (se > 0).all()
+    assert ((est - closed).abs() < 5 * se).all(), (est, closed, se)
+
+
+def test_kl_is_undefined_for_a_point_mass():
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(data_shape=(4,), latent_dim=2, hidden=(8,), posterior="point"))
+    with pytest.raises(ValueError, match="point-mass"):
+        KL()(model(torch.rand(3, 4)), StepContext())
+
+
+def test_capacity_term_tracks_a_linear_target():
+    model = _model()
+    out = model(torch.rand(8, 1, 6, 6, dtype=torch.float64))
+    kl = float(KL()(out, StepContext()).detach())
+    term = CapacityKL(c_max=20.0, steps=1000)
+    for step, c in [(0, 0.0), (250, 5.0), (500, 10.0), (1000, 20.0), (5000, 20.0)]:
+        assert float(term(out, StepContext(step=step)).detach()) == pytest.approx(abs(kl - c), rel=1e-12)
+    preset = build_preset("annealed_vae", PresetParams(gamma=100.0, capacity_max=20.0, capacity_steps=1000))
+    lo = preset.objective(out, StepContext(step=500))
+    assert lo.weights["capacity"] == 100.0 and lo.weights["kl"] == 0.0        # KL is logged, not optimized
+    torch.testing.assert_close(lo.loss, lo.terms["recon"] + 100.0 * lo.terms["capacity"])
+    assert float(lo.terms["capacity"].detach()) == pytest.approx(abs(kl - 10.0), rel=1e-12)
+
+
+def test_kl_warmup_schedule():
+    obj = build_preset("vae", PresetParams(beta=2.0, warmup_steps=100)).objective
+    assert [obj.weights(s)["kl"] for s in (0, 25, 50, 100, 10_000)] == [0.0, 0.5, 1.0, 2.0, 2.0]
+    assert obj.weights(50)["recon"] == 1.0
+    model = _model()
+    out = model(torch.rand(3, 1, 6, 6, dtype=torch.float64))
+    lo = obj(out, StepContext(step=0))
+    torch.testing.assert_close(lo.loss, lo.terms["recon"])                     # KL off at step 0
+    assert build_preset("vae", PresetParams()).objective.weights(0)["kl"] == 1.0  # no warm-up by default
+    assert LinearRamp(3.0, 1.0, 4)(2) == 2.0
+    with pytest.raises(ValueError, match="steps >= 0"):
+        LinearRamp(0.0, 1.0, -1)
+
+
+def test_objective_rejects_bad_term_lists():
+    with pytest.raises(ValueError, match="at least one"):
+        Objective([])
+    with pytest.raises(ValueError, match="unique"):
+        Objective([(KL(), 1.0), (KL(), 2.0)])

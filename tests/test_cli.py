@@ -1,0 +1,158 @@
+"""The command line, run as a user runs it: ``python -m shadowplay.cli ...`` in a child process.
+
+Every user mistake must end with exit status 2 and exactly one stderr line ``error: ...`` (no traceback); ``--debug``
+shows the traceback. The error cases are independent, so they run concurrently to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shadowplay.objectives import PRESETS
+
+SMALL = ["model.hidden=[32]", "data.n_samples=300", "trainer.batch_size=32"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, run_cli):
+    """A digits VAE run stopped by ``trainer.max_steps=5``."""
+    root = tmp_path_factory.mktemp("cli")
+    p = run_cli(root, ["train", "--data", "digits", "--model", "vae", "--latent-dim", "4", "--no-progress",
+                       "--runs-dir", str(root / "runs"), "--name", "r", "trainer.max_steps=5", *SMALL])
+    assert p.returncode == 0, p.stderr
+    assert f"run folder: {root / 'runs' / 'r'}" in p.stdout and "stopped early" in p.stdout
+    return root / "runs" / "r"
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def errors(trained, tmp_path_factory, run_cli):
+    """Runs every error case at once; maps case name to its completed process (plus the expected message)."""
+    d = tmp_path_factory.mktemp("bad")
+    nan = np.random.default_rng(0).random((10, 4)).astype(np.float32)
+    nan[3, 1] = np.nan
+    np.save(d / "nan.npy", nan)
+    np.save(d / "empty.npy", np.zeros((0, 5), np.float32))
+    np.save(d / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
+    np.save(d / "complex.npy", np.ones((4, 3), complex))
+    (d / "not_a_run").mkdir()
+    (d / "not_a_run" / "notes.txt").write_text("hello")
+    torn = d / "torn"
+    shutil.copytree(trained, torn)
+    for p in (torn / "checkpoints").glob("*.safetensors"):
+        p.write_bytes(p.read_bytes()[:200])
+    train = ["train", "--no-progress", "--runs-dir", str(d / "runs")]
+    cases = {
+        "unknown data source": (train + ["--data", "digitz"], "unknown data source 'digitz'"),
+        "config typo": (train + ["--data", "digits", "trainer.lrr=0.1"], "did you mean 'trainer.lr'"),
+        "missing config file": (train + ["--config", str(d / "missing.yaml")], "does not exist"),
+        "missing run folder": (["info", str(d / "no_such_run")], "does not exist"),
+        "not a run folder": (["sample", str(d / "not_a_run")], "not a shadowplay run folder"),
+        "existing run without --overwrite": (["train", "--no-progress", "--data", "digits", "--runs-dir",
+                                              str(trained.parent), "--name", "r", *SMALL], "already exists"),
+        "corrupted checkpoint": (["sample", str(torn), "-o", str(d / "x.png")], "corrupted or truncated"),
+        "NaN in .npy": (train + ["--data", str(d / "nan.npy")], "NaN"),
+        "empty .npy": (train + ["--data", str(d / "empty.npy")], "empty"),
+        "strings .npy": (train + ["--data", str(d / "strings.npy")], "not real numbers"),
+        "complex .npy": (train + ["--data", str(d / "complex.npy")], "not real numbers"),
+        "conv net on 8x8": (train + ["--data", "digits", "--net", "conv"], "--net mlp"),
+        "cuda without a GPU": (train + ["--data", "digits", "--device", "cuda"], "no CUDA GPU"),
+        "resume changing the model": (["resume", str(torn), "model.latent_dim=3"], "model.latent_dim"),
+        "bad sample count": (["sample", str(trained), "-n", "0"], ">= 1"),
+    }
+    before = _snapshot(trained)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(run_cli, d, args, {"CUDA_VISIBLE_DEVICES": ""})
+                   for name, (args, _) in cases.items()}
+        results = {name: (f.result(), cases[name][1]) for name, f in futures.items()}
+    results["_untouched"] = before == _snapshot(trained)
+    results["_runs_made"] = sorted(p.name for p in (d / "runs").iterdir()) if (d / "runs").exists() else []
+    return results
+
+
+ERROR_CASES = ["unknown data source", "config typo", "missing config file", "missing run folder",
+               "not a run folder", "existing run without --overwrite", "corrupted checkpoint", "NaN in .npy",
+               "empty .npy", "strings .npy", "complex .npy", "conv net on 8x8", "cuda without a GPU",
+               "resume changing the model", "bad sample count"]
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_user_errors_exit_2_with_one_line(errors, case):
+    proc, expected = errors[case]
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr and expected in lines[0]
+
+
+def test_failed_commands_leave_no_run_behind_and_do_not_touch_an_existing_one(errors):
+    assert errors["_untouched"]
+    assert errors["_runs_made"] == []
+
+
+def test_debug_shows_the_traceback(cli, tmp_path):
+    p = cli("--debug", "info", str(tmp_path / "nope"))
+    assert p.returncode != 0 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
+
+
+def test_info_text_and_json(trained, cli):
+    text = cli("info", str(trained))
+    assert text.returncode == 0, text.stderr
+    assert "vae, latent_dim 4" in text.stdout and "step 5, epoch 0/30" in text.stdout
+    assert "step-000000005" in text.stdout
+    js = cli("info", str(trained), "--json")
+    doc = json.loads(js.stdout)
+    assert doc["step"] == 5 and doc["config"]["model"]["latent_dim"] == 4
+    assert doc["run"]["status"] == "stopped" and "step-000000005.safetensors" in doc["checkpoints"]
+
+
+def _grid_side(n_images: int, per_row: int, side: int, pad: int = 2) -> tuple[int, int]:
+    """Pixel size of a grid of ``side``-px images with ``pad`` px borders, enlarged so a cell is >= 64 px."""
+    up = max(1, 64 // side)
+    rows = math.ceil(n_images / per_row)
+    return (per_row * (side + pad) + pad) * up, (rows * (side + pad) + pad) * up
+
+
+def test_sample_and_reconstruct_write_pngs_of_the_right_grid(trained, cli, tmp_path):
+    p = cli("sample", str(trained), "-n", "16", "-o", "x.png", "--seed", "3")
+    assert p.returncode == 0, p.stderr
+    img = Image.open(tmp_path / "x.png")
+    assert img.format == "PNG" and img.mode == "L" and img.size == _grid_side(16, 4, 8)
+    up = 64 // 8
+    arr = np.asarray(img)
+    for k in range(5):  # the white separators between the 4 x 4 cells
+        band = slice(k * 10 * up, (k * 10 + 2) * up)
+        assert (arr[band] == 255).all() and (arr[:, band] == 255).all()
+    p = cli("reconstruct", str(trained), "-n", "6", "-o", "r.png", "--split", "val")
+    assert p.returncode == 0, p.stderr
+    assert Image.open(tmp_path / "r.png").size == _grid_side(12, 6, 8)   # inputs above reconstructions
+
+
+def test_resume_a_run_stopped_by_max_steps(trained, cli, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    p = cli("resume", str(copy), "--no-progress", "trainer.max_steps=none", "trainer.epochs=1")
+    assert p.returncode == 0, p.stderr
+    assert "steps 8, epochs 1" in p.stdout and "stopped early" not in p.stdout   # 240 rows / 32 per batch
+    assert json.loads((copy / "run.json").read_text())["status"] == "finished"
+
+
+def test_presets_lists_every_preset(cli):
+    p = cli("presets")
+    assert p.returncode == 0
+    listed = [line.split()[0] for line in p.stdout.splitlines() if line.strip()]
+    assert listed == sorted(PRESETS)
+

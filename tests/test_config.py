@@ -1,0 +1,106 @@
+"""Config: YAML file plus ``key=value`` overrides, unknown keys with a suggestion, type and value errors naming
+the key, and a lossless YAML round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from shadowplay.config import RunConfig, load_config, parse_overrides, save_yaml, set_keys
+from shadowplay.errors import ConfigError
+
+
+def test_defaults_are_valid_and_frozen():
+    cfg = load_config()
+    assert cfg == RunConfig()
+    with pytest.raises(Exception):
+        cfg.trainer.lr = 1.0  # frozen dataclass
+
+
+def test_yaml_then_overrides_win(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  preset: beta_vae\n  hidden: [128, 64]\n  latent_dim: 6\n"
+                    "trainer:\n  lr: 0.01\n  epochs: 7\nobjective:\n  beta: 2.5\n")
+    cfg = load_config(path, ["trainer.lr=3e-4", "model.hidden=[32]", "trainer.max_steps=none"])
+    assert cfg.model.preset == "beta_vae" and cfg.model.latent_dim == 6
+    assert cfg.trainer.lr == pytest.approx(3e-4)     # the override beats the file
+    assert cfg.trainer.epochs == 7                    # the file beats the default
+    assert cfg.model.hidden == (32,) and isinstance(cfg.model.hidden, tuple)
+    assert cfg.objective.beta == 2.5
+    assert cfg.trainer.max_steps is None
+
+
+def test_override_types_are_coerced():
+    cfg = set_keys(RunConfig(), {"trainer.epochs": "3", "trainer.deterministic": "yes", "model.hidden": "16,8",
+                                 "objective.extra": "{alpha: 1.0}", "model.scale": "0.5", "trainer.grad_clip": "1"})
+    assert cfg.trainer.epochs == 3 and cfg.trainer.deterministic is True
+    assert cfg.model.hidden == (16, 8) and cfg.objective.extra == {"alpha": 1.0}
+    assert cfg.model.scale == 0.5 and cfg.trainer.grad_clip == 1.0
+
+
+@pytest.mark.parametrize("key, closest", [("trainer.lrr", "trainer.lr"), ("model.latent_dims", "model.latent_dim"),
+                                          ("objective.betta", "objective.beta")])
+def test_unknown_key_suggests_the_closest(key, closest):
+    with pytest.raises(ConfigError, match=f"did you mean '{closest}'"):
+        load_config(None, [f"{key}=1"])
+
+
+def test_unknown_section_in_yaml_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trainr:\n  lr: 0.1\n")
+    with pytest.raises(ConfigError, match="trainr"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("item", ["trainer.epochs=abc", "trainer.epochs=1.5", "trainer.deterministic=maybe",
+                                  "trainer.lr=fast", "model.hidden=[a, b]", "objective.extra=[1, 2]",
+                                  "trainer.epochs=true", "trainer.lr=none"])
+def test_type_errors_name_the_key(item):
+    key = item.partition("=")[0]
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, [item])
+
+
+@pytest.mark.parametrize("item", ["trainer.epochs=0", "objective.beta=-1", "trainer.lr=0", "trainer.batch_size=0",
+                                  "model.latent_dim=0", "objective.gamma=-2", "trainer.optimizer=sgd", "model.net=rnn",
+                                  "model.likelihood=poisson", "model.scale=0", "trainer.max_steps=0",
+                                  "trainer.keep_last=0"])
+def test_bad_values_are_rejected_naming_the_key(item):
+    key = item.partition("=")[0]
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(None, [item])
+
+
+def test_bad_value_in_yaml_is_rejected(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trainer:\n  epochs: 0\n")
+    with pytest.raises(ConfigError, match=r"trainer\.epochs"):
+        load_config(path)
+
+
+def test_file_problems(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(listy)
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("trainer: 3\n")
+    with pytest.raises(ConfigError, match="'trainer' must be a mapping"):
+        load_config(flat)
+
+
+def test_override_without_equals_sign_is_explained():
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_overrides(["trainer.lr"])
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = load_config(None, ["model.preset=annealed_vae", "model.hidden=[32, 16]", "objective.extra={a: 1}",
+                             "trainer.grad_clip=2.0", "data.source=/x/y.npy"])
+    save_yaml(cfg, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg

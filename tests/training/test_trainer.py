@@ -1,0 +1,159 @@
+"""The training loop: NaN/Inf guard, exact resume in-process, seeding, validation metrics, callbacks, and terms
+that train their own parameters with a second optimizer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import shadowplay.api as api
+from shadowplay.errors import TrainingDivergedError
+from shadowplay.objectives import Term
+from shadowplay.objectives.terms.kl import KL
+from shadowplay.training import Callback, latest_good, read_checkpoint, read_metrics
+
+
+def _train(data, runs_dir, name, extra=(), **kw):
+    overrides = ["model.hidden=[32]", "trainer.batch_size=32", "trainer.epochs=3", *extra]
+    return api.train(data=str(data), latent_dim=3, runs_dir=runs_dir, name=name, overrides=overrides,
+                     progress=False, **kw)
+
+
+def _weights(run_dir):
+    return latest_good(run_dir / "checkpoints").section("model")
+
+
+def test_nan_in_a_term_stops_with_the_step_and_term_named(tiny_flat, runs_dir, monkeypatch):
+    real = KL.forward
+
+    def kl_goes_nan(self, out, ctx):
+        value = real(self, out, ctx)
+        return value * math.nan if ctx.step >= 7 else value
+
+    monkeypatch.setattr(KL, "forward", kl_goes_nan)
+    with pytest.raises(TrainingDivergedError) as e:
+        _train(tiny_flat, runs_dir, "nan", ["trainer.checkpoint_every=3", "trainer.max_steps=20"], model="vae")
+    msg = str(e.value)
+    assert "'kl'" in msg and "at step 7" in msg and "step-000000006.safetensors" in msg
+    run = runs_dir / "nan"
+    good = latest_good(run / "checkpoints")
+    assert good.state["step"] == 6
+    assert all(torch.isfinite(t).all() for t in good.section("model").values())
+    model = api.load(run, "last")
+    assert torch.isfinite(model.sample(4)).all()
+
+
+class PoisonWeights(Callback):
+    """Sets the first encoder weight to NaN after ``at`` steps: the next step's loss becomes NaN."""
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_step_end(self, trainer, step, values):
+        if step == self.at:
+            with torch.no_grad():
+                next(trainer.model.encoder.parameters())[0, 0] = math.nan
+
+
+def test_nan_weights_stop_training_and_keep_the_last_good_checkpoint(tiny_flat, runs_dir):
+    with pytest.raises(TrainingDivergedError, match=r"'recon' became nan at step 5 .*step-000000004"):
+        _train(tiny_flat, runs_dir, "poison", ["trainer.checkpoint_every=2"], model="beta_vae",
+               callbacks=[PoisonWeights(5)])
+    ckpts = sorted(p.name for p in (runs_dir / "poison" / "checkpoints").iterdir())
+    assert ckpts[-1] == "step-000000004.safetensors"  # nothing written after the poisoned step
+    assert all(torch.isfinite(t).all() for t in _weights(runs_dir / "poison").values())
+
+
+def test_resume_after_max_steps_equals_an_uninterrupted_run(tiny_flat, runs_dir):
+    extra = ["trainer.checkpoint_every=4"]
+    full = _train(tiny_flat, runs_dir, "full", extra, model="vae", seed=3)
+    part = _train(tiny_flat, runs_dir, "part", [*extra, "trainer.max_steps=11"], model="vae", seed=3)
+    assert part.result.step == 11 and not part.result.finished
+    again = api.resume(part.path, ["trainer.max_steps=none"], progress=False)
+    assert again.result.step == full.result.step and again.result.finished
+    a, b = _weights(full.path), _weights(part.path)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    fa = read_checkpoint(full.result.last_checkpoint).section("optim/model")
+    fb = read_checkpoint(again.result.last_checkpoint).section("optim/model")
+    assert all(torch.equal(fa[k], fb[k]) for k in fa)
+    assert again.result.val_metrics == full.result.val_metrics
+
+
+def test_same_seed_same_weights_other_seed_other_weights(tiny_flat, runs_dir):
+    a = _weights(_train(tiny_flat, runs_dir, "a", ["trainer.max_steps=6"], model="vae", seed=1).path)
+    b = _weights(_train(tiny_flat, runs_dir, "b", ["trainer.max_steps=6"], model="vae", seed=1).path)
+    c = _weights(_train(tiny_flat, runs_dir, "c", ["trainer.max_steps=6"], model="vae", seed=2).path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_validation_logs_elbo_each_epoch_and_callbacks_fire(tiny_flat, runs_dir):
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            seen.append(("start", epoch))
+
+        def on_epoch_end(self, trainer, epoch, metrics):
+            seen.append(("end", epoch, round(metrics["elbo"], 6)))
+
+    run = _train(tiny_flat, runs_dir, "val", ["trainer.epochs=2", "trainer.log_every=3"], model="vae",
+                 callbacks=[Record()])
+    val = [r for r in read_metrics(run.path) if r["split"] == "val"]
+    assert [r["epoch"] for r in val] == [1, 2]
+    for r in val:
+        assert r["elbo"] == pytest.approx(-(r["recon"] + r["kl"]))
+    assert [s[:2] for s in seen] == [("start", 0), ("end", 1), ("start", 1), ("end", 2)]
+    assert seen[-1][2] == round(val[-1]["elbo"], 6)
+    train = [r for r in read_metrics(run.path) if r["split"] == "train"]
+    assert all(r["step"] % 3 == 0 for r in train) and train
+    assert (run.path / "checkpoints" / "best.safetensors").is_file()
+
+
+class _MeanMatcher(Term):
+    """A test term with a parameter of its own: ``forward`` is (m − mean z)² and ``aux_loss`` pulls m to the
+    batch mean of z with its own optimizer, like FactorVAE's discriminator (Kim & Mnih 2018, Alg. 2)."""
+
+    name = "test_mean_matcher"
+    aux_lr = 0.05
+
+    def __init__(self):
+        super().__init__()
+        self.m = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, out, ctx):
+        return (self.m.detach() - out.z.mean()) ** 2
+
+    def aux_loss(self, out, ctx):
+        return (self.m - out.z.detach().mean()) ** 2
+
+
+def test_a_term_with_its_own_optimizer_is_trained_saved_and_restored(tiny_flat, runs_dir, monkeypatch):
+    from shadowplay.objectives import Objective, PresetResult, presets
+    from shadowplay.objectives.terms.recon import Reconstruction
+
+    monkeypatch.setitem(presets.PRESETS, "test_aux", lambda p: PresetResult(
+        "gaussian", Objective([(Reconstruction(), 1.0), (KL(), 1.0), (_MeanMatcher(), 1.0)], preset="test_aux")))
+    full = _train(tiny_flat, runs_dir, "aux_full", ["trainer.checkpoint_every=5"], model="test_aux")
+    part = _train(tiny_flat, runs_dir, "aux_part", ["trainer.checkpoint_every=5", "trainer.max_steps=7",
+                                                    "trainer.log_every=1"],
+                  model="test_aux")
+    ck = read_checkpoint(part.result.last_checkpoint)
+    assert float(ck.tensors["objective/terms.test_mean_matcher.m"]) != 0.0       # it was trained
+    assert "test_mean_matcher" in ck.state["optimizers"] and ck.section("optim/test_mean_matcher")
+    assert "test_mean_matcher_aux" in read_metrics(part.path)[-1]
+    api.resume(part.path, ["trainer.max_steps=none"], progress=False)
+    a, b = latest_good(full.path / "checkpoints"), latest_good(part.path / "checkpoints")
+    for section in ("model", "objective", "optim/test_mean_matcher"):
+        sa, sb = a.section(section), b.section(section)
+        assert sa and all(torch.equal(sa[k], sb[k]) for k in sa), section
+
+
+def test_grad_clip_and_adamw_run(tiny_flat, runs_dir):
+    run = _train(tiny_flat, runs_dir, "clip", ["trainer.grad_clip=0.5", "trainer.optimizer=adamw",
+                                               "trainer.weight_decay=0.01", "trainer.max_steps=5"], model="ae")
+    assert run.result.step == 5 and not run.result.finished
+    assert read_checkpoint(run.result.last_checkpoint).state["optimizers"]["model"]["param_groups"][0][
+        "weight_decay"] == 0.01
