@@ -152,7 +152,7 @@ class Trainer:
         bad = [n for n, v in values.items() if not bool(torch.isfinite(v))] or ["total loss"]
         keep = f"the last good checkpoint is {self.last_path}" if self.last_path else "no checkpoint was written yet"
         return TrainingDivergedError(
-            f"loss term {bad[0]!r} became {float(values.get(bad[0], loss))} at step {self.step} (epoch "
+            f"loss term {bad[0]!r} became {float(values.get(bad[0], loss).detach())} at step {self.step} (epoch "
             f"{self.epoch}); training stopped and {keep}. Try a lower trainer.lr or trainer.grad_clip=1.0")
 
     def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -169,6 +169,8 @@ class Trainer:
         values = {"loss": lo.loss.detach(), **{k: v.detach() for k, v in lo.terms.items()}}
         for name, term in self.objective.aux_terms().items():
             aux = term.aux_loss(out, ctx)
+            if not bool(torch.isfinite(aux)):
+                raise self._diverged({f"{name}_aux": aux.detach()}, aux.detach())
             aopt = self.optimizers[name]
             aopt.zero_grad(set_to_none=True)
             aux.backward()
@@ -207,8 +209,8 @@ class Trainer:
         bar = tqdm(total=total, initial=min(self.step, total), unit="step", disable=not cfg.progress,
                    dynamic_ncols=True, mininterval=0.5, desc="train")
         self.model.train()
-        acc: dict[str, torch.Tensor] = {}
-        n_acc, t0, seen, t_start = 0, time.perf_counter(), 0, time.perf_counter()
+        window = _Window()
+        t_start = time.perf_counter()
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
         rate = 0.0
         try:
@@ -225,20 +227,11 @@ class Trainer:
                     values = self._train_step(x, ctx)
                     self.step += 1
                     self.batch_in_epoch = b + 1
-                    seen += x.shape[0]
-                    for k, v in values.items():
-                        acc[k] = acc[k] + v if k in acc else v.clone()
-                    n_acc += 1
+                    window.add(values, x.shape[0])
                     for cb in self.callbacks:
                         cb.on_step_end(self, self.step, values)
                     if self.step % cfg.log_every == 0:
-                        dt = time.perf_counter() - t0
-                        rate = seen / dt if dt > 0 else 0.0
-                        means = {k: float(v) / n_acc for k, v in acc.items()}
-                        weights = {f"weight/{k}": w for k, w in self.objective.weights(self.step).items()}
-                        logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
-                        bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
-                        acc, n_acc, seen, t0 = {}, 0, 0, time.perf_counter()
+                        rate = self._log_train(logger, window, bar)
                     bar.update(1)
                     if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                         self.save()
@@ -246,6 +239,8 @@ class Trainer:
                     self._end_epoch(logger)
                 else:  # stopped by max_steps mid-epoch
                     self.save()
+            if window.n:  # a partial logging window (short runs, max_steps) is logged, not dropped
+                rate = self._log_train(logger, window, bar)
         finally:
             bar.close()
             logger.close()
@@ -254,6 +249,14 @@ class Trainer:
         elapsed = time.perf_counter() - t_start
         return TrainResult(self.run_dir, self.step, self.epoch, self.finished, self.last_path, self.best_path,
                            dict(self.val_metrics), rate or (self.step * cfg.batch_size / max(elapsed, 1e-9)))
+
+    def _log_train(self, logger: MetricsLogger, window: "_Window", bar: Any) -> float:
+        """Log the window's mean terms, weights and samples/s; reset the window; return samples/s."""
+        means, rate = window.flush()
+        weights = {f"weight/{k}": w for k, w in self.objective.weights(self.step).items()}
+        logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
+        bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
+        return rate
 
     def _end_epoch(self, logger: MetricsLogger) -> None:
         self.val_metrics = self.validate()
@@ -271,3 +274,25 @@ class Trainer:
             link_as(path, self.best_path)
         for cb in self.callbacks:
             cb.on_epoch_end(self, self.epoch, self.val_metrics)
+
+
+class _Window:
+    """Running sums of the detached step values between two log lines (kept as tensors: no sync per step)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = self.seen = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, values: dict[str, torch.Tensor], batch: int) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.n += 1
+        self.seen += batch
+
+    def flush(self) -> tuple[dict[str, float], float]:
+        dt = time.perf_counter() - self.t0
+        means = {k: float(v) / self.n for k, v in self.sums.items()}
+        rate = self.seen / dt if dt > 0 else 0.0
+        self.__init__()
+        return means, rate
