@@ -87,10 +87,14 @@ def write_checkpoint(path: Path, tensors: dict[str, torch.Tensor], state: dict[s
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     doc = dict(state, format=FORMAT)
-    save_file(flat, str(tmp), metadata={"shadowplay": json.dumps(doc)})
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        save_file(flat, str(tmp), metadata={"shadowplay": json.dumps(doc)})
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:  # a failed write (disk full, Ctrl-C) leaves the old file and no temporary behind
+        tmp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
     return path
 
