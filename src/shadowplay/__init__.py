@@ -1,13 +1,16 @@
 """shadowplay: deep latent-variable generative models, from training to using what they learned.
 
-The Python API mirrors the CLI: ``train``, ``resume``, ``load``, ``sample``, ``reconstruct``, ``info``.
+The Python API mirrors the CLI: ``train``, ``resume``, ``load``, ``sample``, ``reconstruct``, ``info``,
+``evaluate``, ``traverse``, ``interpolate``, ``report``.
 """
 
 __version__ = "0.1.0"
 
 from .api import Run, RunInfo, info, load, reconstruct, resume, sample, train  # noqa: E402
+from .api import Evaluation, evaluate, interpolate, report, traverse  # noqa: E402
 from .config import RunConfig, load_config  # noqa: E402
 from .model import LatentVariableModel, ModelSpec, build_model  # noqa: E402
 
 __all__ = ["Run", "RunInfo", "info", "load", "reconstruct", "resume", "sample", "train", "RunConfig",
-           "load_config", "LatentVariableModel", "ModelSpec", "build_model", "__version__"]
+           "load_config", "LatentVariableModel", "ModelSpec", "build_model", "__version__",
+           "Evaluation", "evaluate", "interpolate", "report", "traverse"]

@@ -105,7 +105,8 @@ class LatentVariableModel(nn.Module):
             z = torch.as_tensor(z, dtype=torch.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise DataError(f"latent codes must have shape (N, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.likelihood(self.decoder(z.to(self.device)))
+        p = next(self.parameters())
+        return self.likelihood(self.decoder(z.to(device=p.device, dtype=p.dtype)))
 
     def prior(self, batch: int, like: torch.Tensor | None = None) -> Distribution:
         ref = like if like is not None else next(self.parameters())
@@ -122,7 +123,7 @@ class LatentVariableModel(nn.Module):
         """``(n, *shape)`` decoder means of ``n`` draws from the prior."""
         if n < 1:
             raise ValueError(f"number of samples must be >= 1, got {n}")
-        z = torch.randn(n, self.latent_dim, generator=generator).to(self.device)
+        z = torch.randn(n, self.latent_dim, generator=generator)
         return self.decode(z).mean
 
     @torch.no_grad()

@@ -10,6 +10,14 @@ Layout::
       checkpoints/         step-<9 digits>.safetensors (the last k) and best.safetensors (best validation ELBO)
       samples.png          decoder means of prior draws, written after training
       reconstructions.png  test inputs (top) and their reconstructions (bottom)
+      evaluation/          `shadowplay evaluate`: evaluation.json (ELBO, recon, KL, IWAE log p(x), bits/dim,
+                           latent diagnostics, metrics), per_sample.npy|.csv (one row per input: index,
+                           recon_ll, kl, elbo, log_px, bits_per_dim, recon_sq_error, label), worst_reconstructions.png;
+                           other splits add -<split> to each name, other data -<data>-<split>
+      traversals/<mode>-<start>/  `shadowplay traverse`: dim-<d>.png per latent, overview.png (one row per latent,
+                           by decreasing KL), traversal.gif, traversal.json (dims, values, base codes, KL)
+      interpolations/      `shadowplay interpolate`: <from>-<to>-<linear|slerp>.png
+      report.html          `shadowplay report`: one self-contained page (reads only the files above)
 """
 
 from __future__ import annotations

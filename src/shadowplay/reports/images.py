@@ -68,3 +68,135 @@ def save_examples(path: Path, groups: dict[str, torch.Tensor], ncol: int | None 
             image_grid(stacked, ncol=ncol).save(path)
         return path
     return rows_plot({k: v.cpu().numpy() for k, v in groups.items()}, path)
+
+
+# ------------------------------------------------------------------ latent traversals and interpolations
+def _is_image(shape: tuple[int, ...]) -> bool:
+    """Whether one example of this shape is a (C, H, W) picture with 1 or 3 channels."""
+    return len(shape) == 3 and shape[0] in (1, 3)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def label_rows(img: Image.Image, labels: list[str], size: int = 13) -> Image.Image:
+    """``img`` with a white margin on the left holding one label per equal-height row (e.g. ``z3 KL 2.1``)."""
+    from PIL import ImageDraw
+    font = _font(size)
+    width = max(int(ImageDraw.Draw(img).textlength(s, font=font)) for s in labels) + 10
+    out = Image.new(img.mode, (img.width + width, img.height), 255 if img.mode == "L" else (255, 255, 255))
+    out.paste(img, (width, 0))
+    draw, row = ImageDraw.Draw(out), img.height / len(labels)
+    for i, s in enumerate(labels):
+        draw.text((4, int((i + 0.5) * row - size / 2)), s, fill=0 if img.mode == "L" else (0, 0, 0), font=font)
+    return out
+
+
+def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 150, pingpong: bool = True) -> Path:
+    """An endlessly looping animated GIF of ``frames`` (played forward then back when ``pingpong``)."""
+    seq = frames + frames[-2:0:-1] if pingpong and len(frames) > 2 else list(frames)
+    seq[0].save(path, save_all=True, append_images=seq[1:], duration=duration_ms, loop=0, optimize=False)
+    return Path(path)
+
+
+def _figure_image(fig) -> Image.Image:
+    fig.canvas.draw()
+    img = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+    return img
+
+
+def _step_lines(ax, rows: np.ndarray, title: str, ylim: tuple[float, float]) -> None:
+    """One line per step, coloured from dark (first value) to yellow (last)."""
+    import matplotlib.pyplot as plt
+    cmap = plt.get_cmap("viridis")
+    for s, row in enumerate(rows):
+        ax.plot(row, lw=1, color=cmap(s / max(1, len(rows) - 1)))
+    ax.set_title(title, fontsize=9)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("feature", fontsize=8)
+
+
+def save_traversal(out_dir: Path, images: torch.Tensor, dims: list[int], labels: list[str]) -> dict[str, Path]:
+    """Pictures of a traversal ``images`` ``(B, n_dims, steps, *shape)`` (B base codes).
+
+    Writes ``dim-<d>.png`` per dimension (one row per base code), ``overview.png`` (one labelled row per dimension,
+    first base code) and ``traversal.gif`` (frame s shows every dimension at step s). Tabular data get line plots:
+    one line per step, coloured by step.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    b, n, steps = images.shape[:3]
+    files: dict[str, Path] = {}
+    if _is_image(tuple(images.shape[3:])):
+        shape = images.shape[3:]
+        for j, d in enumerate(dims):
+            files[f"dim-{d}"] = out_dir / f"dim-{d:02d}.png"
+            image_grid(images[:, j].reshape(b * steps, *shape), ncol=steps).save(files[f"dim-{d}"])
+        label_rows(image_grid(images[0].reshape(n * steps, *shape), ncol=steps), labels).save(out_dir / "overview.png")
+        frames = [label_rows(image_grid(images[0, :, s], ncol=1), labels) for s in range(steps)]
+    else:
+        flat = images.reshape(b, n, steps, -1).numpy()
+        lim = (float(flat.min()), float(flat.max()))
+        lim = (lim[0] - 0.05 * (lim[1] - lim[0] + 1e-9), lim[1] + 0.05 * (lim[1] - lim[0] + 1e-9))
+        for j, d in enumerate(dims):
+            fig, axes = plt.subplots(1, b, figsize=(4 * b, 2.8), squeeze=False)
+            for i, ax in enumerate(axes[0]):
+                _step_lines(ax, flat[i, j], f"{labels[j]} (base {i})", lim)
+            fig.tight_layout()
+            files[f"dim-{d}"] = out_dir / f"dim-{d:02d}.png"
+            fig.savefig(files[f"dim-{d}"], dpi=100)
+            plt.close(fig)
+        ncol = min(4, n)
+        fig, axes = plt.subplots(int(np.ceil(n / ncol)), ncol, figsize=(3.6 * ncol, 2.6 * np.ceil(n / ncol)),
+                                 squeeze=False)
+        for j, ax in enumerate(axes.flat):
+            _step_lines(ax, flat[0, j], labels[j], lim) if j < n else ax.axis("off")
+        fig.tight_layout()
+        _figure_image(fig).save(out_dir / "overview.png")
+        frames = []
+        for s in range(steps):
+            fig, ax = plt.subplots(figsize=(6, 3))
+            for j in range(min(n, 8)):
+                ax.plot(flat[0, j, s], lw=1, label=labels[j])
+            ax.set_ylim(*lim)
+            ax.set_title(f"step {s + 1}/{steps}", fontsize=9)
+            ax.legend(fontsize=7, loc="upper right")
+            frames.append(_figure_image(fig))
+    files["overview"] = out_dir / "overview.png"
+    files["gif"] = save_gif(frames, out_dir / "traversal.gif")
+    return files
+
+
+def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tensor, x_to: torch.Tensor) -> Path:
+    """One row: the first input, the decoded path, the second input (tabular: lines coloured along the path,
+    the two inputs dashed)."""
+    path = Path(path)
+    if _is_image(tuple(path_images.shape[1:])):
+        image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2).save(path)
+        return path
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    flat = path_images.reshape(len(path_images), -1).numpy()
+    every = np.concatenate([flat.ravel(), x_from.flatten().numpy(), x_to.flatten().numpy()])
+    pad = 0.05 * (float(every.max() - every.min()) + 1e-9)
+    _step_lines(ax, flat, "interpolation", (float(every.min()) - pad, float(every.max()) + pad))
+    ax.plot(x_from.flatten().numpy(), "k--", lw=1, label="from")
+    ax.plot(x_to.flatten().numpy(), "k:", lw=1, label="to")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

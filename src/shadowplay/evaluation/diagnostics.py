@@ -1,0 +1,135 @@
+"""Latent diagnostics: what each latent dimension carries, and whether the posterior collapsed.
+
+* KL per dimension: mean over inputs of KL(q(z_d|x) ‖ N(0, 1)), closed form (Kingma & Welling 2014, appendix B).
+* Active units (Burda, Grosse & Salakhutdinov 2016, §5.2): dimension d is active when
+  A_d = Cov_x(E_q(z|x)[z_d]) > 0.01, i.e. the posterior mean moves with the input.
+* Aggregate posterior q(z) = E_x q(z|x): its mean m = E_x[μ(x)] and covariance
+  C = Cov_x[μ(x)] + E_x[diag σ²(x)] (law of total covariance; the matrix DIP-VAE-II pushes towards I,
+  Kumar, Sattigeri & Balakrishnan 2018, eq. 8), compared with the prior N(0, I) through
+  KL(N(m, C) ‖ N(0, I)) = ½ (tr C + mᵀm − L − log det C).
+* Reconstruction error per input: Σ_d (x_d − x̂_d)² with x̂ the decoder mean at the posterior mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.distributions import kl_divergence
+
+from ..distributions import PointMass, standard_normal_prior
+from ..model import LatentVariableModel
+
+
+@dataclass(frozen=True)
+class PosteriorMoments:
+    """``mean`` and ``var`` ``(N, L)`` of q(z|x) per input (``var`` is zero for an autoencoder's point code);
+    ``kl`` ``(N, L)`` per-dimension KL to the prior, ``None`` for a point code."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    kl: np.ndarray | None
+
+
+@torch.inference_mode()
+def posterior_moments(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 1024) -> PosteriorMoments:
+    """Posterior means, variances and per-dimension KL of every input in ``x`` ``(N, *shape)``."""
+    model.eval()
+    means, variances, kls = [], [], []
+    for chunk in torch.as_tensor(x).split(batch_size):
+        q = model.encode(chunk)
+        means.append(q.mean.double().cpu())
+        variances.append(q.variance.double().cpu())
+        if not isinstance(q, PointMass):
+            kls.append(kl_divergence(q, standard_normal_prior(q.mean.shape, q.mean)).double().cpu())
+    return PosteriorMoments(torch.cat(means).numpy(), torch.cat(variances).numpy(),
+                            torch.cat(kls).numpy() if kls else None)
+
+
+@torch.inference_mode()
+def reconstruction_error(model: LatentVariableModel, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+    """``(N,)`` squared error Σ_d (x_d − x̂_d)² of each input, x̂ = decoder mean at the posterior mean."""
+    model.eval()
+    out = []
+    for chunk in torch.as_tensor(x).split(batch_size):
+        x_hat = model.reconstruct(chunk)
+        out.append((chunk.to(x_hat) - x_hat).square().flatten(1).sum(1).double().cpu())
+    return torch.cat(out).numpy()
+
+
+@dataclass(frozen=True)
+class LatentDiagnostics:
+    """Per-dimension facts about the latent space (all arrays indexed by latent dimension ``(L,)``).
+
+    Attributes:
+        kl_per_dim: mean KL of each dimension in nats (``None`` for an autoencoder).
+        activity: A_d = Var_x(E_q[z_d]).
+        active: A_d > ``threshold``.
+        order: dimensions sorted by decreasing KL (by decreasing activity for an autoencoder).
+        aggregate_mean: ``(L,)`` m; aggregate_cov: ``(L, L)`` C; aggregate_kl: KL(N(m, C) ‖ N(0, I)).
+        warnings: sentences a person should read (collapse, inactive dimensions).
+    """
+
+    kl_per_dim: np.ndarray | None
+    activity: np.ndarray
+    active: np.ndarray
+    order: np.ndarray
+    aggregate_mean: np.ndarray
+    aggregate_cov: np.ndarray
+    aggregate_kl: float
+    threshold: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_active(self) -> int:
+        return int(self.active.sum())
+
+    def as_dict(self) -> dict[str, Any]:
+        lst = lambda a: None if a is None else np.asarray(a).tolist()  # noqa: E731
+        return {"kl_per_dim": lst(self.kl_per_dim), "activity": lst(self.activity), "active": lst(self.active),
+                "n_active": self.n_active, "active_threshold": self.threshold, "order": lst(self.order),
+                "aggregate_mean": lst(self.aggregate_mean), "aggregate_cov": lst(self.aggregate_cov),
+                "aggregate_kl": self.aggregate_kl, "warnings": list(self.warnings)}
+
+
+def gaussian_kl_to_standard(mean: np.ndarray, cov: np.ndarray) -> float:
+    """KL(N(mean, cov) ‖ N(0, I)) in nats; ``inf`` when ``cov`` is singular (e.g. an autoencoder's dead code)."""
+    sign, logdet = np.linalg.slogdet(cov)
+    if sign <= 0:
+        return float("inf")
+    return float(0.5 * (np.trace(cov) + mean @ mean - len(mean) - logdet))
+
+
+def summarize_latents(moments: PosteriorMoments, threshold: float = 0.01) -> LatentDiagnostics:
+    """Diagnostics from the posterior moments of a data set (see the module docstring for the formulas)."""
+    mean, var = moments.mean, moments.var
+    n, dim = mean.shape
+    if n < 2:
+        raise ValueError(f"latent diagnostics need at least 2 inputs, got {n}")
+    activity = mean.var(axis=0, ddof=1)
+    active = activity > threshold
+    kl = None if moments.kl is None else moments.kl.mean(axis=0)
+    order = np.argsort(-(kl if kl is not None else activity), kind="stable")
+    agg_mean = mean.mean(axis=0)
+    agg_cov = np.atleast_2d(np.cov(mean, rowvar=False)) + np.diag(var.mean(axis=0))
+    warnings = []
+    dead = np.flatnonzero(~active)
+    if len(dead) == dim:
+        warnings.append(f"posterior collapse: no latent dimension is active (Var_x E_q[z_d] <= {threshold} for all "
+                        f"{dim}); the decoder ignores z. Lower β, use KL warm-up (objective.warmup_steps) or a "
+                        "smaller decoder")
+    elif len(dead):
+        warnings.append(f"{len(dead)} of {dim} latent dimensions are inactive (Var_x E_q[z_d] <= {threshold}): "
+                        f"{dead.tolist()}; their posterior stays at the prior (partial posterior collapse)")
+    if kl is not None and kl.sum() < 0.1 and len(dead) < dim:
+        warnings.append(f"total KL is only {kl.sum():.3g} nats per input: the code carries almost no information")
+    return LatentDiagnostics(kl, activity, active, order, agg_mean, agg_cov,
+                             gaussian_kl_to_standard(agg_mean, agg_cov), threshold, warnings)
+
+
+def latent_diagnostics(model: LatentVariableModel, x: torch.Tensor, threshold: float = 0.01,
+                       batch_size: int = 1024) -> LatentDiagnostics:
+    """:func:`summarize_latents` of :func:`posterior_moments` over ``x`` ``(N, *shape)``."""
+    return summarize_latents(posterior_moments(model, x, batch_size), threshold)

@@ -1,0 +1,122 @@
+"""Matplotlib figures made from arrays and metric records (never from a model): training curves, KL per
+latent dimension, the aggregate posterior's covariance and per-input likelihood histograms.
+
+Each function returns a ``matplotlib.figure.Figure``; :func:`figure_png` turns one into PNG bytes (for the HTML
+report) and closes it.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+_SKIP = {"step", "epoch", "split", "time", "samples_per_s"}
+
+
+def figure_png(fig: Figure, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _numeric(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        return None
+    try:
+        return float(v)  # non-finite values are logged as strings ("nan", "inf")
+    except ValueError:
+        return None
+
+
+def training_curves(records: Sequence[dict[str, Any]]) -> Figure | None:
+    """One panel per logged quantity (every loss term, the total, the ELBO), train lines and validation markers
+    against the step; the term weights (``weight/<term>``) share one panel. ``None`` when nothing was logged."""
+    keys: list[str] = []
+    for r in records:
+        keys += [k for k in r if k not in _SKIP and k not in keys and _numeric(r[k]) is not None]
+    panels = [k for k in keys if not k.startswith("weight/")]
+    weights = [k for k in keys if k.startswith("weight/")]
+    n = len(panels) + (1 if weights else 0)
+    if n == 0:
+        return None
+    ncol = min(3, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
+    for ax, key in zip(axes.flat, panels + (["weights"] if weights else [])):
+        for split, style in (("train", dict(lw=1.2)), ("val", dict(marker="o", ms=3, lw=1))):
+            for k in (weights if key == "weights" else [key]):
+                pts = [(r["step"], _numeric(r[k])) for r in records if r.get("split") == split and k in r]
+                if pts:
+                    s, v = zip(*pts)
+                    label = f"{k.split('/', 1)[-1]} ({split})" if key == "weights" else split
+                    ax.plot(s, v, label=label, **style)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def kl_per_dim_figure(kl: Sequence[float] | None, activity: Sequence[float], active: Sequence[bool],
+                      threshold: float = 0.01) -> Figure:
+    """Bars of the mean KL of each latent dimension (active units dark, inactive light) beside each dimension's
+    activity Var_x E_q[z_d] with the active-unit threshold (Burda et al. 2016, §5.2)."""
+    activity, active = np.asarray(activity, float), np.asarray(active, bool)
+    dims = np.arange(len(activity))
+    colors = np.where(active, "#31688e", "#b8c7d6")
+    panels = 2 if kl is not None else 1
+    width = min(8.0, max(4.5, 0.3 * len(dims) + 1.5))
+    fig, axes = plt.subplots(1, panels, figsize=(width * panels, 2.8), squeeze=False)
+    if kl is not None:
+        axes[0, 0].bar(dims, np.asarray(kl, float), color=colors)
+        axes[0, 0].set_title("KL per latent dimension (nats)", fontsize=10)
+    ax = axes[0, -1]
+    ax.bar(dims, np.maximum(activity, 1e-12), color=colors)
+    ax.axhline(threshold, color="#c0392b", lw=1, ls="--", label=f"active threshold {threshold}")
+    ax.set_yscale("log")
+    ax.set_title("activity Var$_x$ E$_q$[z$_d$]", fontsize=10)
+    ax.legend(fontsize=7)
+    for a in axes.flat:
+        a.set_xlabel("latent dimension", fontsize=8)
+        a.set_xticks(dims if len(dims) <= 32 else dims[:: max(1, len(dims) // 16)])
+        a.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def covariance_figure(cov: Sequence[Sequence[float]]) -> Figure:
+    """Heat map of the aggregate posterior's covariance (the prior's is the identity)."""
+    cov = np.asarray(cov, float)
+    lim = max(1.0, float(np.abs(cov).max()))
+    fig, ax = plt.subplots(figsize=(3.6, 3.0))
+    im = ax.imshow(cov, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title("aggregate posterior covariance", fontsize=9)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_figure(columns: dict[str, np.ndarray], bins: int = 40) -> Figure:
+    """One histogram per per-input quantity (e.g. ``log_px``, ``elbo``, ``recon_sq_error``)."""
+    n = len(columns)
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.6), squeeze=False)
+    for ax, (name, values) in zip(axes[0], columns.items()):
+        v = np.asarray(values, float)
+        ax.hist(v[np.isfinite(v)], bins=bins, color="#31688e")
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    return fig

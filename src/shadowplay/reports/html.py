@@ -1,0 +1,181 @@
+"""The run report: one self-contained HTML page (inline CSS, images as base64 data URIs, no external requests).
+
+It only reads files of the run folder — ``config.yaml``, ``run.json``, ``metrics.jsonl``, ``evaluation/``,
+``traversals/``, ``interpolations/``, ``samples.png``, ``reconstructions.png`` — and never loads a model or trains.
+``shadowplay.api.report`` first writes what is missing (evaluation, traversals), then calls :func:`write_report`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..training.logger import read_metrics
+from .figures import covariance_figure, figure_png, histogram_figure, kl_per_dim_figure, training_curves
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0 auto;max-width:1100px;
+padding:1.5em 2em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .7em;text-align:left;
+font-size:.92em}th{background:#f4f6f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%;image-rendering:pixelated;border:1px solid #eee;margin:.3em 0}
+pre{background:#f6f8fa;padding:.8em;overflow:auto;font-size:.85em}.muted{color:#777}
+.warn{background:#fff4e5;border-left:4px solid #f0a020;padding:.5em .8em;margin:.5em 0}
+.note{background:#eef5fb;border-left:4px solid #4a90c2;padding:.5em .8em;margin:.5em 0}
+figure{margin:.8em 0}figcaption{font-size:.9em;color:#555}.row{display:flex;gap:1.5em;align-items:flex-start;
+flex-wrap:wrap}details summary{cursor:pointer;color:#31688e}
+"""
+
+_LABELS = {"elbo": "ELBO", "recon_ll": "reconstruction log-likelihood E_q[log p(x|z)]", "kl": "KL(q(z|x) ‖ p(z))",
+           "log_px": "log p(x), importance-weighted", "bits_per_dim": "bits per dimension",
+           "recon_sq_error": "reconstruction error Σ(x − x̂)²"}
+
+
+def data_uri(path: Path) -> str:
+    mime = {".png": "image/png", ".gif": "image/gif", ".jpg": "image/jpeg"}.get(Path(path).suffix, "image/png")
+    return f"data:{mime};base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+
+
+def _img(src: bytes | Path, caption: str = "", alt: str = "") -> str:
+    uri = ("data:image/png;base64," + base64.b64encode(src).decode("ascii")) if isinstance(src, bytes) \
+        else data_uri(src)
+    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+    return f'<figure><img src="{uri}" alt="{html.escape(alt or caption)}">{cap}</figure>'
+
+
+def _esc(x: Any) -> str:
+    return html.escape(str(x))
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else _esc(v)
+
+
+def _missing(what: str, cmd: str) -> str:
+    return f'<p class="muted">No {what} yet: run <code>{_esc(cmd)}</code>.</p>'
+
+
+def _evaluation(run: Path) -> tuple[dict[str, Any] | None, Path | None]:
+    folder = run / "evaluation"
+    candidates = [folder / "evaluation.json"] + sorted(folder.glob("evaluation-*.json"))
+    for p in candidates:
+        if p.is_file():
+            return json.loads(p.read_text()), p
+    return None, None
+
+
+def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_path: Path | None) -> str:
+    if ev is None:
+        return _missing("evaluation", f"shadowplay evaluate {run}")
+    lk, rows = ev.get("likelihood", {}), []
+    for key in ("elbo", "recon_ll", "kl", "log_px", "bits_per_dim", "recon_sq_error"):
+        if key in lk:
+            unit = "" if key in ("bits_per_dim", "recon_sq_error") else " nats"
+            sem = lk.get(f"{key}_sem")
+            err = f" ± {sem:.3g}" if isinstance(sem, float) else ""
+            rows.append(f'<tr><td>{_esc(_LABELS[key])}</td><td class="num">{lk[key]:.4f}{err}{unit}</td></tr>')
+    dg = ev.get("diagnostics", {})
+    if "n_active" in dg:
+        rows.append(f'<tr><td>active units (Var<sub>x</sub> E<sub>q</sub>[z<sub>d</sub>] &gt; '
+                    f'{dg.get("active_threshold")})</td>'
+                    f'<td class="num">{dg["n_active"]} / {len(dg["active"])}</td></tr>')
+    if isinstance(dg.get("aggregate_kl"), float):
+        rows.append(f'<tr><td>KL(aggregate posterior moments ‖ prior)</td><td class="num">{dg["aggregate_kl"]:.4g}'
+                    f' nats</td></tr>')
+    out = [f'<p>{_esc(ev.get("split"))} split, {ev.get("n_inputs")} inputs, K = {ev.get("iw_samples")} importance '
+           f'samples, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_path.name)}).</p>',
+           "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
+    out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
+    if ev.get("note"):
+        out.append(f'<div class="note">{_esc(ev["note"])}</div>')
+    for name, result in (ev.get("metrics") or {}).items():
+        cells = "".join(f"<tr><td>{_esc(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in result.items()
+                        if isinstance(v, (int, float, str)))
+        out.append(f"<h3>{_esc(name)}</h3><table>{cells}</table>")
+    return "\n".join(out)
+
+
+def _latents_section(ev: dict[str, Any] | None, per_sample: Path) -> str:
+    if ev is None or "activity" not in ev.get("diagnostics", {}):
+        return ""
+    dg, parts = ev["diagnostics"], []
+    parts.append(_img(figure_png(kl_per_dim_figure(dg.get("kl_per_dim"), dg["activity"], dg["active"],
+                                                   dg.get("active_threshold", 0.01))),
+                      "Dark bars: active units. Dimensions in KL order: " + ", ".join(map(str, dg["order"]))))
+    parts.append(_img(figure_png(covariance_figure(dg["aggregate_cov"])),
+                      "Covariance of the aggregate posterior (Cov μ(x) + E diag σ²(x)); the prior's is I."))
+    if per_sample.is_file():
+        table = np.load(per_sample)
+        cols = {k: table[k] for k in ("log_px", "elbo", "recon_sq_error") if k in table.dtype.names}
+        if cols:
+            parts.append(_img(figure_png(histogram_figure(cols)), "Per-input values (for outlier thresholds)."))
+    return "<h2>Latent space</h2>" + "\n".join(parts)
+
+
+def _traversals_section(run: Path) -> str:
+    overviews = sorted((run / "traversals").glob("*/overview.png"))
+    if not overviews:
+        return "<h2>Latent traversals</h2>" + _missing("traversals", f"shadowplay traverse {run}")
+    parts = ["<h2>Latent traversals</h2>"]
+    for ov in overviews:
+        meta_path = ov.parent / "traversal.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        start = meta.get("start", "?")
+        cap = (f"{_esc(ov.parent.name)}: range mode {_esc(meta.get('mode', '?'))}, range {meta.get('range', '?')}, "
+               f"{meta.get('steps', '?')} steps, from {_esc(start)}; one row (or panel) per dimension, by decreasing KL.")
+        gif = ov.parent / "traversal.gif"
+        anim = _img(gif, alt="animated traversal") if gif.is_file() else ""
+        more = " Right: animated, each row moving through its range." if anim else ""
+        parts.append(f"<h3>{_esc(ov.parent.name)}</h3><div class='row'>{_img(ov, alt='traversal grid')}{anim}"
+                     f"</div><p class='muted'>{cap}{more}</p>")
+    return "\n".join(parts)
+
+
+def render_report(run_dir: str | Path) -> str:
+    """The report of ``run_dir`` as one HTML string (see the module docstring for what it reads)."""
+    run = Path(run_dir)
+    meta = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
+    config = (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else ""
+    ev, ev_path = _evaluation(run)
+    data = meta.get("data", {})
+    body = [f"<h1>shadowplay run: {_esc(run.name)}</h1>",
+            f'<p class="muted">preset {_esc(meta.get("preset", "?"))}, data {_esc(data.get("source", "?"))} '
+            f'{_esc(tuple(data.get("shape", [])))}, status {_esc(meta.get("status", "?"))}, created '
+            f'{_esc(meta.get("created", "?"))}, shadowplay {_esc(meta.get("versions", {}).get("shadowplay", "?"))}'
+            "</p>", f"<details><summary>config.yaml</summary><pre>{_esc(config)}</pre></details>"]
+    fig = training_curves(read_metrics(run))
+    body.append("<h2>Training curves</h2>" + (_img(figure_png(fig), "Every logged loss term (unweighted) against "
+                                                              "the step; validation once per epoch.")
+                                              if fig is not None else '<p class="muted">metrics.jsonl is empty.</p>'))
+    body += ["<h2>Evaluation</h2>", _evaluation_section(run, ev, ev_path)]
+    suffix = "" if ev_path is None else ev_path.stem[len("evaluation"):]  # "" (test split) or "-<split>"
+    body.append(_latents_section(ev, run / "evaluation" / f"per_sample{suffix}.npy"))
+    body.append(_traversals_section(run))
+    worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
+    top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
+    pictures = [("Samples", "samples.png", "Decoder means of draws from the prior."),
+                ("Reconstructions", "reconstructions.png", f"Test inputs ({top}) and their reconstructions ({bottom})."),
+                ("Worst reconstructions", f"evaluation/worst_reconstructions{suffix}.png",
+                 f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
+                 f"{worst}, worst first) and their reconstructions ({bottom}).")]
+    body.append("<h2>Samples and reconstructions</h2>" + "".join(
+        f"<h3>{t}</h3>" + _img(run / p, c) for t, p, c in pictures if (run / p).is_file()))
+    interps = sorted((run / "interpolations").glob("*.png"))
+    if interps:
+        body.append("<h2>Interpolations</h2>" + "".join(
+            _img(p, f"{p.stem}: first input, decoded path, second input") for p in interps))
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>shadowplay report: "
+            f"{_esc(run.name)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>")
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Write :func:`render_report` to ``out`` (default ``<run>/report.html``) and return its path."""
+    out = Path(out) if out is not None else Path(run_dir) / "report.html"
+    out.write_text(render_report(run_dir), encoding="utf-8")
+    return out

@@ -1,0 +1,102 @@
+"""`shadowplay evaluate | traverse | interpolate` on a tiny trained run: files written, what they hold, and one
+clear line with exit status 2 for every bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shadowplay import api
+from shadowplay.cli import main
+
+
+def test_evaluate_writes_table_json_and_per_sample_arrays(vae_run, run_cli):
+    r = run_cli(vae_run.parent, ["evaluate", str(vae_run), "--iw-samples", "20"])
+    assert r.returncode == 0, r.stderr
+    assert "log p(x), IWAE K=20" in r.stdout and "active units" in r.stdout
+    out = vae_run / "evaluation"
+    doc = json.loads((out / "evaluation.json").read_text())
+    assert doc["split"] == "test" and doc["iw_samples"] == 20 and doc["n_inputs"] == 180
+    lk = doc["likelihood"]
+    assert lk["log_px"] >= lk["elbo"] and lk["elbo"] == pytest.approx(lk["recon_ll"] - lk["kl"])
+    assert len(doc["diagnostics"]["kl_per_dim"]) == 4 and len(doc["worst_inputs"]) == 8
+    table = np.load(out / "per_sample.npy")
+    assert table.shape == (180,)
+    assert set(table.dtype.names) == {"index", "recon_ll", "kl", "elbo", "log_px", "bits_per_dim",
+                                      "recon_sq_error", "label"}
+    assert table["log_px"].mean() == pytest.approx(lk["log_px"])
+    rows = list(csv.DictReader(open(out / "per_sample.csv")))
+    assert len(rows) == 180 and float(rows[3]["elbo"]) == pytest.approx(table["elbo"][3], abs=1e-5)
+    assert (out / "worst_reconstructions.png").is_file()
+
+
+def test_traverse_and_interpolate_write_pictures(vae_run, run_cli, capsys):
+    r = run_cli(vae_run.parent, ["traverse", str(vae_run), "--dims", "top2", "--steps", "5", "--mode",
+                                 "posterior-quantile", "--input", "17", "3"])
+    assert r.returncode == 0, r.stderr
+    folder = vae_run / "traversals" / "posterior-quantile-input-17-3"
+    meta = json.loads((folder / "traversal.json").read_text())
+    kl = np.array(meta["kl_per_dim"])
+    assert meta["dims"] == np.argsort(-kl, kind="stable")[:2].tolist()
+    assert np.array(meta["values"]).shape == (2, 5) and len(meta["base_codes"]) == 2
+    assert {p.name for p in folder.iterdir()} == {f"dim-{d:02d}.png" for d in meta["dims"]} | {
+        "overview.png", "traversal.gif", "traversal.json"}
+    assert main(["interpolate", str(vae_run), "--from", "3", "--to", "42", "--steps", "6", "--path", "linear"]) == 0
+    assert Path(capsys.readouterr().out.strip()) == vae_run / "interpolations" / "3-42-linear.png"
+    from PIL import Image
+    img = Image.open(vae_run / "interpolations" / "3-42-linear.png")
+    assert img.size == (8 * (8 * 10 + 2), 8 * 12)  # one row of 8 tiles (input, 6 codes, input), 8 px, 2 px pad, ×8
+
+
+def test_traverse_all_modes_through_the_api(vae_run):
+    for mode in ("prior", "fixed", "minmax"):
+        res = api.traverse(vae_run, dims="all", steps=3, mode=mode, write=False)
+        assert res.traversal.images.shape == (1, 4, 3, 1, 8, 8) and res.path is None
+
+
+@pytest.mark.parametrize("args, message", [
+    (["evaluate", "{tmp}"], "is not a shadowplay run folder"),
+    (["evaluate", "{run}", "--iw-samples", "0"], "--iw-samples must be an integer >= 1"),
+    (["evaluate", "{run}", "--data", "{bigger}"], "have inputs of shape (1, 28, 28) but this model takes (1, 8, 8)"),
+    (["traverse", "{run}", "--dims", "0,9"], "latent dimension 9 is out of range; this model has 4"),
+    (["traverse", "{run}", "--input", "180"], "input index 180 is out of range: the test split has 180 inputs"),
+    (["traverse", "{run}", "--range", "-1"], "--range > 0"),
+    (["interpolate", "{run}", "--from", "0", "--to", "-1"], "input index -1 is out of range"),
+])
+def test_bad_input_is_one_line_and_exit_status_2(vae_run, tmp_path, tiny_images, capsys, args, message):
+    subst = {"{run}": str(vae_run), "{tmp}": str(tmp_path), "{bigger}": str(tiny_images)}
+    assert main([subst.get(a, a) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_bad_input_exit_status_from_a_real_process(vae_run, run_cli):
+    r = run_cli(vae_run.parent, ["traverse", str(vae_run), "--dims", "12"])
+    assert r.returncode == 2 and r.stderr.strip().startswith("error: latent dimension 12 is out of range")
+
+
+def test_metrics_need_ground_truth_factors(vae_run):
+    with pytest.raises(ValueError, match="need ground-truth factors"):
+        api.evaluate(vae_run, iw_samples=2, metrics=["mig"], write=False)
+
+
+def test_autoencoder_evaluation_says_why_it_reports_reconstruction_only(ae_run, capsys):
+    assert main(["evaluate", str(ae_run), "--iw-samples", "3", "--split", "val"]) == 0
+    out = capsys.readouterr().out
+    assert "reconstruction" in out and "IWAE" not in out and "autoencoder" in out
+    doc = json.loads((ae_run / "evaluation" / "evaluation-val.json").read_text())
+    assert "log_px" not in doc["likelihood"] and doc["diagnostics"]["kl_per_dim"] is None
+    assert set(np.load(ae_run / "evaluation" / "per_sample-val.npy").dtype.names) == {
+        "index", "recon_ll", "recon_sq_error", "label"}
+
+
+def test_evaluate_other_data_of_the_same_shape(vae_run, tiny_flat):
+    ev = api.evaluate(vae_run, iw_samples=5, source=str(tiny_flat))
+    assert ev.document["data"] == "blocks8" and ev.document["n_inputs"] == 32  # the file's own 10 % test split
+    assert {p.name for p in ev.files} == {"evaluation-blocks8-test.json", "per_sample-blocks8-test.npy",
+                                          "per_sample-blocks8-test.csv", "worst_reconstructions-blocks8-test.png"}
+    assert np.load(vae_run / "evaluation" / "per_sample-blocks8-test.npy").shape == (32,)

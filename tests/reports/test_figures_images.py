@@ -1,0 +1,57 @@
+"""Figures from metric records and arrays, and the picture writers for traversals (grayscale, RGB, tabular)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from shadowplay.reports.figures import (covariance_figure, figure_png, histogram_figure, kl_per_dim_figure,
+                                        training_curves)
+from shadowplay.reports.images import label_rows, save_gif, save_interpolation, save_traversal
+
+
+def test_training_curves_panels_per_term():
+    recs = [{"step": s, "epoch": 0, "split": "train", "time": 0.0, "loss": 10.0 - s, "recon": 8.0, "kl": "nan",
+             "weight/kl": 0.1 * s, "samples_per_s": 1e3} for s in range(1, 5)]
+    recs.append({"step": 4, "epoch": 1, "split": "val", "loss": 6.5, "elbo": -6.5})
+    fig = training_curves(recs)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["loss", "recon", "kl", "elbo", "weights"]
+    assert figure_png(fig)[:4] == b"\x89PNG"
+    assert training_curves([]) is None
+
+
+def test_latent_figures_render():
+    for fig in (kl_per_dim_figure([0.5, 0.0, 2.0], [1.0, 0.0, 3.0], [True, False, True]),
+                kl_per_dim_figure(None, [1.0, 0.2], [True, True]), covariance_figure(np.eye(3)),
+                histogram_figure({"log_px": np.array([-3.0, -2.0, np.inf]), "elbo": np.zeros(4)})):
+        assert figure_png(fig)[:4] == b"\x89PNG"
+
+
+def test_save_traversal_grayscale_and_rgb(tmp_path):
+    for c in (1, 3):
+        images = torch.rand(2, 3, 5, c, 12, 12)  # 2 base codes, 3 dims, 5 steps
+        files = save_traversal(tmp_path / f"c{c}", images, [4, 0, 2], ["z4", "z0", "z2"])
+        assert set(files) == {"dim-4", "dim-0", "dim-2", "overview", "gif"}
+        ov = Image.open(files["overview"])
+        per_dim = Image.open(files["dim-4"])
+        up = 64 // 12  # small images are enlarged; each row is 12 px + 2 px padding
+        assert per_dim.height == (2 * 14 + 2) * up and ov.height == (3 * 14 + 2) * up  # rows: 2 bases, 3 dims
+        gif = Image.open(files["gif"])
+        assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
+
+
+def test_save_traversal_tabular_and_interpolation(tmp_path):
+    files = save_traversal(tmp_path, torch.randn(1, 3, 4, 7), [1, 0, 2], ["z1", "z0", "z2"])  # 3 dims ≠ 3 channels
+    assert Image.open(files["gif"]).n_frames == 6 and Image.open(files["dim-1"]).width > 100
+    path = save_interpolation(tmp_path / "i.png", torch.zeros(7), torch.randn(5, 7), torch.ones(7))
+    assert Image.open(path).format == "PNG"
+
+
+def test_label_rows_and_gif(tmp_path):
+    img = Image.new("L", (40, 30), 128)
+    out = label_rows(img, ["a", "b", "c"])
+    assert out.height == 30 and out.width > 40 and out.getpixel((out.width - 1, 0)) == 128
+    frames = [Image.new("RGB", (8, 8), (i * 40, 0, 0)) for i in range(4)]
+    assert Image.open(save_gif(frames, tmp_path / "a.gif", pingpong=False)).n_frames == 4
