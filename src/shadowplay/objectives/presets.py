@@ -36,6 +36,7 @@ class PresetParams:
     capacity_steps: int = 100_000
     warmup_steps: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    latent_dim: int = 10  # model.latent_dim, for terms with a network on z (FactorVAE's discriminator)
 
 
 @dataclass(frozen=True)

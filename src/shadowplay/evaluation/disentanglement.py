@@ -1,0 +1,103 @@
+"""Disentanglement metrics of a trained model, as one pure function over codes, factors and an encoder.
+
+``evaluate --metrics`` (``shadowplay.api.evaluate``) calls :func:`disentanglement_metrics` with the posterior
+means of a split and its ground-truth factors. The array metrics (MIG, SAP, DCI, modularity/explicitness,
+unsupervised scores; ``shadowplay.metrics.compute_metrics``) score those codes; the sampling metrics (β-VAE and
+FactorVAE scores) draw their own observations from the source's ground-truth generator
+(``shadowplay.data.groundtruth_for``) and are skipped, with a note, when there is none. ``"all"`` means every
+metric the data allow. The latent × factor mutual-information matrix (plug-in MI in nats of the codes cut into 20
+equal-width bins, as MIG uses; Chen et al. 2018, §5) is always returned, for the heat map of
+``shadowplay.reports.disentanglement``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DisentanglementResult:
+    """``results``: ``{metric: result.as_dict()}``; ``mi_matrix`` ``(L, F)`` nats; ``factor_entropy`` ``(F,)``."""
+
+    results: dict[str, dict[str, Any]]
+    mi_matrix: np.ndarray
+    factor_entropy: np.ndarray
+    factor_names: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tuple[list[str], list[str], list[str]]:
+    """Split ``names`` (``"all"`` allowed) into array and sampling metrics; returns ``(array, sampling, notes)``."""
+    from ..metrics import ARRAY_METRIC_NAMES, METRIC_NAMES, SAMPLING_METRIC_NAMES
+    names = list(names)
+    everything = "all" in names
+    if everything:
+        names = [n for n in names if n != "all"] + [n for n in METRIC_NAMES if n not in names]
+    unknown = [n for n in names if n not in METRIC_NAMES]
+    if unknown:
+        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_NAMES)} or all")
+    array = [n for n in names if n in ARRAY_METRIC_NAMES]
+    sampling = [n for n in names if n in SAMPLING_METRIC_NAMES]
+    notes = []
+    if sampling and not sampling_available:
+        if not everything:
+            raise ConfigError(f"{', '.join(sampling)} sample their own observations and need a ground-truth "
+                              "generator (dsprites, color-dsprites, noisy-dsprites or an .npz of images + factors)")
+        notes.append(f"{', '.join(sampling)} skipped: the data have no ground-truth generator")
+        sampling = []
+    return array, sampling, notes
+
+
+def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Sequence[str], seed: int = 0,
+                            factor_names: Sequence[str] = (), groundtruth: Any = None,
+                            encode: Callable[[Any], np.ndarray] | None = None,
+                            options: dict[str, dict[str, Any]] | None = None) -> DisentanglementResult:
+    """Metrics ``names`` of ``(N, L)`` codes against ``(N, F)`` integer factors (and of ``encode`` on
+    ``groundtruth`` for the sampling metrics), plus the MI matrix. ``options`` holds per-metric keyword arguments,
+    e.g. ``{"factor_vae": {"n_train": 2000}}``."""
+    from ..metrics import compute_metrics, compute_sampling_metrics, discretize, entropy, mutual_info_matrix
+    options = dict(options or {})
+    array, sampling, notes = resolve_metric_names(names, groundtruth is not None and encode is not None)
+    bad = sorted(set(options) - set(array) - set(sampling))
+    if bad:
+        raise ConfigError(f"metric options given for {', '.join(bad)}, which is not being computed")
+    results: dict[str, dict[str, Any]] = {}
+    if array:
+        res = compute_metrics(codes, factors, array, seed, {k: options[k] for k in array if k in options})
+        results.update({k: v.as_dict() for k, v in res.items()})
+    if sampling:
+        res = compute_sampling_metrics(groundtruth, encode, sampling, seed,
+                                       {k: options[k] for k in sampling if k in options})
+        results.update({k: v.as_dict() for k, v in res.items()})
+    f = np.asarray(factors)
+    if "mig" in results:
+        mi, h = np.asarray(results["mig"]["mi_matrix"], float), np.asarray(results["mig"]["factor_entropy"], float)
+    else:
+        mi, h = mutual_info_matrix(discretize(np.asarray(codes, float)), f), entropy(f)
+    names_f = tuple(factor_names) or tuple(f"factor_{k}" for k in range(f.shape[1]))
+    return DisentanglementResult(results, mi, h, names_f, tuple(notes))
+
+
+def evaluate_disentanglement(model: Any, codes: np.ndarray, factors: np.ndarray, source: str, names: Sequence[str],
+                             seed: int = 0, factor_names: Sequence[str] = (),
+                             options: dict[str, dict[str, Any]] | None = None) -> DisentanglementResult:
+    """:func:`disentanglement_metrics` for a trained ``model`` on data from ``source``: the sampling metrics use
+    ``groundtruth_for(source)`` when it exists and the model's posterior mean as the representation."""
+    import torch
+
+    from ..data import groundtruth_for
+    from ..errors import DataError
+    try:
+        gt = groundtruth_for(source)
+    except DataError:
+        gt = None
+
+    def encode(x: Any) -> np.ndarray:
+        with torch.no_grad():
+            return model.encode(torch.as_tensor(x)).mean.double().cpu().numpy()
+    return disentanglement_metrics(codes, factors, names, seed, factor_names, gt, encode, options)

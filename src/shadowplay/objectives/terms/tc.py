@@ -1,0 +1,145 @@
+"""β-TCVAE's decomposition of the average KL into index-code MI, total correlation and dimension-wise KL.
+
+Chen, Li, Grosse & Duvenaud 2018, "Isolating Sources of Disentanglement in VAEs", eq. 2:
+
+    E_p(n)[KL(q(z|n) ‖ p(z))] = I_q(z; n)                       index-code MI   E[log q(z|n) − log q(z)]
+                              + KL(q(z) ‖ Π_j q(z_j))           total correlation E[log q(z) − Σ_j log q(z_j)]
+                              + Σ_j KL(q(z_j) ‖ p(z_j))         dimension-wise KL E[Σ_j log q(z_j) − log p(z)]
+
+with q(z) = (1/N) Σ_n q(z|n) over the N training examples. log q(z) and log q(z_j) are estimated from the
+minibatch ``{n_1..n_B}`` at the batch's own samples z_i ~ q(z|n_i):
+
+- ``mws``, minibatch-weighted sampling (ibid. §3.1 and appendix C.1):
+  log q(z_i) ≈ log Σ_j q(z_i|n_j) − log(N·B). It is a lower bound (the importance weights cover only batches that
+  contain n_i), so the logged MI and TC carry an offset of order log N; the gradients are not affected by it.
+- ``mss``, minibatch-stratified sampling (ibid. appendix C.2): the other N−1 examples are split into M = B−1
+  strata; log q(z_i) ≈ log Σ_j w_ij q(z_i|n_j) with w_ii = 1/N, one stratum sample of weight (N−M)/(N·M) and the
+  rest 1/M. Each row of weights sums to 1, and over stratified draws the estimate of q(z_i) is unbiased.
+  (The reference code's weight matrix puts 1/N in column 0 instead of on the diagonal, rtqichen/beta-tcvae PR #1;
+  the weights here are on the diagonal, and ``tests/objectives`` checks them against a brute-force expectation.)
+
+N is ``StepContext.dataset_size``: a wrong N biases every term, so a batch larger than N is refused. The three
+terms always sum to the one-sample KL estimate E[log q(z|x) − log p(z)] whatever the estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch.distributions import Normal
+
+from ...model import ModelOutput
+from .base import StepContext, Term, register_term
+
+ESTIMATORS = ("mws", "mss")
+
+
+def pairwise_log_density(z: torch.Tensor, posterior: Normal) -> torch.Tensor:
+    """``(B, B, L)`` log q(z_il | n_j): row i is the sample, column j the example whose posterior scores it."""
+    if not isinstance(posterior, Normal):
+        raise ValueError("β-TCVAE terms need a Gaussian posterior (model.posterior 'gaussian'), got "
+                         f"{type(posterior).__name__}")
+    return posterior.log_prob(z.unsqueeze(1))
+
+
+def mss_log_weights(batch: int, dataset_size: int, device=None, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``(B, B)`` log importance weights of minibatch-stratified sampling (Chen et al. 2018, appendix C.2).
+
+    Row i: 1/N on the diagonal (z_i's own example), (N−M)/(N·M) at column (i+1) mod B (the smaller stratum),
+    1/M elsewhere, with M = B − 1. A batch of one keeps only its own 1/N.
+    """
+    n, m = int(dataset_size), batch - 1
+    dtype = dtype or torch.get_default_dtype()
+    if m == 0:
+        return torch.full((1, 1), -math.log(n), device=device, dtype=dtype)
+    w = torch.full((batch, batch), 1.0 / m, device=device, dtype=torch.float64)
+    idx = torch.arange(batch, device=device)
+    w[idx, (idx + 1) % batch] = (n - m) / (n * m)
+    w[idx, idx] = 1.0 / n
+    return w.log().to(dtype)
+
+
+@dataclass
+class TCDecomposition:
+    """Per-example estimates, each ``(B,)``: log q(z|x), log q(z), Σ_j log q(z_j), log p(z)."""
+
+    log_qz_x: torch.Tensor
+    log_qz: torch.Tensor
+    log_qz_product: torch.Tensor
+    log_pz: torch.Tensor
+
+
+def estimate_log_qz(log_q: torch.Tensor, dataset_size: int, estimator: str = "mws"
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """From ``log_q`` ``(B, B, L)`` (see :func:`pairwise_log_density`) return log q(z_i) ``(B,)`` and the
+    marginals log q(z_il) ``(B, L)`` under ``estimator`` (``mws`` or ``mss``)."""
+    b = log_q.shape[0]
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown β-TCVAE estimator {estimator!r}; choose mws or mss (objective.extra.estimator)")
+    if dataset_size < b:
+        raise ValueError(f"β-TCVAE needs N = the number of training examples (StepContext.dataset_size); got "
+                         f"N={dataset_size} with a batch of {b}. A wrong N biases every term")
+    joint = log_q.sum(-1)
+    if estimator == "mws":
+        shift = math.log(dataset_size * b)
+        return torch.logsumexp(joint, 1) - shift, torch.logsumexp(log_q, 1) - shift
+    logw = mss_log_weights(b, dataset_size, log_q.device, log_q.dtype)
+    return torch.logsumexp(joint + logw, 1), torch.logsumexp(log_q + logw.unsqueeze(-1), 1)
+
+
+def tc_decomposition(out: ModelOutput, dataset_size: int, estimator: str = "mws") -> TCDecomposition:
+    """The four log densities of a batch, computed once per forward pass and cached in ``out.extras``."""
+    key = f"tc_decomposition/{estimator}/{dataset_size}"
+    if key not in out.extras:
+        log_q = pairwise_log_density(out.z, out.posterior)
+        log_qz, log_qz_marg = estimate_log_qz(log_q, dataset_size, estimator)
+        own = torch.diagonal(log_q, dim1=0, dim2=1).sum(0)  # (B,): log q(z_i | n_i)
+        out.extras[key] = TCDecomposition(own, log_qz, log_qz_marg.sum(-1), out.prior.log_prob(out.z).sum(-1))
+    return out.extras[key]
+
+
+class _TCPart(Term):
+    def __init__(self, estimator: str = "mws"):
+        super().__init__()
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"unknown β-TCVAE estimator {estimator!r}; choose mws or mss "
+                             "(objective.extra.estimator)")
+        self.estimator = estimator
+
+    def parts(self, out: ModelOutput, ctx: StepContext) -> TCDecomposition:
+        return tc_decomposition(out, ctx.dataset_size, self.estimator)
+
+
+@register_term
+class IndexCodeMI(_TCPart):
+    """I_q(z; n) ≈ mean_i [log q(z_i|n_i) − log q(z_i)] (Chen et al. 2018, eq. 2, first term)."""
+
+    name = "mi"
+
+    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
+        d = self.parts(out, ctx)
+        return (d.log_qz_x - d.log_qz).mean()
+
+
+@register_term
+class TotalCorrelation(_TCPart):
+    """KL(q(z) ‖ Π_j q(z_j)) ≈ mean_i [log q(z_i) − Σ_j log q(z_ij)] (Chen et al. 2018, eq. 2, second term)."""
+
+    name = "tc"
+
+    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
+        d = self.parts(out, ctx)
+        return (d.log_qz - d.log_qz_product).mean()
+
+
+@register_term
+class DimensionwiseKL(_TCPart):
+    """Σ_j KL(q(z_j) ‖ p(z_j)) ≈ mean_i [Σ_j log q(z_ij) − log p(z_i)] (Chen et al. 2018, eq. 2, third term)."""
+
+    name = "dwkl"
+
+    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
+        d = self.parts(out, ctx)
+        return (d.log_qz_product - d.log_pz).mean()

@@ -1,0 +1,43 @@
+"""Studies: a grid of models × hyper-parameters × seeds, each run a resumable child process, then one table.
+
+``shadowplay study study.yaml --jobs 2`` (``shadowplay.api.study``) reads the study file (:mod:`.spec`), trains
+and evaluates every run that is not done yet (:mod:`.runner`, :mod:`.evaluate_step`), and aggregates all finished
+runs into CSV/JSON tables and plots (:mod:`.aggregate`). Killing a study and starting it again skips finished
+runs and resumes unfinished ones from their checkpoints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .aggregate import collect, summarize, table, write_outputs
+from .runner import RunRecord, StudyRunner, training_state
+from .spec import StudyRun, StudySpec, load_study, run_name
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What a study call leaves: the output folder, one record per run, and the table/plot files."""
+
+    output: Path
+    records: list[RunRecord]
+    files: dict[str, Path]
+
+    @property
+    def failed(self) -> list[RunRecord]:
+        return [r for r in self.records if r.status == "failed"]
+
+
+def run_study(path: str | Path, jobs: int = 1, output: str | Path | None = None,
+              log: Callable[[str], None] = print) -> StudyResult:
+    """Run (or finish) the study in ``path``; see the module docstring."""
+    spec = load_study(path, output)
+    records = StudyRunner(spec, jobs=jobs, log=log).run()
+    files = write_outputs(spec)
+    return StudyResult(spec.output, records, files)
+
+
+__all__ = ["RunRecord", "StudyResult", "StudyRun", "StudyRunner", "StudySpec", "collect", "load_study", "run_name",
+           "run_study", "summarize", "table", "training_state", "write_outputs"]

@@ -1,0 +1,159 @@
+"""A study's table and figures: every run's metrics in one CSV/JSON, a per-model summary over seeds, and plots.
+
+Files written under the study's output folder:
+
+- ``results.csv`` / ``results.json``: one row per finished run (name, model, preset, seed, swept values, final step,
+  validation ELBO, every scalar metric);
+- ``summary.csv`` / ``summary.json``: one row per model (a grid point without its seed) with ``n`` and, per metric,
+  the mean, the sample standard deviation over seeds (0 for one seed), min and max;
+- ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar (the layout of
+  Locatello et al. 2019, figs. 7 and 13);
+- ``plots/metrics_vs_beta.png``: for presets run at several β, each metric against β, mean ± std over seeds.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .spec import StudySpec
+
+PLOT_EXCLUDE = re.compile(r"(train|eval_accuracy)")  # keep the plots to headline scores (score = eval accuracy)
+
+
+def model_label(name: str) -> str:
+    """A run's name without its ``-s<seed>`` suffix: the model (grid point) it belongs to."""
+    return re.sub(r"-s\d+$", "", name)
+
+
+def collect(spec: StudySpec) -> list[dict[str, Any]]:
+    """The results file of every run of ``spec`` that has one, in grid order."""
+    out = []
+    for run in spec.runs:
+        p = spec.output / "results" / f"{run.name}.json"
+        if p.is_file():
+            out.append(json.loads(p.read_text()))
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Flat rows and the metric column names (in first-seen order)."""
+    params = list(dict.fromkeys(k for r in results for k in r.get("params", {})))
+    metrics = list(dict.fromkeys(k for r in results for k in r.get("metrics", {})))
+    rows = []
+    for r in results:
+        row = {"name": r["name"], "model": model_label(r["name"]), "preset": r["preset"], "seed": r["seed"]}
+        row.update({k: _cell(r.get("params", {}).get(k)) for k in params})
+        row.update({"step": r.get("train", {}).get("step"), "val_elbo": r.get("train", {}).get("val", {}).get("elbo")})
+        row.update({k: r["metrics"].get(k) for k in metrics})
+        rows.append(row)
+    return rows, ["val_elbo", *metrics]
+
+
+def _cell(v: Any) -> Any:
+    return json.dumps(v) if isinstance(v, (dict, list)) else v
+
+
+def summarize(rows: list[dict[str, Any]], metrics: list[str]) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["model"], []).append(row)
+    out = []
+    for model, members in groups.items():
+        s: dict[str, Any] = {"model": model, "preset": members[0]["preset"], "n": len(members)}
+        for m in metrics:
+            v = np.array([r[m] for r in members if isinstance(r.get(m), (int, float))], float)
+            v = v[np.isfinite(v)]
+            s[f"{m}.mean"] = float(v.mean()) if len(v) else None
+            s[f"{m}.std"] = float(v.std(ddof=1)) if len(v) > 1 else (0.0 if len(v) else None)
+            s[f"{m}.min"] = float(v.min()) if len(v) else None
+            s[f"{m}.max"] = float(v.max()) if len(v) else None
+        out.append(s)
+    return out
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=cols)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_outputs(spec: StudySpec) -> dict[str, Path]:
+    """Write the tables and plots of whatever runs have finished; returns their paths by kind."""
+    rows, metrics = table(collect(spec))
+    summary = summarize(rows, metrics)
+    out = spec.output
+    paths = {"results_csv": out / "results.csv", "results_json": out / "results.json",
+             "summary_csv": out / "summary.csv", "summary_json": out / "summary.json"}
+    _write_csv(paths["results_csv"], rows)
+    _write_csv(paths["summary_csv"], summary)
+    paths["results_json"].write_text(json.dumps(rows, indent=1))
+    paths["summary_json"].write_text(json.dumps(summary, indent=1))
+    shown = [m for m in metrics if not PLOT_EXCLUDE.search(m)
+             and any(isinstance(r.get(m), (int, float)) and math.isfinite(r[m]) for r in rows)]
+    if rows and shown:
+        paths.update(plot(rows, shown, out / "plots"))
+    return paths
+
+
+def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[str, Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    ncol = min(3, len(metrics))
+    nrow = math.ceil(len(metrics) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, m in zip(axes.flat, metrics):
+        for i, model in enumerate(models):
+            v = np.array([r[m] for r in rows if r["model"] == model and isinstance(r.get(m), (int, float))], float)
+            if len(v):
+                ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=14, alpha=0.6, color=f"C{i % 10}")
+                ax.errorbar(i + 0.25, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="k", ms=4)
+        ax.set_title(m, fontsize=9)
+        ax.set_xticks(range(len(models)), models, rotation=60, ha="right", fontsize=7)
+    for ax in axes.flat[len(metrics):]:
+        ax.axis("off")
+    fig.tight_layout()
+    paths = {"by_model": folder / "metrics_by_model.png"}
+    fig.savefig(paths["by_model"], dpi=110)
+    plt.close(fig)
+
+    swept = {}
+    for r in rows:
+        beta = r.get("beta")
+        if isinstance(beta, (int, float)) and not isinstance(beta, bool):
+            swept.setdefault(r["preset"], set()).add(float(beta))
+    presets = [p for p, b in swept.items() if len(b) > 1]
+    if presets:
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+        for ax, m in zip(axes.flat, metrics):
+            for j, preset in enumerate(presets):
+                betas = sorted(swept[preset])
+                vals = [np.array([r[m] for r in rows if r["preset"] == preset and r.get("beta") == b
+                                  and isinstance(r.get(m), (int, float))], float) for b in betas]
+                mean = np.array([v.mean() if len(v) else np.nan for v in vals])
+                std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals])
+                ax.plot(betas, mean, "o-", color=f"C{j}", label=preset, ms=3)
+                ax.fill_between(betas, mean - std, mean + std, color=f"C{j}", alpha=0.2)
+            ax.set_title(m, fontsize=9)
+            ax.set_xlabel("β", fontsize=8)
+        axes.flat[0].legend(fontsize=7)
+        for ax in axes.flat[len(metrics):]:
+            ax.axis("off")
+        fig.tight_layout()
+        paths["vs_beta"] = folder / "metrics_vs_beta.png"
+        fig.savefig(paths["vs_beta"], dpi=110)
+        plt.close(fig)
+    return paths

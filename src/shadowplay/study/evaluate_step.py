@@ -1,0 +1,60 @@
+"""A study run's evaluation step: ``shadowplay evaluate RUN --metrics … --checkpoint last`` in its own child process.
+
+The command (see :func:`evaluate_command`) scores the run's **last** checkpoint, as the reference protocol scores the
+final model (Locatello et al. 2019), on the study's ``evaluation.split`` (default ``test``): the array metrics use the
+posterior means of that split and its ground-truth factors, the sampling metrics (β-VAE and FactorVAE scores) draw
+from the source's ground-truth generator, and ``evaluation.options`` passes per-metric keyword arguments
+(``--metric-options``). ``evaluation.iw_samples`` (default 1, i.e. a one-draw ELBO; the study is about the
+metrics) sets ``--iw-samples``. :func:`read_metrics_output` flattens ``<run>/evaluation/evaluation.json`` into
+``{"mig": 0.21, "dci.disentanglement": 0.3, "elbo": -…}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .spec import StudyRun, StudySpec
+
+_SKIP_FIELDS = ("seed", "n_", "bins", "batch_size", "prune_threshold")
+
+
+def flatten(results: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """Scalar float fields of each metric's ``as_dict()``: ``score`` becomes the metric's name, others
+    ``metric.field``; sizes, seeds and settings are left out."""
+    flat: dict[str, float] = {}
+    for name, fields in results.items():
+        for key, value in fields.items():
+            if isinstance(value, float) and not isinstance(value, bool) and not key.startswith(_SKIP_FIELDS):
+                flat[name if key == "score" else f"{name}.{key}"] = value
+    return flat
+
+
+def evaluation_file(spec: StudySpec, run_dir: Path) -> Path:
+    suffix = "" if spec.eval_split == "test" else f"-{spec.eval_split}"
+    return run_dir / "evaluation" / f"evaluation{suffix}.json"
+
+
+def evaluate_command(spec: StudySpec, run: StudyRun, run_dir: Path) -> list[str]:
+    """``shadowplay`` arguments that evaluate ``run`` (see the module docstring)."""
+    cmd = ["evaluate", str(run_dir), "--checkpoint", "last", "--split", spec.eval_split, "--iw-samples",
+           str(spec.eval_iw_samples), "--seed", str(spec.eval_seed)]
+    if spec.metrics:
+        cmd += ["--metrics", ",".join(spec.metrics)]
+        options = {k: v for k, v in spec.metric_options.items() if k in spec.metrics or "all" in spec.metrics}
+        if options:
+            cmd += ["--metric-options", json.dumps(options)]
+    return cmd
+
+
+def read_metrics_output(spec: StudySpec, run: StudyRun, run_dir: Path) -> tuple[dict[str, float], str]:
+    """The flat metrics of the run's evaluation file, with its ELBO (and IWAE log p(x) when K > 1)."""
+    doc = json.loads(evaluation_file(spec, run_dir).read_text())
+    flat = flatten(doc.get("metrics") or {})
+    lik = doc.get("likelihood", {})
+    if isinstance(lik.get("elbo"), float):
+        flat["elbo"] = lik["elbo"]
+    if spec.eval_iw_samples > 1 and isinstance(lik.get("log_px"), float):
+        flat["log_px"] = lik["log_px"]
+    return flat, "shadowplay evaluate"

@@ -1,0 +1,214 @@
+"""Running a study: one child process per step (train / resume, then evaluate), ``jobs`` at a time, restartable.
+
+Output folder layout::
+
+    <output>/configs/<run>.yaml    the resolved config of each run (what ``shadowplay train --config`` gets)
+    <output>/runs/<run>/           ordinary run folders (``shadowplay info``, ``resume``, ``evaluate`` work on them)
+    <output>/logs/<run>.<step>.log each child's stdout and stderr (appended across restarts)
+    <output>/results/<run>.json    written last, atomically: the run's metrics; its presence means "done"
+
+A run's state is read from disk, so a study that is killed and started again skips runs with a results file,
+resumes runs with a checkpoint (``shadowplay resume``), retrains runs killed before their first checkpoint, and
+evaluates runs whose training had finished. On Linux every child asks for ``PR_SET_PDEATHSIG`` (:mod:`._child`),
+so killing the study (even with SIGKILL) stops its children instead of leaving them racing a restarted study; a
+lock file refuses a second study process on the same output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import save_yaml
+from ..errors import CheckpointError, ShadowplayError
+from ..training.checkpoint import read_checkpoint, step_checkpoints
+from .spec import StudyRun, StudySpec
+
+
+@dataclass
+class RunRecord:
+    """What became of one run: ``status`` is ``done`` (this call), ``skipped`` (done earlier) or ``failed``."""
+
+    run: StudyRun
+    status: str
+    result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+def training_state(run_dir: Path, max_steps: int | None) -> str:
+    """``new`` (no folder), ``restart`` (no readable checkpoint), ``partial`` (resume) or ``trained``."""
+    if not run_dir.exists():
+        return "new"
+    ckpts = step_checkpoints(run_dir / "checkpoints")
+    if not (run_dir / "run.json").is_file() or not ckpts:
+        return "restart"
+    try:
+        meta = json.loads((run_dir / "run.json").read_text())
+        step = read_checkpoint(ckpts[-1], tensors=False).state["step"]
+    except (CheckpointError, json.JSONDecodeError, KeyError):
+        return "partial"  # `resume` falls back to the newest readable checkpoint
+    done = meta.get("status") == "finished" or (meta.get("status") == "stopped" and max_steps is not None
+                                                 and step >= max_steps)
+    return "trained" if done else "partial"
+
+
+def _child_env(jobs: int) -> dict[str, str]:
+    import shadowplay
+    env = dict(os.environ)
+    src = str(Path(shadowplay.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, threads)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["SHADOWPLAY_STUDY_PID"] = str(os.getpid())
+    return env
+
+
+class _Lock:
+    def __init__(self, output: Path):
+        self.path = output / ".study.lock"
+
+    def __enter__(self) -> "_Lock":
+        if self.path.is_file():
+            try:
+                pid = int(self.path.read_text().strip() or 0)
+                os.kill(pid, 0)
+            except (ValueError, ProcessLookupError, PermissionError, OSError):
+                pid = 0
+            if pid and pid != os.getpid():
+                raise ShadowplayError(f"another study process (pid {pid}) is running in {self.path.parent}; wait for "
+                                      f"it to end or stop it, then start this one again")
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(str(os.getpid()))
+        tmp.replace(self.path)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class StudyRunner:
+    """Schedules every run's steps as child processes, at most ``jobs`` at once."""
+
+    def __init__(self, spec: StudySpec, jobs: int = 1, log: Callable[[str], None] = print,
+                 evaluate_step: Callable[[StudySpec, StudyRun, Path], list[str]] | None = None):
+        if jobs < 1:
+            raise ValueError(f"--jobs must be >= 1, got {jobs}")
+        from .evaluate_step import evaluate_command
+        self.spec, self.jobs, self.log = spec, jobs, log
+        self.evaluate_step = evaluate_step or evaluate_command
+        self.out = spec.output
+        self.env = _child_env(jobs)
+
+    def run_dir(self, run: StudyRun) -> Path:
+        return self.out / "runs" / run.name
+
+    def result_path(self, run: StudyRun) -> Path:
+        return self.out / "results" / f"{run.name}.json"
+
+    def _train_command(self, run: StudyRun, state: str) -> list[str]:
+        if state == "partial":
+            return ["resume", str(self.run_dir(run)), "--no-progress"]
+        cmd = ["train", "--config", str(self.out / "configs" / f"{run.name}.yaml"), "--runs-dir",
+               str(self.out / "runs"), "--name", run.name, "--no-progress"]
+        return cmd + (["--overwrite"] if state == "restart" else [])
+
+    def _start(self, run: StudyRun, step: str, args: list[str]) -> tuple[subprocess.Popen, Any, float]:
+        logf = open(self.out / "logs" / f"{run.name}.{step}.log", "a")
+        logf.write(f"\n$ shadowplay {' '.join(args)}\n")
+        logf.flush()
+        cmd = [sys.executable, "-m", "shadowplay.study._child", *args]  # = shadowplay <args>, dying with us
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=self.env)
+        return proc, logf, time.perf_counter()
+
+    def _plan(self, run: StudyRun) -> list[str]:
+        state = training_state(self.run_dir(run), run.config.trainer.max_steps)
+        return ([] if state == "trained" else [state]) + ["evaluate"]
+
+    def run(self) -> list[RunRecord]:
+        for sub in ("configs", "runs", "logs", "results"):
+            (self.out / sub).mkdir(parents=True, exist_ok=True)
+        with _Lock(self.out):
+            return self._loop()
+
+    def _loop(self) -> list[RunRecord]:
+        records: dict[str, RunRecord] = {}
+        todo: deque[tuple[StudyRun, list[str]]] = deque()
+        for run in self.spec.runs:
+            save_yaml(run.config, self.out / "configs" / f"{run.name}.yaml")
+            if self.result_path(run).is_file():
+                records[run.name] = RunRecord(run, "skipped", json.loads(self.result_path(run).read_text()))
+            else:
+                todo.append((run, self._plan(run)))
+        total, n_done = len(self.spec.runs), len(records)
+        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do, {self.jobs} at a time")
+        running: dict[str, tuple[StudyRun, list[str], subprocess.Popen, Any, float, dict]] = {}
+        try:
+            while todo or running:
+                while todo and len(running) < self.jobs:
+                    run, steps = todo.popleft()
+                    running[run.name] = (run, steps, *self._launch(run, steps[0]), {})
+                time.sleep(0.1)
+                for name in list(running):
+                    run, steps, proc, logf, t0, times = running[name]
+                    if proc.poll() is None:
+                        continue
+                    logf.close()
+                    kind = "evaluate" if steps[0] == "evaluate" else "train"
+                    times[kind] = round(time.perf_counter() - t0, 1)
+                    if proc.returncode == 0 and len(steps) > 1:
+                        running[name] = (run, steps[1:], *self._launch(run, steps[1]), times)
+                        continue
+                    del running[name]
+                    log = self.out / "logs" / f"{name}.{kind}.log"
+                    try:
+                        if proc.returncode != 0:
+                            raise ShadowplayError(f"{kind} exited with status {proc.returncode}; see {log}")
+                        records[name] = RunRecord(run, "done", self._record(run, times))
+                    except (ShadowplayError, OSError, ValueError, KeyError) as e:
+                        records[name] = RunRecord(run, "failed", error=str(e))
+                        self.log(f"[{len(records)}/{total}] {name}: FAILED ({e})")
+                    else:
+                        m = records[name].result["metrics"]
+                        heads = [(k, v) for k, v in m.items() if isinstance(v, float) and "train" not in k][:4]
+                        shown = ", ".join(f"{k} {v:.3f}" for k, v in heads)
+                        self.log(f"[{len(records)}/{total}] {name}: done in {sum(times.values()):.0f} s; {shown}")
+        except BaseException:
+            for run, _, proc, logf, _, _ in running.values():
+                proc.terminate()
+            for run, _, proc, logf, _, _ in running.values():
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                logf.close()
+            raise
+        return [records[r.name] for r in self.spec.runs]
+
+    def _launch(self, run: StudyRun, step: str) -> tuple[subprocess.Popen, Any, float]:
+        if step == "evaluate":
+            return self._start(run, "evaluate", self.evaluate_step(self.spec, run, self.run_dir(run)))
+        return self._start(run, "train", self._train_command(run, step))
+
+    def _record(self, run: StudyRun, times: dict[str, float]) -> dict[str, Any]:
+        from .evaluate_step import read_metrics_output
+        meta = json.loads((self.run_dir(run) / "run.json").read_text())
+        metrics, source = read_metrics_output(self.spec, run, self.run_dir(run))
+        doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
+               "run_dir": str(Path("runs") / run.name), "train": {"status": meta.get("status"),
+                                                                  "step": meta.get("step"),
+                                                                  "val": meta.get("val_metrics", {})},
+               "metrics": metrics, "evaluated_by": source, "seconds": times, "versions": meta.get("versions", {})}
+        path = self.result_path(run)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, indent=2))
+        tmp.replace(path)
+        return doc

@@ -1,0 +1,156 @@
+"""``shadowplay study``: grid expansion, the aggregated table, and kill-and-restart behaviour end to end.
+
+The end-to-end test runs a 2-preset grid (β-VAE β=4 for 10 steps, β-TCVAE β=6 for 120 steps) on 320 procedural
+dSprites images with a tiny MLP, kills the study with SIGKILL once the second run has a checkpoint at step ≥ 40, and
+starts it again: the finished run is skipped (its files are untouched), the half-done one resumes from its
+checkpoint, and a third call has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+import shadowplay.api as api
+from shadowplay.errors import ConfigError
+from shadowplay.study import load_study, summarize, table, write_outputs
+
+BASE = {"data": {"source": "dsprites", "n_samples": 320},
+        "model": {"latent_dim": 3, "net": "mlp", "hidden": [32]},
+        "trainer": {"batch_size": 32, "epochs": 1000, "log_every": 10}}
+
+
+def _write(folder: Path, doc: dict) -> Path:
+    p = folder / "study.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    return p
+
+
+def test_grid_expands_into_named_validated_runs(tmp_path):
+    spec = load_study(_write(tmp_path, {
+        "output": "out", "base": BASE, "seeds": [0, 2], "metrics": ["mig"],
+        "models": [{"preset": "beta_vae", "beta": [1, 4]},
+                   {"preset": "dip_vae_i", "extra.lambda_od": [2.5], "trainer.lr": 3e-4},
+                   {"preset": "beta_tcvae", "extra": {"estimator": "mws"}}]}))
+    assert spec.output == tmp_path / "out"
+    assert [r.name for r in spec.runs] == [
+        "beta_vae-beta1-s0", "beta_vae-beta1-s2", "beta_vae-beta4-s0", "beta_vae-beta4-s2",
+        "dip_vae_i-lambda_od2.5-lr0.0003-s0", "dip_vae_i-lambda_od2.5-lr0.0003-s2",
+        "beta_tcvae-estimatormws-s0", "beta_tcvae-estimatormws-s2"]
+    dip = spec.runs[5].config
+    assert dip.model.preset == "dip_vae_i" and dip.objective.extra == {"lambda_od": 2.5}
+    assert dip.trainer.lr == 3e-4 and dip.trainer.seed == 2 and dip.data.n_samples == 320
+    assert spec.runs[2].config.objective.beta == 4.0
+    assert load_study(_write(tmp_path, {"models": [{"preset": "vae"}], "metrics": "all"})).metrics[-1] == "factor_vae"
+
+
+@pytest.mark.parametrize("doc, match", [
+    ({"models": [{"preset": "beta_vae", "betta": [1]}]}, "did you mean 'beta'"),
+    ({"models": [{"preset": "beta_vae"}, {"preset": "beta_vae"}]}, "more than once"),
+    ({"models": [{"preset": "beta_vea"}]}, "unknown model"),
+    ({"models": [{"preset": "vae", "trainer.seed": 3}]}, "seeds"),
+    ({"models": [{"preset": "vae"}], "metrics": ["migg"]}, "did you mean 'mig'"),
+    ({"models": [{"preset": "vae", "trainer.lr": [-1]}]}, "trainer.lr must be > 0"),
+    ({"model": []}, "did you mean 'models'"),
+])
+def test_bad_study_files_fail_before_anything_runs(tmp_path, doc, match):
+    with pytest.raises(ConfigError, match=match):
+        load_study(_write(tmp_path, doc))
+    assert not (tmp_path / "study").exists()
+
+
+def test_table_and_summary_over_seeds():
+    results = [{"name": f"beta_vae-beta4-s{s}", "preset": "beta_vae", "seed": s, "params": {"beta": 4},
+                "train": {"step": 10, "val": {}}, "metrics": {"mig": m}} for s, m in enumerate([0.1, 0.3])]
+    rows, metrics = table(results)
+    assert rows[1] == {"name": "beta_vae-beta4-s1", "model": "beta_vae-beta4", "preset": "beta_vae", "seed": 1,
+                       "beta": 4, "step": 10, "val_elbo": None, "mig": 0.3}
+    (s,) = summarize(rows, metrics)
+    assert s["n"] == 2 and math.isclose(s["mig.mean"], 0.2) and math.isclose(s["mig.std"], math.sqrt(0.02))
+
+
+def test_outputs_from_results_files_include_metric_vs_beta(tmp_path):
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                        "models": [{"preset": "beta_vae", "beta": [1, 4]}, {"preset": "vae"}]}))
+    (spec.output / "results").mkdir(parents=True)
+    for i, run in enumerate(spec.runs[:-1]):  # the last run "has not finished": it is left out, not an error
+        doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
+               "train": {"step": 5, "val": {"elbo": -100.0 - i}}, "metrics": {"mig": 0.1 * i, "elbo": -90.0}}
+        (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(doc))
+    files = write_outputs(spec)
+    assert {"by_model", "vs_beta", "summary_csv", "results_csv"} <= set(files)
+    summary = json.loads(files["summary_json"].read_text())
+    assert [(s["model"], s["n"]) for s in summary] == [("beta_vae-beta1", 2), ("beta_vae-beta4", 2), ("vae", 1)]
+    assert math.isclose(summary[1]["mig.mean"], 0.25) and summary[2]["mig.std"] == 0.0
+    assert len(files["results_csv"].read_text().splitlines()) == 1 + 5
+
+
+def _wait_for(cond, timeout: float, what: str) -> None:
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _ckpt_steps(run: Path) -> list[int]:
+    return [int(p.stem.split("-")[1]) for p in (run / "checkpoints").glob("step-*.safetensors")]
+
+
+def test_study_end_to_end_survives_a_kill_and_restart(tmp_path, cli_spawn):
+    doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig"], "evaluation": {"split": "val"},
+           "models": [{"preset": "beta_vae", "beta": [4], "trainer.max_steps": 10},
+                      {"preset": "beta_tcvae", "beta": [6], "trainer.max_steps": 120,
+                       "trainer.checkpoint_every": 40}]}
+    path = _write(tmp_path, doc)
+    out = tmp_path / "out"
+    names = [r.name for r in load_study(path).runs]
+    assert names == ["beta_vae-beta4-max_steps10-s0", "beta_tcvae-beta6-checkpoint_every40-max_steps120-s0"]
+    first, second = out / "results" / f"{names[0]}.json", out / "runs" / names[1]
+
+    proc = cli_spawn("study", str(path), "--jobs", "1", log="study1")
+    try:
+        _wait_for(lambda: first.is_file() and max(_ckpt_steps(second), default=0) >= 40, 120,
+                  "the first run's results and a checkpoint of the second run at step 40 or later")
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, "the study's children outlived it"
+    killed_at = max(_ckpt_steps(second))
+    assert 40 <= killed_at < 120
+    done_before = first.read_text()
+    first_mtime = first.stat().st_mtime_ns
+    assert not (out / "results" / f"{names[1]}.json").exists()
+
+    res = api.study(path, jobs=1, progress=False)
+    assert [r.status for r in res.records] == ["skipped", "done"]
+    assert first.read_text() == done_before and first.stat().st_mtime_ns == first_mtime
+    train_log = (out / "logs" / f"{names[1]}.train.log").read_text()
+    assert train_log.count("$ shadowplay train") == 1 and train_log.count("$ shadowplay resume") == 1
+    assert (out / "logs" / f"{names[0]}.train.log").read_text().count("$ shadowplay") == 1
+    recs = [json.loads(line) for line in (second / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in recs if r["split"] == "train"]
+    restarts = [b for a, b in zip(steps, steps[1:]) if b <= a]
+    assert steps[-1] == 120 and all(b > killed_at for b in restarts)  # resumed from its checkpoint, not step 0
+    result = json.loads((out / "results" / f"{names[1]}.json").read_text())
+    assert result["train"]["step"] == 120 and 0.0 <= result["metrics"]["mig"] <= 1.0
+
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in rows] == names
+    assert all(isinstance(r["mig"], float) for r in rows)
+    assert (out / "summary.csv").read_text().startswith("model,preset,n,")
+    assert (out / "plots" / "metrics_by_model.png").stat().st_size > 1000
+
+    again = api.study(path, jobs=2, progress=False)
+    assert [r.status for r in again.records] == ["skipped", "skipped"]
