@@ -37,6 +37,8 @@ def test_all_metrics_and_the_mi_heat_map(dsprites_run, capsys):
     assert mi.shape == (3, 5) and doc["mi_matrix"]["factor_names"][0] == "shape"
     assert np.allclose(mi, doc["metrics"]["mig"]["mi_matrix"])
     assert (dsprites_run / "evaluation" / "mi_matrix.png").stat().st_size > 2000
+    from shadowplay.reports.html import render_report
+    assert "Mutual information between each latent" in render_report(dsprites_run)  # the report shows the map
 
 
 def test_mi_matrix_without_mig_is_computed_the_same_way():

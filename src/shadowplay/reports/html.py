@@ -98,6 +98,11 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_path: Path | No
         cells = "".join(f"<tr><td>{_esc(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in result.items()
                         if isinstance(v, (int, float, str)))
         out.append(f"<h3>{_esc(name)}</h3><table>{cells}</table>")
+    mi_png = ev_path.with_name("mi_matrix" + ev_path.stem[len("evaluation"):] + ".png") if ev_path else None
+    if mi_png is not None and mi_png.is_file():
+        out.append(_img(mi_png, "Mutual information between each latent (rows) and each ground-truth factor "
+                                "(columns), divided by the factor's entropy: a disentangled code has one bright "
+                                "cell per column."))
     return "\n".join(out)
 
 
