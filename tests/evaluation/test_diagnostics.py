@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from shadowplay.run import open_run
 from shadowplay import api
 from shadowplay.evaluation import (gaussian_kl_to_standard, latent_diagnostics, linear_gaussian_model,
                                    posterior_moments, reconstruction_error, summarize_latents)
@@ -41,7 +42,7 @@ def test_full_collapse_warns(linear):
 
 def test_kl_per_dim_is_the_closed_form(vae_run):
     model = api.load(vae_run)
-    x = api.load_splits(api.open_run(vae_run).config).test.x
+    x = api.load_splits(open_run(vae_run).config).test.x
     m = posterior_moments(model, x, batch_size=17)
     manual = 0.5 * (m.var + m.mean ** 2 - 1 - np.log(m.var))  # Kingma & Welling 2014, appendix B
     np.testing.assert_allclose(m.kl, manual, rtol=1e-4, atol=1e-6)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from shadowplay.run import open_run
 from shadowplay import api
 from shadowplay.errors import DataError, ShadowplayError
 from shadowplay.evaluation import (counter_normal, exact_log_likelihood, exact_posterior, linear_gaussian_model,
@@ -63,7 +64,7 @@ def test_iwae_bounds_and_approaches_exact_as_k_grows(linear):
 
 def test_iwae_above_elbo_on_a_trained_model(vae_run):
     model = api.load(vae_run)
-    x = api.load_splits(api.open_run(vae_run).config).test.x
+    x = api.load_splits(open_run(vae_run).config).test.x
     r = per_sample_likelihoods(model, x, 50)
     assert r.log_px.mean() > r.elbo.mean()
     assert np.all(r.kl >= 0)
@@ -74,7 +75,7 @@ def test_iwae_above_elbo_on_a_trained_model(vae_run):
 
 def test_results_do_not_depend_on_chunking(vae_run):
     model = api.load(vae_run)
-    x = api.load_splits(api.open_run(vae_run).config).test.x[:23]
+    x = api.load_splits(open_run(vae_run).config).test.x[:23]
     ref = per_sample_likelihoods(model, x, 37, max_rows=100_000, seed=5)
     for rows in (1, 10, 64):
         r = per_sample_likelihoods(model, x, 37, max_rows=rows, seed=5)
