@@ -54,6 +54,8 @@ def test_mi_matrix_without_mig_is_computed_the_same_way():
 def test_all_on_data_without_factors_is_a_note_but_a_named_metric_is_an_error(vae_run):
     ev = api.evaluate(vae_run, iw_samples=1, metrics=["all"], write=False)
     assert "metrics" not in ev.document and "no ground-truth factors" in ev.document["metrics_note"]
+    as_text = api.evaluate(vae_run, iw_samples=1, metrics="all", write=False)  # the CLI's spelling works too
+    assert as_text.document["metrics_note"] == ev.document["metrics_note"]
     with pytest.raises(ConfigError, match="ground-truth factors"):
         api.evaluate(vae_run, iw_samples=1, metrics=["sap"], write=False)
 

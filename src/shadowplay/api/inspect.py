@@ -66,7 +66,8 @@ class Evaluation:
     files: list[Path]
 
 
-def evaluate(run_dir: str | Path, split: str = "test", iw_samples: int = 1000, metrics: list[str] | None = None,
+def evaluate(run_dir: str | Path, split: str = "test", iw_samples: int = 1000,
+             metrics: str | list[str] | None = None,
              which: str = "best", seed: int = 0, max_rows: int = 4096, device: str = "auto",
              source: str | None = None, write: bool = True,
              metric_options: dict[str, dict[str, Any]] | None = None) -> Evaluation:
@@ -90,6 +91,8 @@ def evaluate(run_dir: str | Path, split: str = "test", iw_samples: int = 1000, m
     import numpy as np
 
     from ..evaluation import per_sample_likelihoods, posterior_moments, reconstruction_error, summarize_latents
+    if isinstance(metrics, str):  # "all" or "mig,dci" as on the command line
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if int(iw_samples) != iw_samples or iw_samples < 1:
         raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
     folder = open_run(run_dir)
