@@ -1,0 +1,311 @@
+#!/usr/bin/env python
+"""Training throughput of an MLP VAE 784-512-256-16 (Bernoulli likelihood, Kingma & Welling 2014) on 28×28 inputs.
+
+Arms, same architecture, Adam (lr 1e-3), same data, interleaved in one process so machine noise hits them alike:
+``shadowplay`` (``shadowplay.training.Trainer``, ``vae`` preset, as shipped: metrics log every 50 steps, TensorBoard,
+a checkpoint per epoch; progress bar off), ``minimal`` (a hand-written loop: a ``randperm`` per epoch, BCE-with-logits
+sum + closed-form KL) and ``pythae`` (pythae 0.1.2's ``BaseTrainer``, custom encoder/decoder, BCE reconstruction).
+One run = a fresh model trained one epoch; an arm's figure is the median samples/s of ``--runs`` runs. The FLOP
+floor is the large-GEMM rate (``torch.mm``) over the model's FLOPs per sample. A subprocess runs a whole
+``shadowplay.api.train`` on Fashion-MNIST for one epoch and reports its peak RSS. See benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # pythae's progress bar cannot be switched off otherwise; be fair to it
+ROOT = Path(__file__).resolve().parents[1]
+try:
+    import shadowplay  # noqa: F401
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(ROOT / "src"))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+SHAPE, HIDDEN, LATENT, LR = (1, 28, 28), (512, 256), 16, 1e-3
+FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+def layer_sizes() -> tuple[list[int], list[int]]:
+    d = SHAPE[0] * SHAPE[1] * SHAPE[2]
+    return [d, *HIDDEN, 2 * LATENT], [LATENT, *reversed(HIDDEN), d]
+
+
+def flops_per_sample() -> tuple[float, float]:
+    """Training FLOPs per example: the 3× rule (forward 2·MACs, backward twice that) and the exact GEMM count
+    (the first layer's input gradient is never computed, since x needs no gradient)."""
+    enc, dec = layer_sizes()
+    macs = sum(a * b for s in (enc, dec) for a, b in zip(s[:-1], s[1:]))
+    return 6.0 * macs, 6.0 * macs - 2 * enc[0] * enc[1]
+
+
+def gemm_rate(n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` FLOP/s of a float32 ``n×n @ n×n`` ``torch.mm`` (2·n³ FLOPs)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    return 2 * n ** 3 / min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
+
+
+def gemm_bound(batch: int, repeats: int = 5, steps: int = 10) -> float:
+    """Samples/s of a step that does only the model's GEMMs at this batch (per layer a→b: forward (B×a)(a×b), weight
+    gradient (b×B)(B×a), input gradient (B×b)(b×a) except for the first layer): a tighter ceiling than the FLOP
+    floor, since GEMMs this thin run below the large-GEMM rate."""
+    enc, dec = layer_sizes()
+    shapes = [(a, b, i > 0 or k > 0) for k, s in enumerate((enc, dec)) for i, (a, b) in enumerate(zip(s[:-1], s[1:]))]
+    mats = [(torch.randn(batch, a), torch.randn(a, b), torch.randn(batch, b), torch.randn(b, a), need)
+            for a, b, need in shapes]
+    step = lambda: [(torch.mm(x, w), torch.mm(g.t(), x), n and torch.mm(g, wt)) for x, w, g, wt, n in mats]
+    step()
+    return batch * steps / min(_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats))
+
+
+CLOCK = time.perf_counter  # --cpu-time swaps in time.process_time
+
+
+def _timed(fn) -> float:
+    t = CLOCK()
+    fn()
+    return CLOCK() - t
+
+
+def load_inputs(n: int, synthetic: bool) -> tuple[torch.Tensor, str]:
+    """``(n, 1, 28, 28)`` float32 in [0, 1]: Fashion-MNIST's 60,000 training images (train + val splits) when the
+    Debian package and shadowplay's source are there, else random binary-ish images."""
+    if not synthetic and FMNIST_DIR.is_dir():
+        try:
+            from shadowplay.data import load_data
+            s = load_data("fashion-mnist")
+            x = torch.cat([s.train.x, s.val.x])[:n]
+            return x.contiguous(), f"Fashion-MNIST train set ({len(x):,} images from {FMNIST_DIR})"
+        except (ImportError, ValueError) as e:
+            why = f"shadowplay's fashion-mnist source failed ({e})"
+    else:
+        why = "--synthetic" if synthetic else f"{FMNIST_DIR} not found"
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(n, *SHAPE, generator=g) < 0.3).float() * 0.9 + 0.1 * torch.rand(n, *SHAPE, generator=g)
+    return x, f"SYNTHETIC binary-ish 28x28 data ({n:,} images; {why})"
+
+
+def shadowplay_arm(x: torch.Tensor, batch: int, workdir: Path):
+    from shadowplay.config import TrainerConfig
+    from shadowplay.model import ModelSpec, build_model
+    from shadowplay.objectives import PresetParams, build_preset
+    from shadowplay.training import Trainer
+    counter = itertools.count()
+
+    def run() -> float:
+        built = build_preset("vae", PresetParams())
+        spec = ModelSpec(SHAPE, LATENT, net="mlp", hidden=HIDDEN, posterior=built.posterior, likelihood="bernoulli")
+        cfg = TrainerConfig(epochs=1, batch_size=batch, lr=LR, progress=False, device="cpu")
+        run_dir = workdir / f"shadowplay-b{batch}-{next(counter)}"
+        run_dir.mkdir(parents=True)
+        trainer = Trainer(build_model(spec), built.objective, x, None, cfg, run_dir, torch.device("cpu"),
+                          header={"model_spec": spec.to_dict(), "preset": "vae"})
+        return _timed(trainer.fit)
+    return run
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def minimal_arm(x: torch.Tensor, batch: int, workdir: Path):
+    flat = x.flatten(1)
+
+    def epoch() -> None:
+        enc, dec = (_mlp(s) for s in layer_sizes())
+        opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=LR)
+        perm = torch.randperm(len(flat))
+        for i in range(0, len(flat), batch):
+            xb = flat[perm[i:i + batch]]
+            mu, logvar = enc(xb).chunk(2, dim=1)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+            rec = nn.functional.binary_cross_entropy_with_logits(dec(z), xb, reduction="sum")
+            kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum()  # Kingma & Welling 2014, appendix B
+            loss = (rec + kl) / len(xb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return lambda: _timed(epoch)
+
+
+def pythae_arm(x: torch.Tensor, batch: int, workdir: Path):
+    import logging
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import VAE, VAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+    logging.getLogger("pythae.trainers.base_trainer.base_trainer").setLevel(logging.WARNING)  # its INFO banner
+
+    class Encoder(BaseEncoder):  # pythae's documented way to bring one's own network
+        def __init__(self):
+            BaseEncoder.__init__(self)
+            self.net = _mlp(layer_sizes()[0])
+
+        def forward(self, x):
+            mu, logvar = self.net(x.flatten(1)).chunk(2, dim=1)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            BaseDecoder.__init__(self)
+            self.net = _mlp(layer_sizes()[1])
+
+        def forward(self, z):  # pythae's "bce" loss wants probabilities, as its own MLP decoder gives
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)).view(-1, *SHAPE))
+
+    dataset = BaseDataset(x, torch.zeros(len(x)))
+
+    def run() -> float:
+        model = VAE(VAEConfig(input_dim=SHAPE, latent_dim=LATENT, reconstruction_loss="bce"), Encoder(), Decoder())
+        cfg = BaseTrainerConfig(output_dir=str(workdir / "pythae"), per_device_train_batch_size=batch, num_epochs=1,
+                                learning_rate=LR, no_cuda=True)
+        trainer = BaseTrainer(model, dataset, None, cfg)
+        return _timed(trainer.train)
+    return run
+
+
+_CHILD = """
+import json, resource, sys
+import shadowplay.api as api
+def peak_mb():  # VmHWM: this process's own high-water mark; ru_maxrss would include the forking parent's (Linux)
+    try:
+        return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+run = api.train(data=sys.argv[1], model="vae", net="mlp", latent_dim=16, epochs=1, runs_dir=sys.argv[2],
+                name="mem", progress=False, overwrite=True)
+print(json.dumps({"maxrss_mb": peak_mb(),
+                  "samples_per_s": run.result.samples_per_s, "step": run.result.step}))
+"""
+
+
+def peak_rss(workdir: Path, data: str) -> dict:
+    """Peak RSS (MB) of a subprocess running the whole ``shadowplay.api.train`` pipeline for one epoch."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-c", _CHILD, data, str(workdir / "runs")],
+                          capture_output=True, text=True, env=env, timeout=900)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="smoke run: 1,024 inputs, memory run on 512 of them")
+    p.add_argument("--synthetic", action="store_true", help="random binary-ish data instead of Fashion-MNIST")
+    p.add_argument("--n", type=int, help="number of training inputs (default 60,000; 1,024 with --quick)")
+    p.add_argument("--runs", type=int, default=5, help="interleaved runs per arm, median reported (default 5)")
+    p.add_argument("--batch", type=int, default=128, help="the batch of the three-arm comparison (default 128)")
+    p.add_argument("--big-batch", type=int, default=1024, help="second batch, shadowplay and minimal (default 1024)")
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
+    p.add_argument("--cpu-time", action="store_true", help="time with process CPU time, not wall clock, and use one "
+                   "thread: steadier on a machine other processes share (a single-core figure)")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    return p.parse_args(argv)
+
+
+def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[str, int], list[float]]:
+    """Seconds per run of each (arm, batch), runs interleaved round-robin with a rotating start."""
+    arms = {"shadowplay": shadowplay_arm, "minimal": minimal_arm}
+    if importlib.util.find_spec("pythae") is None:
+        print("note: pythae is not installed (pip install -e '.[bench]'); skipping the pythae arm")
+    else:
+        arms["pythae"] = pythae_arm
+    plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal")]
+    runners = {(name, b): arms[name](x, b, work) for name, b in plan}
+    for name, b in plan:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports
+        arms[name](x[:4 * b], b, work / "warmup")()
+    times: dict[tuple[str, int], list[float]] = {k: [] for k in plan}
+    for r in range(a.runs):
+        for key in plan[r % len(plan):] + plan[:r % len(plan)]:
+            times[key].append(runners[key]())
+    return times
+
+
+def memory(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict:
+    """Peak RSS of a whole training run: Fashion-MNIST in the full benchmark, 512 of ``x`` (as .npy) otherwise."""
+    if FMNIST_DIR.is_dir() and not (a.synthetic or a.quick):
+        return peak_rss(work, "fashion-mnist") | {"what": "fashion-mnist, 60,000 images, 1 epoch"}
+    import numpy as np
+    np.save(work / "small.npy", x[:512].numpy())
+    return peak_rss(work, str(work / "small.npy")) | {"what": f"{min(512, len(x))} images, 1 epoch"}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    global CLOCK
+    a, t_start, load = parse(argv), time.perf_counter(), os.getloadavg()[0]
+    if a.cpu_time:
+        CLOCK, a.threads = time.process_time, 1
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if load > (os.cpu_count() or 1):
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs: other processes share the cores, so the "
+              "numbers below are noisy (oversubscribed OpenMP threads stall; try --cpu-time)")
+    n = a.n or (1024 if a.quick else 60_000)
+    x, data_note = load_inputs(n, a.synthetic)
+    print(f"data: {data_note}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"timed by {'process CPU time' if a.cpu_time else 'wall clock'}")
+    side, (rule, exact) = 1024 if a.quick else 2048, flops_per_sample()
+    rate, bound = gemm_rate(side), {b: gemm_bound(b, steps=max(2, 1280 // b)) for b in (a.batch, a.big_batch)}
+    print(f"GEMM rate {rate / 1e9:.1f} GFLOP/s ({side}x{side} torch.mm, best of 5); model {rule / 1e6:.2f} "
+          f"MFLOP/sample by the 3x rule ({exact / 1e6:.2f} M exactly) -> FLOP floor {rate / rule:,.0f} samples/s")
+    with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
+        times = measure(a, x, Path(tmp))
+        mem = None if a.no_memory else memory(a, x, Path(tmp))
+    out = report(a, n, times, rate, rule, bound, mem)
+    out["load_average"] = [load, os.getloadavg()[0]]
+    print(f"took {time.perf_counter() - t_start:.0f} s; load average {load:.1f} at start, {out['load_average'][1]:.1f} "
+          "at end")
+    if a.json:
+        a.json.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float, bound: dict, mem: dict | None
+           ) -> dict:
+    res = {f"{name}@{b}": statistics.median(n / t for t in ts) for (name, b), ts in times.items()}
+    best = {f"{name}@{b}": n / min(ts) for (name, b), ts in times.items()}  # robust to other processes' bursts
+    print(f"\n{'arm':<11}{'batch':>6}{'median/s':>10}{'best/s':>9}{'of floor':>10}{'of GEMM-only':>14}   all runs")
+    for (name, b), ts in times.items():
+        r = res[f"{name}@{b}"]
+        print(f"{name:<11}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
+              + ", ".join(f"{n / t:,.0f}" for t in ts))
+    print("GEMM-only ceiling (the model's GEMMs alone, no other work): "
+          + ", ".join(f"{bound[b]:,.0f} samples/s @ {b}" for b in bound))
+    out = {"samples_per_s": res, "best_samples_per_s": best, "gemm_flops": rate, "flops_per_sample": rule,
+           "gemm_only_bound": bound, "floor_fraction_big": res[f"shadowplay@{a.big_batch}"] * rule / rate}
+    for other, target in (("pythae", 1.5), ("minimal", 1.0)):
+        if f"{other}@{a.batch}" in res:
+            k, sp = f"{other}@{a.batch}", f"shadowplay@{a.batch}"
+            out[f"shadowplay/{other}"], ratio_best = res[sp] / res[k], best[sp] / best[k]
+            print(f"shadowplay/{other:<8}@ {a.batch}: {out[f'shadowplay/{other}']:.2f}x median, {ratio_best:.2f}x best"
+                  f"   (target >= {target})")
+    print(f"shadowplay, fraction of the FLOP floor @ {a.big_batch}: {out['floor_fraction_big']:.2f} median, "
+          f"{best[f'shadowplay@{a.big_batch}'] * rule / rate:.2f} best   (target >= 0.6)")
+    if mem is not None:
+        out["memory"] = mem
+        got = f"{mem['maxrss_mb']:,.0f} MB   (target < 1,536)" if "error" not in mem else f"failed: {mem['error']}"
+        print(f"peak RSS of shadowplay.api.train ({mem['what']}): {got}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

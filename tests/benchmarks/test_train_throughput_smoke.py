@@ -1,0 +1,45 @@
+"""Smoke test of ``benchmarks/train_throughput.py --quick``: every arm trains, the table and the JSON come out.
+
+The benchmark's numbers are not asserted (they depend on the machine); this only checks that the script runs end to
+end on tiny synthetic data, so that ``make bench`` does not rot. The pythae arm is checked only where pythae is
+installed (the ``bench`` extra); the script itself prints a note and skips that arm otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
+
+
+@pytest.mark.timeout(180)
+def test_quick_run_trains_every_arm_and_reports(tmp_path):
+    out = tmp_path / "result.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+               OMP_NUM_THREADS="1")  # one thread: a shared, busy machine cannot stall it in OpenMP barriers
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--synthetic", "--n", "256", "--batch", "64",
+                           "--big-batch", "128", "--json", str(out)], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=170)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "SYNTHETIC" in proc.stdout and "shadowplay/minimal" in proc.stdout
+    res = json.loads(out.read_text())
+    rates = res["samples_per_s"]
+    arms = {"shadowplay@64", "minimal@64", "shadowplay@128", "minimal@128"}
+    has_pythae = importlib.util.find_spec("pythae") is not None
+    if has_pythae:
+        arms.add("pythae@64")
+        assert res["shadowplay/pythae"] > 0
+    else:
+        assert "skipping the pythae arm" in proc.stdout
+    assert arms <= set(rates) and all(rates[a] > 0 for a in arms)
+    assert res["gemm_flops"] > 1e8 and res["flops_per_sample"] == pytest.approx(6 * 1_077_248)
+    assert 50 < res["memory"]["maxrss_mb"] < 4096 and res["memory"]["step"] >= 1
+    assert not any(p.name != "result.json" for p in tmp_path.iterdir()), "the benchmark left files in its cwd"
