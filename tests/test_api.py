@@ -106,3 +106,25 @@ def test_bad_inputs_leave_nothing_behind(tmp_path, tiny_flat):
         sp.load(tmp_path / "nope")
     with pytest.raises(CheckpointError, match="not a shadowplay run"):
         sp.info(tmp_path)
+
+
+def test_other_csv_data_are_scored_on_the_training_scale(tmp_path):
+    """A run trained on CSV rows keeps the standardization statistics; evaluating another CSV file with the run
+    (``evaluate(source=...)``) standardizes it with those, not with its own."""
+    import numpy as np
+
+    from shadowplay.api.inspect import _split_data
+    from shadowplay.run import open_run
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(5.0, 3.0, (200, 4)), rng.normal(0.0, 1.0, (200, 4))
+    for name, arr in (("a.csv", a), ("b.csv", b)):
+        (tmp_path / name).write_text("p,q,r,s\n" + "\n".join(",".join(f"{v:.6f}" for v in r) for r in arr))
+    run = api.train(data=str(tmp_path / "a.csv"), model="vae", latent_dim=2, runs_dir=tmp_path / "runs",
+                    name="csv", progress=False, overrides={"model.hidden": [8], "trainer.max_steps": 2})
+    folder = open_run(run.path)
+    stats = folder.meta["data"]["meta"]["standardize"]
+    got = _split_data(folder, "test", source=str(tmp_path / "b.csv"))
+    mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
+    raw = got.x.double().numpy() * std + mean  # back to the file's units with the training statistics
+    nearest = np.abs(raw[:, None, :] - b[None, :, :]).max(-1).min(1)  # each row is a row of b.csv
+    assert nearest.max() < 1e-3

@@ -195,3 +195,20 @@ def test_image_folder_errors(tmp_path):
         p.unlink()
     with pytest.raises(DataError, match="d.png"):
         load_path(tmp_path, OPT)
+
+
+def test_restandardize_puts_new_rows_on_the_training_scale(tmp_path):
+    from shadowplay.data.files import restandardize
+    from shadowplay.data.registry import SourceOptions
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(3.0, 2.0, (50, 3)), rng.normal(-1.0, 0.5, (40, 3))
+    for name, arr in (("a.csv", a), ("b.csv", b)):
+        (tmp_path / name).write_text("u,v,w\n" + "\n".join(",".join(f"{v:.6f}" for v in r) for r in arr))
+    train = load_path(tmp_path / "a.csv", SourceOptions())
+    new = restandardize(load_path(tmp_path / "b.csv", SourceOptions()), train.meta)
+    b_read = np.round(b, 6)
+    expected = (b_read - np.round(a, 6).mean(0)) / np.round(a, 6).std(0)
+    np.testing.assert_allclose(new.x.numpy(), expected, rtol=1e-4, atol=1e-4)
+    (tmp_path / "c.csv").write_text("u,v,z\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match="columns"):
+        restandardize(load_path(tmp_path / "c.csv", SourceOptions()), train.meta)

@@ -22,6 +22,10 @@ def _split_data(folder: RunFolder, split: str, source: str | None = None, shape:
     """One split of the run's data (or of another ``source`` loaded with the run's data options)."""
     cfg = folder.config if source is None else set_keys(folder.config, {"data.source": source})
     data = load_splits(cfg).get(split)
+    trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
+    if source is not None and trained_stats is not None:  # score new CSV rows on the training scale
+        from ..data.files import restandardize
+        data = restandardize(data, trained_stats)
     if len(data) == 0:
         raise ConfigError(f"the {split} split of {cfg.data.source!r} is empty; choose another --split")
     if shape is not None and tuple(data.shape) != tuple(shape):

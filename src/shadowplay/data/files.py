@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -226,6 +227,20 @@ def apply_standardization(x: np.ndarray, meta: dict) -> np.ndarray:
         raise DataError(f"expected rows of {len(mean)} features ({', '.join(stats.get('columns', []))}), "
                         f"got shape {x.shape}")
     return ((x - mean) / std).astype(np.float32)
+
+
+def restandardize(ds: Dataset, meta: dict) -> Dataset:
+    """``ds`` (a CSV dataset standardized with its own statistics) re-expressed with the statistics in ``meta``
+    (a training run's), so a trained model scores new rows on the scale it was trained on."""
+    own, stats = ds.meta.get("standardize"), meta.get("standardize", meta)
+    if own is None:
+        raise DataError(f"{ds.name}: not a standardized CSV dataset; the run was trained on standardized CSV data")
+    if list(own.get("columns", [])) != list(stats.get("columns", [])):
+        raise DataError(f"{ds.name}: columns {own.get('columns')} differ from the training columns "
+                        f"{stats.get('columns')}; give rows with the same columns in the same order")
+    raw = ds.x.double().numpy() * np.asarray(own["std"], np.float64) + np.asarray(own["mean"], np.float64)
+    x = torch.from_numpy(apply_standardization(raw, stats))
+    return replace(ds, x=x, meta={**ds.meta, "standardize": dict(stats)}, value_range="real")
 
 
 def load_image_folder(path: Path, options: SourceOptions) -> Dataset:
