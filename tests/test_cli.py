@@ -155,4 +155,5 @@ def test_presets_lists_every_preset(cli):
     assert p.returncode == 0
     listed = [line.split()[0] for line in p.stdout.splitlines() if line.strip()]
     assert listed == sorted(PRESETS)
+    assert all(len(line.split()) > 1 for line in p.stdout.splitlines() if line.strip())  # each one described
 

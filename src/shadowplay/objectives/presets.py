@@ -75,11 +75,13 @@ def kl_weight(beta: float, warmup_steps: int) -> Constant | LinearRamp:
 
 @register_preset("ae")
 def _ae(p: PresetParams) -> PresetResult:
+    """Autoencoder: recon only, point-mass posterior (no KL, no sampling)."""
     return PresetResult("point", Objective([(Reconstruction(), 1.0)], preset="ae"))
 
 
 @register_preset("vae")
 def _vae(p: PresetParams) -> PresetResult:
+    """VAE: recon + KL, i.e. −ELBO (Kingma & Welling 2014); objective.warmup_steps ramps the KL weight 0 → 1."""
     beta = 1.0 if p.beta is None else p.beta
     return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
                                               preset="vae"))
@@ -87,6 +89,7 @@ def _vae(p: PresetParams) -> PresetResult:
 
 @register_preset("beta_vae")
 def _beta_vae(p: PresetParams) -> PresetResult:
+    """β-VAE: recon + β·KL (Higgins et al. 2017; β=4 by default, un-normalized)."""
     beta = 4.0 if p.beta is None else p.beta
     return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
                                               preset="beta_vae"))
@@ -94,6 +97,7 @@ def _beta_vae(p: PresetParams) -> PresetResult:
 
 @register_preset("annealed_vae")
 def _annealed(p: PresetParams) -> PresetResult:
+    """Capacity-annealed β-VAE: recon + γ·|KL − C(t)| (Burgess et al. 2018; γ=1000, C_max=25 over 100k steps)."""
     gamma = 1000.0 if p.gamma is None else p.gamma
     terms = [(Reconstruction(), 1.0), (CapacityKL(p.capacity_max, p.capacity_steps), gamma), (KL(), 0.0)]
     return PresetResult("gaussian", Objective(terms, preset="annealed_vae"))
