@@ -74,8 +74,13 @@ def _add_resume(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", help="run folder")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
     p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=lambda a: (_report_run(__import__("shadowplay.api", fromlist=["resume"]).resume(
-        a.run, a.overrides, progress=not a.no_progress)), 0)[1])
+    p.set_defaults(func=_resume)
+
+
+def _resume(a: argparse.Namespace) -> int:
+    from . import api
+    _report_run(api.resume(a.run, a.overrides, progress=not a.no_progress))
+    return 0
 
 
 # ------------------------------------------------------------------ sample / reconstruct / info

@@ -34,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from .config import RunConfig, from_dict
+from .config import RunConfig, from_dict, save_yaml
 from .errors import CheckpointError, ShadowplayError
 from .training.checkpoint import Checkpoint, latest_good, read_checkpoint, step_checkpoints
 
@@ -78,7 +78,7 @@ def default_name(preset: str, source: str) -> str:
 
 
 def write_run_files(path: Path, cfg: RunConfig, info: dict[str, Any]) -> None:
-    (path / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    save_yaml(cfg, path / "config.yaml")
     doc = {"command": sys.argv, "seed": cfg.trainer.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
            "versions": versions(), "git_commit": git_commit(), **info}
     (path / "run.json").write_text(json.dumps(doc, indent=2))

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ..config import RunConfig, load_config, set_keys
+from ..config import RunConfig, load_config, parse_overrides, save_yaml, set_keys
 from ..data import DataSplits, SourceOptions, load_data
 from ..errors import CheckpointError, ConfigError
 from ..model import LatentVariableModel, ModelSpec, build_model, resolve_likelihood
@@ -21,7 +21,8 @@ from ..objectives import PresetParams, build_preset
 from ..objectives.presets import PresetResult
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run_dir, default_name, open_run, update_run_json, write_run_files
-from ..training import Callback, Trainer, TrainResult, read_metrics, resolve_device, seed_everything
+from ..training import (Callback, Trainer, TrainResult, read_checkpoint, read_metrics, resolve_device,
+                        seed_everything)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,6 @@ def _config(config: str | Path | RunConfig | None, overrides: list[str] | dict[s
     if keys:
         cfg = set_keys(cfg, keys)
     if overrides:
-        cfg = load_config(None, None) if cfg is None else cfg
-        from ..config import parse_overrides
         cfg = set_keys(cfg, parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides))
     return cfg
 
@@ -139,7 +138,6 @@ def resume(run_dir: str | Path, overrides: list[str] | dict[str, Any] | None = N
     folder = open_run(run_dir)
     cfg = folder.config
     if overrides:
-        from ..config import parse_overrides
         items = parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides)
         frozen = [k for k in items if not k.startswith("trainer.") or k in ("trainer.seed", "trainer.batch_size")]
         if frozen:
@@ -153,7 +151,7 @@ def resume(run_dir: str | Path, overrides: list[str] | dict[str, Any] | None = N
     trainer = _trainer(cfg, folder.path, splits, built, spec, callbacks, progress)
     trainer.restore(ckpt)
     if cfg != folder.config:
-        (folder.path / "config.yaml").write_text(__import__("yaml").safe_dump(cfg.to_dict(), sort_keys=False))
+        save_yaml(cfg, folder.path / "config.yaml")
     update_run_json(folder.path, status="running")
     return _finish(trainer, cfg, splits)
 
@@ -164,8 +162,7 @@ def load(path: str | Path, which: str = "best", device: str = "cpu") -> LatentVa
     ``which`` is ``best`` (best validation ELBO), ``last``, or a checkpoint file name.
     """
     p = Path(path)
-    ckpt = open_run(p).checkpoint(which) if p.is_dir() else __import__(
-        "shadowplay.training.checkpoint", fromlist=["read_checkpoint"]).read_checkpoint(p)
+    ckpt = open_run(p).checkpoint(which) if p.is_dir() else read_checkpoint(p)
     if "model_spec" not in ckpt.state:
         raise CheckpointError(f"{ckpt.path} has no model spec; it was not written by shadowplay's trainer")
     model = build_model(ModelSpec.from_dict(ckpt.state["model_spec"]))
@@ -222,7 +219,6 @@ def info(run_dir: str | Path) -> RunInfo:
         ckpts.append("best.safetensors")
     step = max((r.get("step", 0) for r in recs), default=0)
     epoch = max((r.get("epoch", 0) for r in recs), default=0)
-    from ..training.checkpoint import read_checkpoint
     for p in reversed(folder.checkpoints):  # the newest readable checkpoint is where `resume` continues from
         try:
             state = read_checkpoint(p, tensors=False).state
