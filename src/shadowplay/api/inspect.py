@@ -14,6 +14,7 @@ import torch
 
 from ..config import set_keys
 from ..errors import ConfigError
+from ..jsonsafe import json_safe
 from ..reports.images import save_examples
 from ..run import RunFolder, open_run
 from .runs import load, load_splits
@@ -38,24 +39,6 @@ def _check_index(i: int, n: int, split: str) -> int:
     if not 0 <= int(i) < n:
         raise ConfigError(f"input index {i} is out of range: the {split} split has {n} inputs (0..{n - 1})")
     return int(i)
-
-
-def _json_safe(obj: Any) -> Any:
-    """numpy → Python; non-finite floats → None (JSON has no NaN/Infinity)."""
-    import math
-
-    import numpy as np
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 @dataclass(frozen=True)
@@ -131,7 +114,7 @@ def evaluate(run_dir: str | Path, split: str = "test", iw_samples: int = 1000,
                             "factor_names": list(dis.factor_names), "latents": "rows", "bins": 20}
         if dis.notes:
             doc["metrics_note"] = "; ".join(dis.notes)
-    doc = _json_safe(doc)
+    doc = json_safe(doc)
     files: list[Path] = []
     if write:
         out, s = folder.path / "evaluation", "" if split == "test" else f"-{split}"
@@ -217,7 +200,7 @@ def traverse(run_dir: str | Path, dims: str | list[int] = "all", range_: float =
         meta = {"mode": mode, "range": range_, "steps": steps, "dims": chosen, "values": tr.values,
                 "start": "prior mean" if not inputs else f"{split} inputs {inputs}", "base_codes": tr.base,
                 "kl_per_dim" if moments.kl is not None else "activity": score, "checkpoint": which}
-        (out / "traversal.json").write_text(json.dumps(_json_safe(meta), indent=2))
+        (out / "traversal.json").write_text(json.dumps(json_safe(meta), indent=2))
         files["json"] = out / "traversal.json"
     return TraversalResult(out, tr, files)
 

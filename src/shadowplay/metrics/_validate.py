@@ -14,7 +14,6 @@ Conventions used by every metric in this package:
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 import numpy as np
@@ -22,6 +21,7 @@ import sklearn
 import torch
 
 from ..errors import ShadowplayError
+from ..jsonsafe import json_safe
 
 SKLEARN_VERSION: str = sklearn.__version__
 
@@ -198,23 +198,6 @@ def frozen(arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return value
-
-
 class ResultMixin:
     """``as_dict()`` for the frozen result dataclasses: plain floats, ints, lists and strings.
 
@@ -223,7 +206,7 @@ class ResultMixin:
     """
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: _jsonable(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        return {f.name: json_safe(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
 
 # ---- sampling-based metrics (β-VAE and FactorVAE scores) --------------------------------------------------------
