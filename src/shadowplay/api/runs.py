@@ -86,10 +86,12 @@ def _trainer(cfg: RunConfig, path: Path, splits: DataSplits, built: PresetResult
                    path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header)
 
 
-def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits) -> Run:
+def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True) -> Run:
     result = trainer.fit()
     update_run_json(trainer.run_dir, status="finished" if result.finished else "stopped", step=result.step,
                     epoch=result.epoch, val_metrics=result.val_metrics)
+    if not pictures:
+        return Run(trainer.run_dir, cfg, result)
     model = trainer.model.eval()
     with torch.no_grad():
         save_examples(trainer.run_dir / "samples.png", {"samples": model.sample(64, torch.Generator().manual_seed(0))})
@@ -114,8 +116,21 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     cfg = _config(config, overrides, {"data.source": data, "model.preset": model, "objective.beta": beta,
                                       "model.latent_dim": latent_dim, "trainer.epochs": epochs, "model.net": net,
                                       "data.data_dir": data_dir, "trainer.device": device, "trainer.seed": seed})
+    return fit_splits(cfg, load_splits(cfg), runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress,
+                      callbacks=callbacks)
+
+
+def fit_splits(cfg: RunConfig, splits: DataSplits, *, runs_dir: str | Path = "runs", name: str | None = None,
+               overwrite: bool = False, progress: bool = True, callbacks: Iterable[Callback] = (),
+               pictures: bool = True) -> Run:
+    """Train ``cfg`` on data already in memory (``splits``) and write a new run folder ``runs_dir/name``.
+
+    This is :func:`train` after the data are loaded; the scikit-learn estimators (``shadowplay.sklearn``) call it
+    with splits made from arrays. The preset, the architecture and the device are checked before the folder is
+    created, so a bad input leaves nothing on disk. ``pictures=False`` skips ``samples.png`` and
+    ``reconstructions.png`` (estimators fitted many times in a grid search do not need them).
+    """
     built = build_objective(cfg)
-    splits = load_splits(cfg)
     spec = model_spec(cfg, splits, built.posterior)
     build_model(spec)  # fail on an impossible architecture before touching the disk
     resolve_device(cfg.trainer.device)
@@ -126,7 +141,7 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
                  "has_labels": splits.train.labels is not None}
     write_run_files(path, cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
                                 "preset": cfg.model.preset})
-    return _finish(_trainer(cfg, path, splits, built, spec, callbacks, progress), cfg, splits)
+    return _finish(_trainer(cfg, path, splits, built, spec, callbacks, progress), cfg, splits, pictures)
 
 
 def resume(run_dir: str | Path, overrides: list[str] | dict[str, Any] | None = None, progress: bool = True,

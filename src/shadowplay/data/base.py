@@ -42,7 +42,8 @@ class Dataset:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        validate_tensor(self.x, self.name)
+        # a split part may be empty (test_fraction=0); loaders reject empty files themselves
+        validate_tensor(self.x, self.name, allow_empty=True)
         n = self.x.shape[0]
         for attr in ("labels", "factors", "groups"):
             t = getattr(self, attr)
@@ -84,15 +85,16 @@ class DataSplits:
         return getattr(self, split)
 
 
-def validate_tensor(x: Any, name: str) -> None:
-    """Raise a :class:`DataError` unless ``x`` is a non-empty, finite, floating tensor of >= 2 dims."""
+def validate_tensor(x: Any, name: str, allow_empty: bool = False) -> None:
+    """Raise a :class:`DataError` unless ``x`` is a non-empty (``allow_empty``: possibly 0 rows, never 0 features),
+    finite, floating tensor of >= 2 dims."""
     if not isinstance(x, torch.Tensor):
         raise DataError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not torch.is_floating_point(x):
         raise DataError(f"{name}: expected floating-point data, got dtype {x.dtype}; convert it with .float()")
     if x.ndim < 2:
         raise DataError(f"{name}: expected shape (N, features...) with at least 2 dims, got {tuple(x.shape)}")
-    if x.shape[0] == 0 or x[0].numel() == 0:
+    if (x.shape[0] == 0 and not allow_empty) or x.shape[1:].numel() == 0:
         raise DataError(f"{name}: the data are empty (shape {tuple(x.shape)})")
     if not bool(torch.isfinite(x).all()):
         bad = int((~torch.isfinite(x)).flatten(1).any(1).sum())

@@ -1,0 +1,86 @@
+"""``VAEEmbedding``: a drop-in for ``sklearn.decomposition.PCA`` whose components are a latent-variable model's codes.
+
+>>> from shadowplay.sklearn import VAEEmbedding
+>>> emb = VAEEmbedding(n_components=8, model="vae", epochs=30)      # doctest: +SKIP
+>>> Z = emb.fit_transform(X)          # (N, 8) posterior means E[z|x]
+>>> Z, S = emb.transform(X, return_std=True)                          # and posterior standard deviations
+>>> X_hat = emb.inverse_transform(Z)  # (N, D) decoder means E[x|z]
+
+Like PCA's ``transform`` (the projection onto the principal subspace, i.e. the posterior mean of probabilistic PCA,
+Tipping & Bishop 1999, eq. 5), ``transform`` returns the mean of q(z|x), and ``inverse_transform`` the mean of
+p(x|z). For the plain autoencoder (``model="ae"``) the code is a point, so the standard deviations are zeros.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+
+from ._base import LatentEstimator
+
+
+class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEstimator):
+    """Feature reduction with any shadowplay preset (``ae``, ``vae``, ``beta_vae``, ``beta_tcvae``, ...).
+
+    Parameters are those of :class:`~shadowplay.sklearn._base.LatentEstimator`, with the latent size called
+    ``n_components`` as in PCA.
+
+    Fitted attributes: ``model_`` (the ``LatentVariableModel``), ``n_features_in_``, ``feature_names_in_`` (for
+    DataFrames), ``input_shape_``, ``config_`` (the run config), ``val_metrics_`` (last validation metrics, nats),
+    ``run_dir_`` (the kept run folder, or ``None``), ``n_steps_``, ``n_epochs_``.
+    """
+
+    _latent_param = "n_components"
+
+    def __init__(self, n_components: int = 10, *, model: str = "vae", beta: float | None = None,
+                 likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
+                 input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
+                 lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
+                 runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
+        super().__init__(n_components, model=model, beta=beta, likelihood=likelihood, net=net, hidden=hidden,
+                         input_shape=input_shape, epochs=epochs, batch_size=batch_size, lr=lr,
+                         val_fraction=val_fraction, seed=seed, device=device, runs_dir=runs_dir,
+                         overrides=overrides, progress=progress)
+
+    def fit(self, X: Any, y: Any = None) -> "VAEEmbedding":
+        """Train on ``X`` ``(N, D)`` (``y`` is ignored; it is accepted for pipelines). Returns ``self``."""
+        self._fit_run(X)
+        self._after_load()
+        return self
+
+    def _after_load(self) -> None:
+        self._n_features_out = int(self.model_.latent_dim)
+
+    def transform(self, X: Any, return_std: bool = False):
+        """Posterior means ``(N, n_components)``; with ``return_std=True`` also the posterior standard deviations
+        σ = exp(½ log σ²) ``(N, n_components)`` as a second array. Same dtype as ``X`` (float32 or float64)."""
+        arr = self._validate(X, reset=False)
+        mean, std = self._encode(arr)
+        dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
+        return (mean.astype(dtype), std.astype(dtype)) if return_std else mean.astype(dtype)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Decoder means ``(N, n_features_in_)`` for codes ``X`` ``(N, n_components)`` (scikit-learn names the
+        argument ``X``, as PCA does)."""
+        z = self._check_codes(X, "codes given to inverse_transform")
+        return self._decode(z).astype(z.dtype)
+
+    def score_samples(self, X: Any, n_draws: int = 8) -> np.ndarray:
+        """Per row, the ELBO in nats (Kingma & Welling 2014, eq. 3; the reconstruction term averaged over
+        ``n_draws`` reparameterized draws); for the plain autoencoder log p(x | z = code). Higher is more typical,
+        as for ``PCA.score_samples``. Every row uses the same seeded noise ε, so a row's score does not depend on
+        its position or on the other rows."""
+        from ..evaluation import per_sample_likelihoods
+
+        arr = self._validate(X, reset=False)
+        lk = per_sample_likelihoods(self.model_, self._as_model_input(arr), iw_samples=n_draws, seed=self.seed,
+                                    index=np.zeros(len(arr), dtype=np.int64))
+        return lk.elbo if lk.elbo is not None else lk.recon_ll
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Mean of :meth:`score_samples`: the average ELBO per row in nats (what ``GridSearchCV`` maximizes when
+        no ``scoring`` is given). Note: on standardized data a Gaussian ELBO depends on the data's scale."""
+        return float(np.mean(self.score_samples(X)))
