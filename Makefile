@@ -25,8 +25,10 @@ demo: $(STAMP)
 	@echo "demo run: $(DEMO_DIR)"
 	$(VENV)/bin/shadowplay report $(DEMO_DIR)
 
-## The whole test suite (slow quality runs are shortened unless SHADOWPLAY_SLOW=1).
+## The layer contract (import-linter, see pyproject.toml), then the whole test suite (slow quality runs are shortened
+## unless SHADOWPLAY_SLOW=1).
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 test-slow: $(STAMP)

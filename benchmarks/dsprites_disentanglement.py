@@ -42,7 +42,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
 from shadowplay import api  # noqa: E402
 
 MODELS = [{"preset": "vae"}, {"preset": "beta_vae", "beta": [4]}, {"preset": "beta_tcvae", "beta": [6]},
-          {"preset": "factor_vae", "gamma": [35]}, {"preset": "dip_vae_i", "extra.lambda_od": [10]}]
+          {"preset": "factor_vae", "tc_weight": [35]}, {"preset": "dip_vae_i", "extra.lambda_od": [10]}]
 COLUMNS = [("mig", "MIG"), ("dci.disentanglement", "DCI disentanglement"), ("factor_vae", "FactorVAE score"),
            ("elbo", "test ELBO (nats)")]
 

@@ -110,7 +110,7 @@ def test_bad_inputs_leave_nothing_behind(tmp_path, tiny_flat):
 
 def test_other_csv_data_are_scored_on_the_training_scale(tmp_path):
     """A run trained on CSV rows keeps the standardization statistics; evaluating another CSV file with the run
-    (``evaluate(source=...)``) standardizes it with those, not with its own."""
+    (``evaluate(data=...)``) standardizes it with those, not with its own."""
     import numpy as np
 
     from shadowplay.api.inspect import _split_data
@@ -123,8 +123,39 @@ def test_other_csv_data_are_scored_on_the_training_scale(tmp_path):
                     name="csv", progress=False, overrides={"model.hidden": [8], "trainer.max_steps": 2})
     folder = open_run(run.path)
     stats = folder.meta["data"]["meta"]["standardize"]
-    got = _split_data(folder, "test", source=str(tmp_path / "b.csv"))
+    got = _split_data(folder, "test", data=str(tmp_path / "b.csv"))
     mean, std = np.asarray(stats["mean"]), np.asarray(stats["std"])
     raw = got.x.double().numpy() * std + mean  # back to the file's units with the training statistics
     nearest = np.abs(raw[:, None, :] - b[None, :, :]).max(-1).min(1)  # each row is a row of b.csv
     assert nearest.max() < 1e-3
+
+
+def test_every_run_function_takes_the_run_that_train_returns(digits_run, tmp_path):
+    run = digits_run
+    assert torch.equal(sp.load(run).decode(torch.zeros(1, 8)).mean, sp.load(run.path).decode(torch.zeros(1, 8)).mean)
+    assert sp.info(run).step == sp.info(str(run.path)).step
+    assert sp.sample(run, n=4, write=False).shape == (4, 1, 8, 8)
+    assert sp.reconstruct(run, n=2, write=False)[1].shape == (2, 1, 8, 8)
+    assert sp.load(run, checkpoint="last").latent_dim == 8
+    with pytest.raises(TypeError, match="run folder"):
+        sp.load(42)
+
+
+def test_train_takes_every_cli_option_as_a_keyword(tmp_path, tiny_flat):
+    run = sp.train(data=str(tiny_flat), model="factor_vae", tc_weight=10, lr=3e-4, likelihood="gaussian",
+                   batch_size=16, deterministic=True, latent_dim=2, overrides={"trainer.max_steps": 2,
+                                                                               "model.hidden": [8]},
+                   runs_dir=tmp_path, name="kw", progress=False)
+    t, o = run.config.trainer, run.config.objective
+    assert (t.lr, t.batch_size, t.deterministic, o.tc_weight) == (3e-4, 16, True, 10.0)
+    assert run.config.model.likelihood == "gaussian"
+    assert json.loads((run.path / "run.json").read_text())["model_spec"]["likelihood"] == "gaussian"
+
+
+def test_choices_are_checked_where_used_before_anything_is_written(tmp_path, tiny_flat):
+    runs = tmp_path / "runs"
+    with pytest.raises(ConfigError, match="unknown likelihood 'poisson'.*bernoulli, gaussian, laplace"):
+        sp.train(data=str(tiny_flat), likelihood="poisson", runs_dir=runs, progress=False)
+    with pytest.raises(ConfigError, match="unknown net 'rnn'.*mlp, conv"):
+        sp.train(data=str(tiny_flat), net="rnn", runs_dir=runs, progress=False)
+    assert not runs.exists() or not any(runs.iterdir())

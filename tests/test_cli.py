@@ -157,3 +157,33 @@ def test_presets_lists_every_preset(cli):
     assert listed == sorted(PRESETS)
     assert all(len(line.split()) > 1 for line in p.stdout.splitlines() if line.strip())  # each one described
 
+
+
+def test_debug_after_the_subcommand_shows_the_traceback(cli, tmp_path):
+    p = cli("info", "--debug", str(tmp_path / "nope"))
+    assert p.returncode != 0 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
+
+
+@pytest.mark.parametrize("exc", [KeyError("factor_tc"), TypeError("unexpected keyword"), ValueError("plain"),
+                                 RuntimeError("boom")])
+def test_a_bug_prints_the_traceback_and_says_so(monkeypatch, capsys, tmp_path, exc):
+    """Only ShadowplayError and file errors are the user's; any other exception is a bug in the library."""
+    from shadowplay import cli as cli_module
+
+    def broken(run):
+        raise exc
+    monkeypatch.setattr(cli_module.api, "info", broken)
+    assert cli_module.main(["info", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and type(exc).__name__ in err and "bug in shadowplay" in err
+
+
+def test_file_errors_are_user_errors(monkeypatch, capsys, tmp_path):
+    from shadowplay import cli as cli_module
+
+    def missing(run):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "gone.npy"))
+    monkeypatch.setattr(cli_module.api, "info", missing)
+    assert cli_module.main(["info", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "gone.npy" in err[0]

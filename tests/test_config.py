@@ -61,13 +61,18 @@ def test_type_errors_name_the_key(item):
 
 
 @pytest.mark.parametrize("item", ["trainer.epochs=0", "objective.beta=-1", "trainer.lr=0", "trainer.batch_size=0",
-                                  "model.latent_dim=0", "objective.gamma=-2", "trainer.optimizer=sgd", "model.net=rnn",
-                                  "model.likelihood=poisson", "model.scale=0", "trainer.max_steps=0",
+                                  "model.latent_dim=0", "objective.tc_weight=-2", "trainer.optimizer=sgd",
+                                  "objective.capacity_weight=-1", "objective.dimwise_kl_weight=-1", "model.scale=0", "trainer.max_steps=0",
                                   "trainer.keep_last=0"])
 def test_bad_values_are_rejected_naming_the_key(item):
     key = item.partition("=")[0]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [item])
+
+
+def test_the_old_gamma_key_says_where_each_meaning_went():
+    with pytest.raises(ConfigError, match="capacity_weight.*tc_weight.*dimwise_kl_weight.*lambda_od"):
+        load_config(None, ["objective.gamma=2"])
 
 
 def test_bad_value_in_yaml_is_rejected(tmp_path):

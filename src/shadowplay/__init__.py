@@ -1,10 +1,11 @@
 """shadowplay: deep latent-variable generative models, from training to using what they learned.
 
 The Python API mirrors the CLI: ``train``, ``resume``, ``load``, ``sample``, ``reconstruct``, ``info``,
-``evaluate``, ``traverse``, ``interpolate``, ``report``.
+``evaluate``, ``traverse``, ``interpolate``, ``report``. Importing it leaves matplotlib's backend alone (figures
+are drawn on their own Agg canvas).
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .api import Run, RunInfo, info, load, reconstruct, resume, sample, train  # noqa: E402
 from .api import Evaluation, evaluate, interpolate, report, traverse  # noqa: E402

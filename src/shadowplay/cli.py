@@ -1,313 +1,288 @@
 """Command-line interface: argument parsing only. Each subcommand calls one function of ``shadowplay.api``.
 
-Errors a user can cause (bad input, config, files) print one line ``error: ...`` and exit with status 2; the
-traceback is shown only with ``--debug``.
+One road per option: every option's destination is a keyword of the command's API function with the same name
+(``--batch-size`` → ``train(batch_size=)``; ``tests/test_cli_api_parity.py`` walks every subcommand to check it).
+Options default to "not given" (``argparse.SUPPRESS``), so the API's defaults are the only ones; the help text
+shows them by reading the function's signature (and, for ``train``, ``shadowplay.config``). Choice lists come from
+the modules that own them.
+
+Errors: the library's own errors (``ShadowplayError``) and file errors are the user's: one line ``error: ...``, exit
+status 2 (the traceback with ``--debug``, before or after the subcommand). Anything else is a bug in shadowplay:
+the traceback is printed with a line saying so, exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
+import traceback
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+from . import api
+from ._version import __version__
+from .config import RunConfig
+from .data import SPLITS
+from .distributions import LIKELIHOODS
 from .errors import ShadowplayError
+from .evaluation import PATHS, RANGE_MODES
+from .metrics import METRIC_NAMES
+from .nets import NETS
+from .run import RunFolder
 
-USER_ERRORS = (ShadowplayError, ValueError, TypeError, FileNotFoundError, FileExistsError, NotADirectoryError,
-               IsADirectoryError, PermissionError, KeyError)
-
-
-# ------------------------------------------------------------------ train / resume
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model and write a run folder",
-                       description="Train a model. Flags set common config keys; `section.key=value` overrides "
-                                   "(e.g. trainer.lr=3e-4 model.latent_dim=16) are applied last.")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=3e-4")
-    p.add_argument("--config", help="YAML config file (sections data, model, objective, trainer)")
-    p.add_argument("--data", help="digits | fashion-mnist | dsprites | a .npy/.npz/.csv file | an image folder")
-    p.add_argument("--data-dir", help="folder of the data files (Fashion-MNIST IDX files)")
-    p.add_argument("--model", help="preset: ae, vae, beta_vae, annealed_vae, ... (see `shadowplay presets`)")
-    p.add_argument("--beta", type=float, help="KL weight β (beta_vae default 4)")
-    p.add_argument("--gamma", type=float, help="capacity/TC weight γ, per preset")
-    p.add_argument("--latent-dim", type=int)
-    p.add_argument("--net", choices=["auto", "mlp", "conv"])
-    p.add_argument("--likelihood", choices=["auto", "bernoulli", "gaussian", "laplace"])
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
-    p.add_argument("--runs-dir", default="runs", help="parent folder of run folders (default runs/)")
-    p.add_argument("--name", help="run folder name (default <model>-<data>-<time>)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run folder of the same name")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_train)
+FILE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (ShadowplayError, *FILE_ERRORS)
+# Options that only shape what the CLI prints; they are not keywords of the API function.
+CLI_ONLY = {"json"}
+_INTERNAL = {"api", "show", "command", "debug"}
 
 
-def _train(a: argparse.Namespace) -> int:
-    from . import api
-
-    keys = {"objective.gamma": a.gamma, "model.likelihood": a.likelihood, "trainer.batch_size": a.batch_size,
-            "trainer.lr": a.lr, "trainer.deterministic": True if a.deterministic else None}
-    from .config import parse_overrides
-    overrides = {k: v for k, v in keys.items() if v is not None}
-    overrides.update(parse_overrides(a.overrides))
-    run = api.train(a.config, data=a.data, model=a.model, beta=a.beta, latent_dim=a.latent_dim, epochs=a.epochs,
-                    net=a.net, data_dir=a.data_dir, device=a.device, seed=a.seed, overrides=overrides,
-                    runs_dir=a.runs_dir, name=a.name, overwrite=a.overwrite, progress=not a.no_progress)
-    _report_run(run)
-    return 0
+def _default_text(fn: Callable, dest: str) -> str:
+    """`` (default X)`` from ``fn``'s signature, or for ``train``'s config keywords from ``shadowplay.config``."""
+    if fn is api.train and dest in api.TRAIN_KEYS:
+        section, key = api.TRAIN_KEYS[dest].split(".")
+        value = getattr(getattr(RunConfig(), section), key)
+    else:
+        param = inspect.signature(fn).parameters.get(dest)
+        value = None if param is None else param.default
+    if value is None or value is inspect.Parameter.empty or isinstance(value, bool):
+        return ""
+    return f" (default {value})"
 
 
-def _report_run(run) -> None:
+class _Command:
+    """One subcommand: its parser, the API function it calls and how its result is shown."""
+
+    def __init__(self, sub: argparse._SubParsersAction, name: str, fn: Callable, show: Callable[[Any, Any], int],
+                 **parser_kw: Any):
+        self.fn = fn
+        self.p = sub.add_parser(name, argument_default=argparse.SUPPRESS, **parser_kw)
+        self.p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                            help="show tracebacks (also accepted before the command)")
+        self.p.set_defaults(api=fn, show=show)
+
+    def arg(self, *flags: str, help: str = "", **kw: Any) -> "_Command":
+        dest = kw.get("dest") or (flags[0] if not flags[0].startswith("-") else
+                                  max(flags, key=len).lstrip("-").replace("-", "_"))
+        self.p.add_argument(*flags, help=help + _default_text(self.fn, dest), **kw)
+        return self
+
+    def run(self) -> "_Command":
+        return self.arg("run", help="run folder (written by `shadowplay train`)")
+
+    def checkpoint(self) -> "_Command":
+        return self.arg("--checkpoint", help="best | last | a checkpoint file name")
+
+    def split(self, what: str = "split to use") -> "_Command":
+        return self.arg("--split", choices=SPLITS, help=what)
+
+    def no_progress(self) -> "_Command":
+        return self.arg("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+
+# ------------------------------------------------------------------ what each command prints
+def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     r = run.result
     val = ", ".join(f"{k} {v:.3f}" for k, v in r.val_metrics.items())
+    folder = RunFolder(run)
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
-    print(f"  samples: {run.path / 'samples.png'}   reconstructions: {run.path / 'reconstructions.png'}")
-
-
-def _add_resume(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("resume", help="continue a run from its last checkpoint")
-    p.add_argument("run", help="run folder")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_resume)
-
-
-def _resume(a: argparse.Namespace) -> int:
-    from . import api
-    _report_run(api.resume(a.run, a.overrides, progress=not a.no_progress))
+    print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
     return 0
 
 
-# ------------------------------------------------------------------ sample / reconstruct / info
-def _add_sample(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="draw from the prior and decode; write a picture")
-    p.add_argument("run")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("-o", "--out", default=None, help="output PNG (default <run>/samples.png)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file name")
-
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        out = a.out or str(Path(a.run) / "samples.png")
-        api.sample(a.run, a.n, out, a.seed, a.checkpoint)
-        print(out)
+def _show_picture(attr: str) -> Callable[[Any, argparse.Namespace], int]:
+    def show(result: Any, a: argparse.Namespace) -> int:
+        print(getattr(a, "out", None) or getattr(RunFolder(a.run), attr))  # the API's default when -o is not given
         return 0
-    p.set_defaults(func=run)
+    return show
 
 
-def _add_reconstruct(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reconstruct", help="inputs above their reconstructions; write a picture")
-    p.add_argument("run")
-    p.add_argument("-n", type=int, default=16)
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("-o", "--out", default=None, help="output PNG (default <run>/reconstructions.png)")
-    p.add_argument("--checkpoint", default="best")
-
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        out = a.out or str(Path(a.run) / "reconstructions.png")
-        api.reconstruct(a.run, a.n, a.split, out, a.checkpoint)
-        print(out)
+def _show_info(i: api.RunInfo, a: argparse.Namespace) -> int:
+    if getattr(a, "json", False):
+        print(json.dumps({"path": str(i.path), "config": i.config, "run": i.meta, "step": i.step, "epoch": i.epoch,
+                          "last_train": i.last_train, "last_val": i.last_val, "checkpoints": i.checkpoints},
+                         indent=2, default=str))
         return 0
-    p.set_defaults(func=run)
+    fmt = lambda d: ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
+                              for k, v in d.items() if k not in ("time", "split"))
+    print(f"run      {i.path}  ({i.meta.get('status', '?')})")
+    print(f"model    {i.config['model']['preset']}, latent_dim {i.config['model']['latent_dim']}, "
+          f"data {i.config['data']['source']} {tuple(i.meta.get('data', {}).get('shape', []))}")
+    print(f"progress step {i.step}, epoch {i.epoch}/{i.config['trainer']['epochs']}")
+    print(f"train    {fmt(i.last_train) or '-'}")
+    print(f"val      {fmt(i.last_val) or '-'}")
+    print(f"ckpts    {', '.join(i.checkpoints) or '-'}")
+    print("config:")
+    for section, values in i.config.items():
+        print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+    return 0
 
 
-def _add_info(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="config, steps, last metrics and checkpoints of a run")
-    p.add_argument("run")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        i = api.info(a.run)
-        if a.json:
-            print(json.dumps({"path": str(i.path), "config": i.config, "run": i.meta, "step": i.step,
-                              "epoch": i.epoch, "last_train": i.last_train, "last_val": i.last_val,
-                              "checkpoints": i.checkpoints}, indent=2, default=str))
-            return 0
-        fmt = lambda d: ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
-                                  for k, v in d.items() if k not in ("time", "split"))
-        print(f"run      {i.path}  ({i.meta.get('status', '?')})")
-        print(f"model    {i.config['model']['preset']}, latent_dim {i.config['model']['latent_dim']}, "
-              f"data {i.config['data']['source']} {tuple(i.meta.get('data', {}).get('shape', []))}")
-        print(f"progress step {i.step}, epoch {i.epoch}/{i.config['trainer']['epochs']}")
-        print(f"train    {fmt(i.last_train) or '-'}")
-        print(f"val      {fmt(i.last_val) or '-'}")
-        print(f"ckpts    {', '.join(i.checkpoints) or '-'}")
-        print("config:")
-        for section, values in i.config.items():
-            print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
-        return 0
-    p.set_defaults(func=run)
+def _show_presets(presets: dict[str, str], a: argparse.Namespace) -> int:
+    for name, doc in presets.items():
+        print(f"{name:14s} {doc}")
+    return 0
 
 
-def _add_presets(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("presets", help="list the model presets")
-
-    def run(a: argparse.Namespace) -> int:
-        from .objectives import PRESETS
-        for name in sorted(PRESETS):
-            doc = (PRESETS[name].__doc__ or "").strip().splitlines()
-            print(f"{name:14s} {doc[0] if doc else ''}")
-        return 0
-    p.set_defaults(func=run)
+def _show_study(res: Any, a: argparse.Namespace) -> int:
+    for kind, path in res.files.items():
+        print(f"{kind:13s} {path}")
+    for r in res.failed:
+        print(f"failed: {r.run.name}: {r.error}", file=sys.stderr)
+    return 1 if res.failed else 0
 
 
-# Each entry adds one subcommand. Later features append their own adder here.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_train, _add_resume, _add_sample, _add_reconstruct, _add_info, _add_presets,
-]
+def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
+    d, lk = ev.document, ev.document["likelihood"]
+    print(f"{d['data']} {d['split']} split: {d['n_inputs']} inputs, K = {d['iw_samples']}, checkpoint "
+          f"{d['checkpoint']} ({d['inputs_per_s']:,.0f} inputs/s on {d['device']})")
+    rows = [("ELBO", "elbo", "nats"), ("  reconstruction E_q[log p(x|z)]", "recon_ll", "nats"),
+            ("  KL(q(z|x) || p(z))", "kl", "nats"), (f"log p(x), IWAE K={d['iw_samples']}", "log_px", "nats"),
+            ("bits per dimension", "bits_per_dim", ""), ("reconstruction error sum (x-x^)^2", "recon_sq_error", "")]
+    for label, key, unit in rows:
+        if key in lk:
+            print(f"  {label:36s} {lk[key]:12.4f} ± {lk[key + '_sem']:.3g} {unit}")
+    dg = d["diagnostics"]
+    print(f"  {'active units':36s} {dg['n_active']:12d} / {len(dg['active'])}")
+    for w in dg["warnings"]:
+        print(f"warning: {w}")
+    if d.get("note"):
+        print(f"note: {d['note']}")
+    for name, r in (d.get("metrics") or {}).items():
+        vals = [f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float) and k != "prune_threshold"
+                and "train" not in k]
+        print(f"  {name:36s} {', '.join(vals)}")
+    if d.get("metrics_note"):
+        print(f"note: {d['metrics_note']}")
+    for f in ev.files:
+        print(f)
+    return 0
 
 
-# ------------------------------------------------------------------ study
-def _add_study(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("study", help="train and evaluate a grid of models x hyper-parameters x seeds",
-                       description="Run every run of a study file that is not done yet (one child process per run "
-                                   "step, --jobs at a time), then write results.csv, summary.csv and plots. Started "
-                                   "again after a kill, it skips finished runs and resumes the others.")
-    p.add_argument("study", help="study YAML (base config, models grid, seeds, metrics, output)")
-    p.add_argument("--jobs", "-j", type=int, default=1, help="runs at once (default 1)")
-    p.add_argument("--output", help="output folder (default: the file's `output`, else a folder named after it)")
-
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        res = api.study(a.study, jobs=a.jobs, output=a.output)
-        for kind, path in res.files.items():
-            print(f"{kind:13s} {path}")
-        for r in res.failed:
-            print(f"failed: {r.run.name}: {r.error}", file=sys.stderr)
-        return 1 if res.failed else 0
-    p.set_defaults(func=run)
+def _show_traversal(res: api.TraversalResult, a: argparse.Namespace) -> int:
+    print(f"dimensions by KL: {', '.join(map(str, res.traversal.dims))}")
+    for key in ("overview", "gif"):
+        if key in res.files:
+            print(res.files[key])
+    return 0
 
 
-COMMANDS.append(_add_study)
+def _show_path(result: Any, a: argparse.Namespace) -> int:
+    print(getattr(result, "path", result))
+    return 0
 
 
-# ------------------------------------------------------------------ evaluate / traverse / interpolate / report
-def _add_evaluate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("evaluate", help="ELBO, importance-weighted log p(x), KL per latent, active units",
-                       description="Per-input ELBO (reconstruction + KL) and importance-weighted log p(x) (Burda et "
-                                   "al. 2016) on a split; writes <run>/evaluation/evaluation.json, per_sample.npy/.csv "
-                                   "and worst_reconstructions.png, and prints a table.")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--iw-samples", "-k", type=int, default=1000, help="importance samples K per input (default 1000)")
-    p.add_argument("--data", default=None, help="evaluate other data (a built-in name or a path) of the same shape")
-    p.add_argument("--checkpoint", default="best", help="best | last | a checkpoint file name")
-    p.add_argument("--seed", type=int, default=0, help="seed of the importance-sampling noise")
-    p.add_argument("--max-rows", type=int, default=4096, help="decoder rows per pass (memory bound; default 4096)")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--metrics", type=lambda v: [m for m in v.split(",") if m], default=None,
-                   help="disentanglement metrics, comma-separated (mig,sap,dci,modularity_explicitness,unsupervised,"
-                        "beta_vae,factor_vae) or all; needs data with factors; adds mi_matrix.png")
-    p.add_argument("--metric-options", type=json.loads, default=None,
-                   help='JSON of per-metric keyword arguments, e.g. \'{"factor_vae": {"n_train": 2000}}\'')
+# ------------------------------------------------------------------ the commands
+def _add_commands(sub: argparse._SubParsersAction) -> None:
+    c = _Command(sub, "train", api.train, _show_run, help="train a model and write a run folder",
+                 description="Train a model. Flags set common config keys; `section.key=value` overrides "
+                             "(e.g. trainer.lr=3e-4 model.latent_dim=16) are applied last.")
+    c.arg("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=3e-4")
+    c.arg("--config", help="YAML config file (sections data, model, objective, trainer)")
+    c.arg("--data", help="digits | fashion-mnist | dsprites | a .npy/.npz/.csv file | an image folder")
+    c.arg("--data-dir", help="folder of the data files (Fashion-MNIST IDX files)")
+    c.arg("--model", help="preset: ae, vae, beta_vae, annealed_vae, ... (see `shadowplay presets`)")
+    c.arg("--latent-dim", type=int, help="number of latent dimensions")
+    c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family; auto picks conv for 28/32/64-px images")
+    c.arg("--likelihood", choices=("auto", *LIKELIHOODS), help="decoder distribution p(x|z)")
+    c.arg("--beta", type=float, help="KL weight β (β-TCVAE: the TC weight); the preset's default when not given")
+    c.arg("--capacity-weight", type=float, help="annealed_vae: γ of γ·|KL − C(t)| (Burgess et al.)")
+    c.arg("--tc-weight", type=float, help="factor_vae: γ, the weight of the discriminator's TC (Kim & Mnih)")
+    c.arg("--dimwise-kl-weight", type=float, help="beta_tcvae: γ, the dimension-wise KL weight (Chen et al.)")
+    c.arg("--epochs", type=int, help="passes over the training split")
+    c.arg("--batch-size", type=int, help="examples per step")
+    c.arg("--lr", type=float, help="learning rate")
+    c.arg("--seed", type=int, help="seed of weights, data split and noise")
+    c.arg("--device", help="auto | cpu | cuda | cuda:N")
+    c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
+    c.arg("--runs-dir", help="parent folder of run folders")
+    c.arg("--name", help="run folder name (default <model>-<data>-<time>)")
+    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+    c.no_progress()
 
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        ev = api.evaluate(a.run, a.split, a.iw_samples, metrics=getattr(a, "metrics", None), which=a.checkpoint,
-                          seed=a.seed, max_rows=a.max_rows, device=a.device, source=a.data,
-                          metric_options=a.metric_options)
-        d, lk = ev.document, ev.document["likelihood"]
-        print(f"{d['data']} {d['split']} split: {d['n_inputs']} inputs, K = {d['iw_samples']}, checkpoint "
-              f"{d['checkpoint']} ({d['inputs_per_s']:,.0f} inputs/s on {d['device']})")
-        rows = [("ELBO", "elbo", "nats"), ("  reconstruction E_q[log p(x|z)]", "recon_ll", "nats"),
-                ("  KL(q(z|x) || p(z))", "kl", "nats"), (f"log p(x), IWAE K={d['iw_samples']}", "log_px", "nats"),
-                ("bits per dimension", "bits_per_dim", ""), ("reconstruction error sum (x-x^)^2", "recon_sq_error", "")]
-        for label, key, unit in rows:
-            if key in lk:
-                print(f"  {label:36s} {lk[key]:12.4f} ± {lk[key + '_sem']:.3g} {unit}")
-        dg = d["diagnostics"]
-        print(f"  {'active units':36s} {dg['n_active']:12d} / {len(dg['active'])}")
-        for w in dg["warnings"]:
-            print(f"warning: {w}")
-        if d.get("note"):
-            print(f"note: {d['note']}")
-        for name, r in (d.get("metrics") or {}).items():
-            vals = [f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float) and k != "prune_threshold"
-                    and "train" not in k]
-            print(f"  {name:36s} {', '.join(vals)}")
-        if d.get("metrics_note"):
-            print(f"note: {d['metrics_note']}")
-        for f in ev.files:
-            print(f)
-        return 0
-    p.set_defaults(func=run)
+    c = _Command(sub, "resume", api.resume, _show_run, help="continue a run from its last checkpoint")
+    c.run().arg("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
+    c.no_progress()
 
+    c = _Command(sub, "sample", api.sample, _show_picture("samples_path"),
+                 help="draw from the prior and decode; write a picture")
+    c.run().arg("-n", type=int, help="number of samples")
+    c.arg("-o", "--out", help="output PNG (default <run>/samples.png)")
+    c.arg("--seed", type=int, help="seed of the prior draws").checkpoint()
 
-def _add_traverse(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("traverse", help="latent traversals: a PNG grid per latent, an overview and a GIF",
-                       description="Decode each latent dimension (ordered by KL) over a range while the others stay "
-                                   "at the prior mean or at a real input's code; writes "
-                                   "<run>/traversals/<mode>-<start>/.")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--dims", default="all", help="all | topN | comma-separated indices (default all)")
-    p.add_argument("--range", type=float, default=3.0, dest="range_",
-                   help="r: ±r for fixed; quantile levels Φ(-r)..Φ(r) for prior/posterior-quantile (default 3)")
-    p.add_argument("--steps", type=int, default=11)
-    p.add_argument("--mode", default="prior", choices=["prior", "posterior-quantile", "fixed", "minmax"])
-    p.add_argument("--input", type=int, nargs="+", default=None, dest="inputs",
-                   help="start from these inputs' codes (indices into --split) instead of the prior mean")
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best")
-    p.add_argument("--seed", type=int, default=0, help="seed of the aggregate-posterior draws")
+    c = _Command(sub, "reconstruct", api.reconstruct, _show_picture("reconstructions_path"),
+                 help="inputs above their reconstructions; write a picture")
+    c.run().arg("-n", type=int, help="number of inputs").split()
+    c.arg("-o", "--out", help="output PNG (default <run>/reconstructions.png)").checkpoint()
 
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        res = api.traverse(a.run, a.dims, a.range_, a.steps, a.mode, a.inputs, a.split, a.checkpoint, a.seed)
-        print(f"dimensions by KL: {', '.join(map(str, res.traversal.dims))}")
-        print(res.files["overview"])
-        print(res.files["gif"])
-        return 0
-    p.set_defaults(func=run)
+    c = _Command(sub, "info", api.info, _show_info, help="config, steps, last metrics and checkpoints of a run")
+    c.run().arg("--json", action="store_true", help="print one JSON document")
 
+    _Command(sub, "presets", api.presets, _show_presets, help="list the model presets")
 
-def _add_interpolate(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("interpolate", help="decode a path between the codes of two inputs; write a picture")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--from", type=int, required=True, dest="start", help="index of the first input in --split")
-    p.add_argument("--to", type=int, required=True, dest="end", help="index of the second input")
-    p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--path", default="slerp", choices=["linear", "slerp"])
-    p.add_argument("--split", default="test", choices=["train", "val", "test"])
-    p.add_argument("--checkpoint", default="best")
-    p.add_argument("-o", "--out", default=None, help="output PNG (default <run>/interpolations/<from>-<to>-<path>.png)")
+    c = _Command(sub, "study", api.study, _show_study,
+                 help="train and evaluate a grid of models x hyper-parameters x seeds",
+                 description="Run every run of a study file that is not done yet (one child process per run "
+                             "step, --jobs at a time), then write results.csv, summary.csv and plots. Started "
+                             "again after a kill, it skips finished runs and resumes the others.")
+    c.arg("study", help="study YAML (base config, models grid, seeds, metrics, output)")
+    c.arg("--jobs", "-j", type=int, help="runs at once")
+    c.arg("--output", help="output folder (default: the file's `output`, else a folder named after it)")
+    c.no_progress()
 
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        print(api.interpolate(a.run, a.start, a.end, a.steps, a.path, a.split, a.checkpoint, a.out).path)
-        return 0
-    p.set_defaults(func=run)
+    c = _Command(sub, "evaluate", api.evaluate, _show_evaluation,
+                 help="ELBO, importance-weighted log p(x), KL per latent, active units",
+                 description="Per-input ELBO (reconstruction + KL) and importance-weighted log p(x) (Burda et "
+                             "al. 2016) on a split; writes <run>/evaluation/evaluation.json, per_sample.npy/.csv "
+                             "and worst_reconstructions.png, and prints a table.")
+    c.run().split()
+    c.arg("--iw-samples", "-k", type=int, help="importance samples K per input")
+    c.arg("--data", help="evaluate other data (a built-in name or a path) of the same shape").checkpoint()
+    c.arg("--seed", type=int, help="seed of the importance-sampling noise")
+    c.arg("--max-rows", type=int, help="decoder rows per pass (memory bound)")
+    c.arg("--device", help="auto | cpu | cuda | cuda:N")
+    c.arg("--metrics", help=f"disentanglement metrics, comma-separated ({','.join(METRIC_NAMES)}) or all; needs "
+                            "data with factors; adds mi_matrix.png")
+    c.arg("--metric-options", type=json.loads,
+          help='JSON of per-metric keyword arguments, e.g. \'{"factor_vae": {"n_train": 2000}}\'')
 
+    c = _Command(sub, "traverse", api.traverse, _show_traversal,
+                 help="latent traversals: a PNG grid per latent, an overview and a GIF",
+                 description="Decode each latent dimension (ordered by KL) over a range while the others stay at "
+                             "the prior mean or at a real input's code; writes <run>/traversals/<mode>-<start>/.")
+    c.run().arg("--dims", help="all | topN | comma-separated indices")
+    c.arg("--range", type=float, dest="range_",
+          help="r: ±r for fixed; quantile levels Φ(-r)..Φ(r) for prior/posterior-quantile")
+    c.arg("--steps", type=int, help="values per dimension")
+    c.arg("--mode", choices=RANGE_MODES, help="how the range of each dimension is chosen")
+    c.arg("--inputs", "--input", type=int, nargs="+",
+          help="start from these inputs' codes (indices into --split) instead of the prior mean")
+    c.split().checkpoint().arg("--seed", type=int, help="seed of the aggregate-posterior draws")
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="write one self-contained HTML page about a run",
-                       description="Write <run>/report.html (works offline: images inline). Runs `evaluate` and "
-                                   "`traverse` first when their files are missing.")
-    p.add_argument("run", help="run folder")
-    p.add_argument("--iw-samples", "-k", type=int, default=1000, help="K when the evaluation has to be run")
-    p.add_argument("--refresh", action="store_true", help="re-run evaluate and traverse even if their files exist")
-    p.add_argument("--checkpoint", default="best")
-    p.add_argument("-o", "--out", default=None, help="output HTML (default <run>/report.html)")
+    c = _Command(sub, "interpolate", api.interpolate, _show_path,
+                 help="decode a path between the codes of two inputs; write a picture")
+    c.run().arg("--start", "--from", type=int, required=True, help="index of the first input in --split")
+    c.arg("--end", "--to", type=int, required=True, help="index of the second input")
+    c.arg("--steps", type=int, help="codes on the path")
+    c.arg("--path", choices=PATHS, help="straight line or great circle between the two codes")
+    c.split().checkpoint().arg("-o", "--out", help="output PNG (default <run>/interpolations/<from>-<to>-<path>.png)")
 
-    def run(a: argparse.Namespace) -> int:
-        from . import api
-        print(api.report(a.run, a.iw_samples, a.refresh, a.checkpoint, a.out))
-        return 0
-    p.set_defaults(func=run)
+    c = _Command(sub, "report", api.report, _show_path, help="write one self-contained HTML page about a run",
+                 description="Write <run>/report.html (works offline: images inline). Runs `evaluate` and "
+                             "`traverse` first when their files are missing.")
+    c.run().arg("--iw-samples", "-k", type=int, help="K when the evaluation has to be run")
+    c.arg("--refresh", action="store_true", help="re-run evaluate and traverse even if their files exist")
+    c.checkpoint().arg("-o", "--out", help="output HTML (default <run>/report.html)")
 
 
-COMMANDS.extend([_add_evaluate, _add_traverse, _add_interpolate, _add_report])
+# Later features append their own adders here: each takes the subparsers object and adds its commands.
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
     parser = argparse.ArgumentParser(prog="shadowplay", description="Deep latent-variable generative models.")
     parser.add_argument("--version", action="version", version=f"shadowplay {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -317,26 +292,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def api_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed options that are keywords of the command's API function (all but the CLI's own)."""
+    return {k: v for k, v in vars(args).items() if k not in _INTERNAL and k not in CLI_ONLY}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    debug = "--debug" in argv
     try:
         args, extra = parser.parse_known_args(argv)
         # `KEY=VALUE` overrides may come before and after flags; argparse's `nargs="*"` only takes one run of them
-        if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
-            args.overrides = list(args.overrides or []) + extra
+        takes = getattr(args, "api", None) and "overrides" in inspect.signature(args.api).parameters
+        if extra and takes and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides = list(getattr(args, "overrides", [])) + extra
         elif extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as e:  # argparse prints its own message; usage errors exit 2
         return int(e.code or 0)
-    if not getattr(args, "func", None):
+    if not getattr(args, "api", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        return int(args.show(args.api(**api_keywords(args)), args) or 0)
     except USER_ERRORS as e:
-        if debug:
+        if args.debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
@@ -344,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; `shadowplay resume <run>` continues from the last checkpoint", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 -- not the user's doing: show everything and say whose it is
+        traceback.print_exc()
+        print("error: this is a bug in shadowplay, not a problem with your input; please report it with the "
+              "traceback above", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

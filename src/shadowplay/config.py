@@ -40,17 +40,19 @@ class DataConfig:
 class ModelConfig:
     preset: str = "vae"                                # see shadowplay.objectives.presets
     latent_dim: int = 10
-    net: str = "auto"                                  # auto | mlp | conv
+    net: str = "auto"                                  # auto | shadowplay.nets.NETS (checked there, where used)
     hidden: tuple[int, ...] = (512, 256)               # MLP widths
     channels: tuple[int, ...] = (32, 32, 64, 64)       # conv widths
-    likelihood: str = "auto"                           # auto | bernoulli | gaussian | laplace
+    likelihood: str = "auto"                           # auto | shadowplay.distributions.LIKELIHOODS (checked where used)
     scale: float | None = None                         # Gaussian σ / Laplace b; None = learned per dimension
 
 
 @dataclass(frozen=True)
 class ObjectiveConfig:
     beta: float | None = None          # KL weight; None = the preset's default
-    gamma: float | None = None         # capacity / TC / DIP weights per the preset
+    capacity_weight: float | None = None    # annealed_vae: γ of γ·|KL − C(t)| (Burgess et al.); None = preset's
+    tc_weight: float | None = None          # factor_vae: γ, the weight of the discriminator's TC (Kim & Mnih)
+    dimwise_kl_weight: float | None = None  # beta_tcvae: γ, the dimension-wise KL weight (Chen et al.)
     capacity_max: float = 25.0         # Burgess et al. C_max (nats)
     capacity_steps: int = 100_000      # steps to raise C from 0 to C_max
     warmup_steps: int = 0              # KL warm-up: weight rises linearly 0 → β over these steps
@@ -102,7 +104,15 @@ def all_keys() -> list[str]:
     return [f"{s}.{f.name}" for s, cls in _SECTION_TYPES.items() for f in fields(cls)]
 
 
+# Keys that were renamed: the old name gets an error that says where its meaning went.
+_RENAMED = {"objective.gamma": "objective.gamma meant a different weight in each preset and is split by meaning: "
+                               "objective.capacity_weight (annealed_vae), objective.tc_weight (factor_vae), "
+                               "objective.dimwise_kl_weight (beta_tcvae), objective.extra.lambda_od (dip_vae_*)"}
+
+
 def _unknown(key: str) -> ConfigError:
+    if key in _RENAMED:
+        return ConfigError(_RENAMED[key])
     close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
     hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(all_keys())}"
     return ConfigError(f"unknown config key {key!r}{hint}")
@@ -226,13 +236,12 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.log_every >= 1, "trainer.log_every must be >= 1")
     _check(t.max_steps is None or t.max_steps >= 1, "trainer.max_steps must be >= 1")
     _check(m.latent_dim >= 1, f"model.latent_dim must be >= 1, got {m.latent_dim}")
-    _check(m.net in ("auto", "mlp", "conv"), f"model.net must be auto, mlp or conv, got {m.net!r}")
-    _check(m.likelihood in ("auto", "bernoulli", "gaussian", "laplace"),
-           f"model.likelihood must be auto, bernoulli, gaussian or laplace, got {m.likelihood!r}")
     _check(m.scale is None or m.scale > 0, "model.scale must be > 0 (or none for a learned scale)")
     _check(all(h >= 1 for h in m.hidden) and len(m.hidden) >= 1, "model.hidden must be positive widths")
     _check(o.beta is None or o.beta >= 0, f"objective.beta must be >= 0, got {o.beta}")
-    _check(o.gamma is None or o.gamma >= 0, f"objective.gamma must be >= 0, got {o.gamma}")
+    for key in ("capacity_weight", "tc_weight", "dimwise_kl_weight"):
+        value = getattr(o, key)
+        _check(value is None or value >= 0, f"objective.{key} must be >= 0, got {value}")
     _check(o.capacity_steps >= 1 and o.capacity_max >= 0, "objective.capacity_* must be positive")
     _check(o.warmup_steps >= 0, "objective.warmup_steps must be >= 0")
     _check(d.color in ("auto", "grayscale", "rgb"), f"data.color must be auto, grayscale or rgb, got {d.color!r}")

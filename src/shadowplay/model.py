@@ -15,7 +15,7 @@ from torch import nn
 from torch.distributions import Distribution
 
 from .distributions import LIKELIHOODS, POSTERIORS, standard_normal_prior
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .nets import build_nets, pick_net
 
 
@@ -122,7 +122,7 @@ class LatentVariableModel(nn.Module):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``(n, *shape)`` decoder means of ``n`` draws from the prior."""
         if n < 1:
-            raise ValueError(f"number of samples must be >= 1, got {n}")
+            raise ConfigError(f"number of samples must be >= 1, got {n}")
         z = torch.randn(n, self.latent_dim, generator=generator)
         return self.decode(z).mean
 
@@ -134,13 +134,15 @@ class LatentVariableModel(nn.Module):
 
 def resolve_likelihood(likelihood: str, value_range: str) -> str:
     """``auto`` → Bernoulli for data in [0, 1], Gaussian otherwise; Bernoulli on real-valued data is an error."""
+    if likelihood != "auto" and likelihood not in LIKELIHOODS:
+        raise ConfigError(f"unknown likelihood {likelihood!r}; choose auto or one of {', '.join(LIKELIHOODS)}")
     if likelihood == "auto":
         return "bernoulli" if value_range == "unit" else "gaussian"
     if likelihood == "bernoulli" and value_range != "unit":
         raise DataError("a Bernoulli likelihood needs data in [0, 1]; these data are real-valued. "
                         "Use --likelihood gaussian (or laplace)")
     if likelihood not in LIKELIHOODS:
-        raise ValueError(f"unknown likelihood {likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
+        raise ConfigError(f"unknown likelihood {likelihood!r}; choose auto or one of {', '.join(LIKELIHOODS)}")
     return likelihood
 
 

@@ -95,7 +95,7 @@ def test_autoencoder_evaluation_says_why_it_reports_reconstruction_only(ae_run, 
 
 
 def test_evaluate_other_data_of_the_same_shape(vae_run, tiny_flat):
-    ev = api.evaluate(vae_run, iw_samples=5, source=str(tiny_flat))
+    ev = api.evaluate(vae_run, iw_samples=5, data=str(tiny_flat))
     assert ev.document["data"] == "blocks8" and ev.document["n_inputs"] == 32  # the file's own 10 % test split
     assert {p.name for p in ev.files} == {"evaluation-blocks8-test.json", "per_sample-blocks8-test.npy",
                                           "per_sample-blocks8-test.csv", "worst_reconstructions-blocks8-test.png"}

@@ -176,10 +176,10 @@ def test_tc_gradient_reaches_the_encoder_but_not_the_discriminator_and_vice_vers
 
 
 def test_presets_read_their_options_and_reject_unknown_ones():
-    tc = build_preset("beta_tcvae", PresetParams(beta=3.0, gamma=2.0, extra={"alpha": 0.5, "estimator": "mws"}))
+    tc = build_preset("beta_tcvae", PresetParams(beta=3.0, dimwise_kl_weight=2.0, extra={"alpha": 0.5, "estimator": "mws"}))
     assert tc.objective.weights(0) == {"recon": 1.0, "mi": 0.5, "tc": 3.0, "dwkl": 2.0, "kl": 0.0}
     assert tc.objective.terms["tc"].estimator == "mws"
-    fv = build_preset("factor_vae", PresetParams(gamma=10.0, latent_dim=3, extra={"disc_hidden": 16}))
+    fv = build_preset("factor_vae", PresetParams(tc_weight=10.0, latent_dim=3, extra={"disc_hidden": 16}))
     disc = fv.objective.terms["factor_tc"]
     assert fv.objective.weights(0)["factor_tc"] == 10.0 and disc.discriminator[0].in_features == 3
     assert disc.aux_lr == 1e-4 and disc.aux_betas == (0.5, 0.9) and len(disc.discriminator) == 13
@@ -196,12 +196,12 @@ def test_cli_flags_reach_the_disentangling_presets(tiny_flat, runs_dir, capsys):
     from shadowplay.run import open_run
     from shadowplay.training import read_metrics
     torch.set_default_dtype(torch.float32)  # a real run (the autouse fixture restores the dtype afterwards)
-    args = ["train", "--data", str(tiny_flat), "--model", "beta_tcvae", "--beta", "6", "--gamma", "2",
+    args = ["train", "--data", str(tiny_flat), "--model", "beta_tcvae", "--beta", "6", "--dimwise-kl-weight", "2",
             "--latent-dim", "3", "--runs-dir", str(runs_dir), "--name", "tc", "--no-progress",
             "model.hidden=[16]", "trainer.max_steps=3", "trainer.log_every=1", "objective.extra={estimator: mws}"]
     assert main(args) == 0
     cfg = open_run(runs_dir / "tc").config
-    assert (cfg.model.preset, cfg.objective.beta, cfg.objective.gamma) == ("beta_tcvae", 6.0, 2.0)
+    assert (cfg.model.preset, cfg.objective.beta, cfg.objective.dimwise_kl_weight) == ("beta_tcvae", 6.0, 2.0)
     last = [r for r in read_metrics(runs_dir / "tc") if r["split"] == "train"][-1]
     assert {"mi", "tc", "dwkl", "kl"} <= set(last) and last["weight/tc"] == 6.0 and last["weight/dwkl"] == 2.0
     assert main(["train", "--data", str(tiny_flat), "--model", "dip_vae_ii", "--runs-dir", str(runs_dir),

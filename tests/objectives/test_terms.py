@@ -116,7 +116,7 @@ def test_capacity_term_tracks_a_linear_target():
     term = CapacityKL(c_max=20.0, steps=1000)
     for step, c in [(0, 0.0), (250, 5.0), (500, 10.0), (1000, 20.0), (5000, 20.0)]:
         assert float(term(out, StepContext(step=step)).detach()) == pytest.approx(abs(kl - c), rel=1e-12)
-    preset = build_preset("annealed_vae", PresetParams(gamma=100.0, capacity_max=20.0, capacity_steps=1000))
+    preset = build_preset("annealed_vae", PresetParams(capacity_weight=100.0, capacity_max=20.0, capacity_steps=1000))
     lo = preset.objective(out, StepContext(step=500))
     assert lo.weights["capacity"] == 100.0 and lo.weights["kl"] == 0.0        # KL is logged, not optimized
     torch.testing.assert_close(lo.loss, lo.terms["recon"] + 100.0 * lo.terms["capacity"])

@@ -42,7 +42,7 @@ def test_write_then_read_round_trip_leaves_no_temp_files(tmp_path):
 
 def test_a_write_that_fails_midway_keeps_the_old_file(tmp_path, monkeypatch):
     path = _write(tmp_path, 7, 1.0)
-    import shadowplay.training.checkpoint as ck
+    import shadowplay.run.checkpoints as ck  # the file format lives in the run package
 
     def half_written(tensors, filename, metadata=None):
         Path(filename).write_bytes(b"\x00" * 64)  # part of a file, then the disk fills up

@@ -14,6 +14,22 @@ import torch
 
 from ..errors import DataError
 
+SPLITS = ("train", "val", "test")  # the names of DataSplits' fields, in order
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Plain values a source may use; each source documents the ones it reads. It lives here, beside the
+    containers, so that ``files`` (path loading) and ``registry`` (name lookup, which dispatches paths to ``files``)
+    both import it from below and neither imports the other back."""
+
+    data_dir: str | None = None
+    n_samples: int | None = None
+    image_size: int | None = None
+    color: str = "auto"            # "auto" | "grayscale" | "rgb" (image folders)
+    label_column: str | None = None  # CSV
+    seed: int = 0
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -80,8 +96,8 @@ class DataSplits:
     test: Dataset
 
     def get(self, split: str) -> Dataset:
-        if split not in ("train", "val", "test"):
-            raise DataError(f"unknown split {split!r}; choose train, val or test")
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; choose {', '.join(SPLITS)}")
         return getattr(self, split)
 
 

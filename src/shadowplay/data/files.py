@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, validate_tensor
-from .registry import SourceOptions
+from .base import Dataset, SourceOptions, validate_tensor
 
 ARRAY_KEYS = ("x", "images", "data")
 LABEL_KEYS = ("labels", "y")

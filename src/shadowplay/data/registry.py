@@ -8,24 +8,14 @@ official test set). Anything that is not a registered name is treated as a path 
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from ..errors import DataError
-from .base import Dataset, DataSplits, split_dataset
+from .base import Dataset, DataSplits, SourceOptions, split_dataset
+from .files import load_path
 
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """Plain values a source may use; each source documents the ones it reads."""
-
-    data_dir: str | None = None
-    n_samples: int | None = None
-    image_size: int | None = None
-    color: str = "auto"            # "auto" | "grayscale" | "rgb" (image folders)
-    label_column: str | None = None  # CSV
-    seed: int = 0
+__all__ = ["SourceOptions", "Source", "register_source", "source_names", "load_data"]  # SourceOptions: re-exported
 
 
 Source = Callable[[SourceOptions], "Dataset | DataSplits"]
@@ -56,7 +46,6 @@ def load_data(source: str, *, val_fraction: float = 0.1, test_fraction: float = 
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise DataError(f"unknown data source {source!r}{hint} Built-in sources: {', '.join(source_names())}; "
                             "or give a path to a .npy/.npz/.csv file or an image folder")
-        from .files import load_path  # a path: dispatch on its suffix
         out = load_path(path, options)
     if isinstance(out, DataSplits):
         return out

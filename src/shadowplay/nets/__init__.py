@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..errors import ConfigError
+
 from .conv import SUPPORTED_SIDES, ConvDecoder, ConvEncoder
 from .mlp import MLPDecoder, MLPEncoder
+
+NETS = ("mlp", "conv")  # what model.net may name besides "auto"
 
 
 def pick_net(shape: tuple[int, ...], net: str = "auto") -> str:
@@ -13,8 +17,8 @@ def pick_net(shape: tuple[int, ...], net: str = "auto") -> str:
     if net == "auto":
         is_conv_image = len(shape) == 3 and shape[1] == shape[2] and shape[1] in SUPPORTED_SIDES
         return "conv" if is_conv_image else "mlp"
-    if net not in ("mlp", "conv"):
-        raise ValueError(f"unknown net {net!r}; choose auto, mlp or conv")
+    if net not in NETS:
+        raise ConfigError(f"unknown net {net!r}; choose auto, {', '.join(NETS)}")
     return net
 
 
@@ -28,4 +32,4 @@ def build_nets(shape: tuple[int, ...], latent_dim: int, enc_out: int, net: str =
     return MLPEncoder(shape, enc_out, hidden), MLPDecoder(latent_dim, shape, hidden)
 
 
-__all__ = ["build_nets", "pick_net", "ConvEncoder", "ConvDecoder", "MLPEncoder", "MLPDecoder"]
+__all__ = ["NETS", "build_nets", "pick_net", "ConvEncoder", "ConvDecoder", "MLPEncoder", "MLPDecoder"]

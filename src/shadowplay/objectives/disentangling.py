@@ -9,12 +9,13 @@ preset          objective (minimized, per example)                              
 ``dip_vae_ii``  the same with C = E[diag σ²] + Cov[μ] (λ_od = λ_d = 1)                      Kumar et al. 2018
 ==============  ========================================================================  ==================
 
-Options come from ``ObjectiveConfig``: ``beta``, ``gamma`` and the ``extra`` dict (unknown ``extra`` keys are an
+Options come from ``ObjectiveConfig``: ``beta``, ``dimwise_kl_weight`` (β-TCVAE's γ), ``tc_weight`` (FactorVAE's γ)
+and the ``extra`` dict (unknown ``extra`` keys are an
 error). Defaults and where they come from:
 
 - β-TCVAE: β = 6 (inside Locatello et al. 2019's sweep {1, 2, 4, 6, 8, 10}), α = γ = 1 as in the paper,
-  ``extra.estimator`` ``mss`` (default) or ``mws``; ``extra.alpha`` sets α, ``gamma`` the dimension-wise KL
-  weight. The reference code defaults to MWS; MSS is the default here because its estimate of q(z) is unbiased, so
+  ``extra.estimator`` ``mss`` (default) or ``mws``; ``extra.alpha`` sets α, ``dimwise_kl_weight`` the
+  dimension-wise KL weight γ. The reference code defaults to MWS; MSS is the default here because its estimate of q(z) is unbiased, so
   the logged MI, TC and dimension-wise KL are close to the quantities they name, while MWS's carry offsets of
   order log N (e.g. a negative dimension-wise KL; its −log(N·B) shift is constant, so gradients ignore it).
 - FactorVAE: γ = 35 for dSprites (Kim & Mnih's dSprites setting; disentanglement_lib sweeps 10–100), KL β = 1,
@@ -22,7 +23,7 @@ error). Defaults and where they come from:
   (paper appendix).
 - DIP-VAE-I: λ_od = 10, λ_d = 10·λ_od (Kumar et al. fig. 1 set λ_d = 10·λ_od; disentanglement_lib's
   ``lambda_d_factor`` 10). DIP-VAE-II: λ_od = 1, λ_d = λ_od (disentanglement_lib's ``lambda_d_factor`` 1 and the
-  low end of its λ_od sweep {1, 2, 5, 10, 20, 50}). ``extra.lambda_od`` (or ``gamma``) and ``extra.lambda_d``
+  low end of its λ_od sweep {1, 2, 5, 10, 20, 50}). ``extra.lambda_od`` and ``extra.lambda_d``
   override them.
 
 Every term is logged unweighted; β-TCVAE and DIP presets also log the closed-form ``kl`` (weight 0 in β-TCVAE).
@@ -82,7 +83,7 @@ def _beta_tcvae(p: PresetParams) -> PresetResult:
     if o["estimator"] not in ESTIMATORS:
         raise ConfigError(f"objective.extra.estimator must be mws or mss, got {o['estimator']!r}")
     beta = 6.0 if p.beta is None else p.beta
-    gamma = 1.0 if p.gamma is None else p.gamma
+    gamma = 1.0 if p.dimwise_kl_weight is None else p.dimwise_kl_weight
     est = o["estimator"]
     terms = [(Reconstruction(), 1.0), (IndexCodeMI(est), _ramp(o["alpha"], p.warmup_steps)),
              (TotalCorrelation(est), _ramp(beta, p.warmup_steps)), (DimensionwiseKL(est), _ramp(gamma, p.warmup_steps)),
@@ -94,7 +95,7 @@ def _beta_tcvae(p: PresetParams) -> PresetResult:
 def _factor_vae(p: PresetParams) -> PresetResult:
     """FactorVAE: recon + KL + γ·TC from a discriminator with its own optimizer (Kim & Mnih 2018; γ=35)."""
     o = _extra(p, "factor_vae", {"disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4, "disc_betas": [0.5, 0.9]})
-    gamma = 35.0 if p.gamma is None else p.gamma
+    gamma = 35.0 if p.tc_weight is None else p.tc_weight
     beta = 1.0 if p.beta is None else p.beta
     disc = DiscriminatorTC(p.latent_dim, o["disc_hidden"], o["disc_layers"], o["disc_lr"], tuple(o["disc_betas"]))
     terms = [(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps)), (disc, gamma)]
@@ -104,7 +105,7 @@ def _factor_vae(p: PresetParams) -> PresetResult:
 def _dip(p: PresetParams, kind: str, lambda_od: float, d_factor: float) -> PresetResult:
     name = f"dip_vae_{kind}"
     o = _extra(p, name, {"lambda_od": None, "lambda_d": None})
-    od = o["lambda_od"] if o["lambda_od"] is not None else (p.gamma if p.gamma is not None else lambda_od)
+    od = o["lambda_od"] if o["lambda_od"] is not None else lambda_od
     d = o["lambda_d"] if o["lambda_d"] is not None else d_factor * od
     if od < 0 or d < 0:
         raise ConfigError(f"{name}: lambda_od and lambda_d must be >= 0, got {od} and {d}")

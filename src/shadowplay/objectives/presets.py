@@ -19,6 +19,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..config import ObjectiveConfig
 from ..errors import ConfigError
 from .objective import Objective
 from .schedules import Constant, LinearRamp
@@ -31,10 +32,12 @@ class PresetParams:
     """Plain values a preset may read; ``None`` means "the preset's default"."""
 
     beta: float | None = None
-    gamma: float | None = None
-    capacity_max: float = 25.0
-    capacity_steps: int = 100_000
-    warmup_steps: int = 0
+    capacity_weight: float | None = None    # annealed_vae's γ
+    tc_weight: float | None = None          # factor_vae's γ
+    dimwise_kl_weight: float | None = None  # beta_tcvae's γ
+    capacity_max: float = ObjectiveConfig.capacity_max      # defaults are defined once, in the config
+    capacity_steps: int = ObjectiveConfig.capacity_steps
+    warmup_steps: int = ObjectiveConfig.warmup_steps
     extra: dict[str, Any] = field(default_factory=dict)
     latent_dim: int = 10  # model.latent_dim, for terms with a network on z (FactorVAE's discriminator)
 
@@ -98,6 +101,6 @@ def _beta_vae(p: PresetParams) -> PresetResult:
 @register_preset("annealed_vae")
 def _annealed(p: PresetParams) -> PresetResult:
     """Capacity-annealed β-VAE: recon + γ·|KL − C(t)| (Burgess et al. 2018; γ=1000, C_max=25 over 100k steps)."""
-    gamma = 1000.0 if p.gamma is None else p.gamma
+    gamma = 1000.0 if p.capacity_weight is None else p.capacity_weight
     terms = [(Reconstruction(), 1.0), (CapacityKL(p.capacity_max, p.capacity_steps), gamma), (KL(), 0.0)]
     return PresetResult("gaussian", Objective(terms, preset="annealed_vae"))

@@ -11,12 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from .plotting import subplots
 
 
 def mi_matrix_figure(mi: np.ndarray, factor_entropy: Sequence[float], factor_names: Sequence[str],
@@ -26,7 +24,7 @@ def mi_matrix_figure(mi: np.ndarray, factor_entropy: Sequence[float], factor_nam
     h = np.asarray(factor_entropy, float)
     norm = np.divide(mi, h[None, :], out=np.zeros_like(mi), where=h[None, :] > 0)
     n_lat, n_fac = mi.shape
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * n_fac, 1.0 + 0.38 * n_lat))
+    fig, ax = subplots(figsize=(1.2 + 0.9 * n_fac, 1.0 + 0.38 * n_lat))
     im = ax.imshow(norm, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
     for j in range(n_lat):
         for k in range(n_fac):
@@ -48,5 +46,4 @@ def save_mi_matrix(path: str | Path, mi: np.ndarray, factor_entropy: Sequence[fl
     path = Path(path)
     fig = mi_matrix_figure(mi, factor_entropy, factor_names, title)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

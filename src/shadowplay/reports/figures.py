@@ -2,7 +2,7 @@
 latent dimension, the aggregate posterior's covariance and per-input likelihood histograms.
 
 Each function returns a ``matplotlib.figure.Figure``; :func:`figure_png` turns one into PNG bytes (for the HTML
-report) and closes it.
+report).
 """
 
 from __future__ import annotations
@@ -10,21 +10,18 @@ from __future__ import annotations
 import io
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from .plotting import subplots
 
 _SKIP = {"step", "epoch", "split", "time", "samples_per_s"}
 
 
 def figure_png(fig: Figure, dpi: int = 100) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
+    """The figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return buf.getvalue()
 
 
@@ -50,7 +47,7 @@ def training_curves(records: Sequence[dict[str, Any]]) -> Figure | None:
         return None
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
     for ax, key in zip(axes.flat, panels + (["weights"] if weights else [])):
         for split, style in (("train", dict(lw=1.2)), ("val", dict(marker="o", ms=3, lw=1))):
             for k in (weights if key == "weights" else [key]):
@@ -78,7 +75,7 @@ def kl_per_dim_figure(kl: Sequence[float] | None, activity: Sequence[float], act
     colors = np.where(active, "#31688e", "#b8c7d6")
     panels = 2 if kl is not None else 1
     width = min(8.0, max(4.5, 0.3 * len(dims) + 1.5))
-    fig, axes = plt.subplots(1, panels, figsize=(width * panels, 2.8), squeeze=False)
+    fig, axes = subplots(1, panels, figsize=(width * panels, 2.8), squeeze=False)
     if kl is not None:
         axes[0, 0].bar(dims, np.asarray(kl, float), color=colors)
         axes[0, 0].set_title("KL per latent dimension (nats)", fontsize=10)
@@ -100,7 +97,7 @@ def covariance_figure(cov: Sequence[Sequence[float]]) -> Figure:
     """Heat map of the aggregate posterior's covariance (the prior's is the identity)."""
     cov = np.asarray(cov, float)
     lim = max(1.0, float(np.abs(cov).max()))
-    fig, ax = plt.subplots(figsize=(3.6, 3.0))
+    fig, ax = subplots(figsize=(3.6, 3.0))
     im = ax.imshow(cov, cmap="RdBu_r", vmin=-lim, vmax=lim)
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title("aggregate posterior covariance", fontsize=9)
@@ -112,7 +109,7 @@ def covariance_figure(cov: Sequence[Sequence[float]]) -> Figure:
 def histogram_figure(columns: dict[str, np.ndarray], bins: int = 40) -> Figure:
     """One histogram per per-input quantity (e.g. ``log_px``, ``elbo``, ``recon_sq_error``)."""
     n = len(columns)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 2.6), squeeze=False)
+    fig, axes = subplots(1, n, figsize=(3.6 * n, 2.6), squeeze=False)
     for ax, (name, values) in zip(axes[0], columns.items()):
         v = np.asarray(values, float)
         ax.hist(v[np.isfinite(v)], bins=bins, color="#31688e")

@@ -1,7 +1,8 @@
 """The run report: one self-contained HTML page (inline CSS, images as base64 data URIs, no external requests).
 
 It only reads files of the run folder — ``config.yaml``, ``run.json``, ``metrics.jsonl``, ``evaluation/``,
-``traversals/``, ``interpolations/``, ``samples.png``, ``reconstructions.png`` — and never loads a model or trains.
+``traversals/``, ``interpolations/``, ``samples.png``, ``reconstructions.png``, each found through
+:class:`shadowplay.run.RunFolder` — and never loads a model or trains.
 ``shadowplay.api.report`` first writes what is missing (evaluation, traversals), then calls :func:`write_report`.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..training.logger import read_metrics
+from ..run import EvaluationFiles, RunFolder
 from .figures import covariance_figure, figure_png, histogram_figure, kl_per_dim_figure, training_curves
 
 _CSS = """
@@ -61,17 +62,15 @@ def _missing(what: str, cmd: str) -> str:
     return f'<p class="muted">No {what} yet: run <code>{_esc(cmd)}</code>.</p>'
 
 
-def _evaluation(run: Path) -> tuple[dict[str, Any] | None, Path | None]:
-    folder = run / "evaluation"
-    candidates = [folder / "evaluation.json"] + sorted(folder.glob("evaluation-*.json"))
-    for p in candidates:
-        if p.is_file():
-            return json.loads(p.read_text()), p
+def _evaluation(folder: RunFolder) -> tuple[dict[str, Any] | None, EvaluationFiles | None]:
+    """The test split's evaluation if there is one, else the first other one."""
+    for files in folder.evaluations():
+        return json.loads(files.json.read_text()), files
     return None, None
 
 
-def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_path: Path | None) -> str:
-    if ev is None:
+def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: EvaluationFiles | None) -> str:
+    if ev is None or ev_files is None:
         return _missing("evaluation", f"shadowplay evaluate {run}")
     lk, rows = ev.get("likelihood", {}), []
     for key in ("elbo", "recon_ll", "kl", "log_px", "bits_per_dim", "recon_sq_error"):
@@ -89,7 +88,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_path: Path | No
         rows.append(f'<tr><td>KL(aggregate posterior moments ‖ prior)</td><td class="num">{dg["aggregate_kl"]:.4g}'
                     f' nats</td></tr>')
     out = [f'<p>{_esc(ev.get("split"))} split, {ev.get("n_inputs")} inputs, K = {ev.get("iw_samples")} importance '
-           f'samples, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_path.name)}).</p>',
+           f'samples, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_files.json.name)}).</p>',
            "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
     if ev.get("note"):
@@ -98,9 +97,8 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_path: Path | No
         cells = "".join(f"<tr><td>{_esc(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in result.items()
                         if isinstance(v, (int, float, str)))
         out.append(f"<h3>{_esc(name)}</h3><table>{cells}</table>")
-    mi_png = ev_path.with_name("mi_matrix" + ev_path.stem[len("evaluation"):] + ".png") if ev_path else None
-    if mi_png is not None and mi_png.is_file():
-        out.append(_img(mi_png, "Mutual information between each latent (rows) and each ground-truth factor "
+    if ev_files.mi_matrix.is_file():
+        out.append(_img(ev_files.mi_matrix, "Mutual information between each latent (rows) and each ground-truth factor "
                                 "(columns), divided by the factor's entropy: a disentangled code has one bright "
                                 "cell per column."))
     return "\n".join(out)
@@ -123,18 +121,18 @@ def _latents_section(ev: dict[str, Any] | None, per_sample: Path) -> str:
     return "<h2>Latent space</h2>" + "\n".join(parts)
 
 
-def _traversals_section(run: Path) -> str:
-    overviews = sorted((run / "traversals").glob("*/overview.png"))
-    if not overviews:
-        return "<h2>Latent traversals</h2>" + _missing("traversals", f"shadowplay traverse {run}")
+def _traversals_section(folder: RunFolder) -> str:
+    found = folder.traversals()
+    if not found:
+        return "<h2>Latent traversals</h2>" + _missing("traversals", f"shadowplay traverse {folder.path}")
     parts = ["<h2>Latent traversals</h2>"]
-    for ov in overviews:
-        meta_path = ov.parent / "traversal.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    for tr in found:
+        ov = tr.overview
+        meta = json.loads(tr.json.read_text()) if tr.json.is_file() else {}
         start = meta.get("start", "?")
         cap = (f"{_esc(ov.parent.name)}: range mode {_esc(meta.get('mode', '?'))}, range {meta.get('range', '?')}, "
                f"{meta.get('steps', '?')} steps, from {_esc(start)}; one row (or panel) per dimension, by decreasing KL.")
-        gif = ov.parent / "traversal.gif"
+        gif = tr.gif
         anim = _img(gif, alt="animated traversal") if gif.is_file() else ""
         more = " Right: animated, each row moving through its range." if anim else ""
         parts.append(f"<h3>{_esc(ov.parent.name)}</h3><div class='row'>{_img(ov, alt='traversal grid')}{anim}"
@@ -144,34 +142,36 @@ def _traversals_section(run: Path) -> str:
 
 def render_report(run_dir: str | Path) -> str:
     """The report of ``run_dir`` as one HTML string (see the module docstring for what it reads)."""
-    run = Path(run_dir)
-    meta = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
-    config = (run / "config.yaml").read_text() if (run / "config.yaml").is_file() else ""
-    ev, ev_path = _evaluation(run)
+    folder = RunFolder(run_dir)
+    run = folder.path
+    meta = json.loads(folder.meta_path.read_text()) if folder.meta_path.is_file() else {}
+    config = folder.config_path.read_text() if folder.config_path.is_file() else ""
+    ev, ev_files = _evaluation(folder)
     data = meta.get("data", {})
     body = [f"<h1>shadowplay run: {_esc(run.name)}</h1>",
             f'<p class="muted">preset {_esc(meta.get("preset", "?"))}, data {_esc(data.get("source", "?"))} '
             f'{_esc(tuple(data.get("shape", [])))}, status {_esc(meta.get("status", "?"))}, created '
             f'{_esc(meta.get("created", "?"))}, shadowplay {_esc(meta.get("versions", {}).get("shadowplay", "?"))}'
             "</p>", f"<details><summary>config.yaml</summary><pre>{_esc(config)}</pre></details>"]
-    fig = training_curves(read_metrics(run))
+    fig = training_curves(folder.read_metrics())
     body.append("<h2>Training curves</h2>" + (_img(figure_png(fig), "Every logged loss term (unweighted) against "
                                                               "the step; validation once per epoch.")
                                               if fig is not None else '<p class="muted">metrics.jsonl is empty.</p>'))
-    body += ["<h2>Evaluation</h2>", _evaluation_section(run, ev, ev_path)]
-    suffix = "" if ev_path is None else ev_path.stem[len("evaluation"):]  # "" (test split) or "-<split>"
-    body.append(_latents_section(ev, run / "evaluation" / f"per_sample{suffix}.npy"))
-    body.append(_traversals_section(run))
+    body += ["<h2>Evaluation</h2>", _evaluation_section(run, ev, ev_files)]
+    ev_files = ev_files or folder.evaluation()
+    body.append(_latents_section(ev, ev_files.per_sample_npy))
+    body.append(_traversals_section(folder))
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
-    pictures = [("Samples", "samples.png", "Decoder means of draws from the prior."),
-                ("Reconstructions", "reconstructions.png", f"Test inputs ({top}) and their reconstructions ({bottom})."),
-                ("Worst reconstructions", f"evaluation/worst_reconstructions{suffix}.png",
+    pictures = [("Samples", folder.samples_path, "Decoder means of draws from the prior."),
+                ("Reconstructions", folder.reconstructions_path,
+                 f"Test inputs ({top}) and their reconstructions ({bottom})."),
+                ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]
     body.append("<h2>Samples and reconstructions</h2>" + "".join(
-        f"<h3>{t}</h3>" + _img(run / p, c) for t, p, c in pictures if (run / p).is_file()))
-    interps = sorted((run / "interpolations").glob("*.png"))
+        f"<h3>{t}</h3>" + _img(p, c) for t, p, c in pictures if p.is_file()))
+    interps = folder.interpolations()
     if interps:
         body.append("<h2>Interpolations</h2>" + "".join(
             _img(p, f"{p.stem}: first input, decoded path, second input") for p in interps))
@@ -181,6 +181,6 @@ def render_report(run_dir: str | Path) -> str:
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write :func:`render_report` to ``out`` (default ``<run>/report.html``) and return its path."""
-    out = Path(out) if out is not None else Path(run_dir) / "report.html"
+    out = Path(out) if out is not None else RunFolder(run_dir).report_path
     out.write_text(render_report(run_dir), encoding="utf-8")
     return out

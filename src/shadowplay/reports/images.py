@@ -9,6 +9,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..run.folder import TraversalFiles
+from .plotting import colormap, rgb_array, subplots
+
 
 def image_grid(x: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 2, upscale: int | None = None
                ) -> Image.Image:
@@ -37,11 +40,7 @@ def image_grid(x: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int =
 def rows_plot(rows: dict[str, np.ndarray], path: Path, max_rows: int = 8) -> Path:
     """Fallback for tabular data: each example drawn as a line over its feature index, one panel per group
     (e.g. ``{"input": x, "reconstruction": x_hat}``)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(rows), figsize=(4.5 * len(rows), 3.2), squeeze=False, sharey=True)
+    fig, axes = subplots(1, len(rows), figsize=(4.5 * len(rows), 3.2), squeeze=False, sharey=True)
     for ax, (title, arr) in zip(axes[0], rows.items()):
         arr = np.asarray(arr).reshape(len(arr), -1)[:max_rows]
         for i, row in enumerate(arr):
@@ -50,7 +49,6 @@ def rows_plot(rows: dict[str, np.ndarray], path: Path, max_rows: int = 8) -> Pat
         ax.set_xlabel("feature")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return Path(path)
 
 
@@ -105,17 +103,12 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 150, ping
 
 
 def _figure_image(fig) -> Image.Image:
-    fig.canvas.draw()
-    img = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
-    import matplotlib.pyplot as plt
-    plt.close(fig)
-    return img
+    return Image.fromarray(rgb_array(fig))
 
 
 def _step_lines(ax, rows: np.ndarray, title: str, ylim: tuple[float, float]) -> None:
     """One line per step, coloured from dark (first value) to yellow (last)."""
-    import matplotlib.pyplot as plt
-    cmap = plt.get_cmap("viridis")
+    cmap = colormap("viridis")
     for s, row in enumerate(rows):
         ax.plot(row, lw=1, color=cmap(s / max(1, len(rows) - 1)))
     ax.set_title(title, fontsize=9)
@@ -123,58 +116,55 @@ def _step_lines(ax, rows: np.ndarray, title: str, ylim: tuple[float, float]) -> 
     ax.set_xlabel("feature", fontsize=8)
 
 
-def save_traversal(out_dir: Path, images: torch.Tensor, dims: list[int], labels: list[str]) -> dict[str, Path]:
+def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[int], labels: list[str]
+                   ) -> dict[str, Path]:
     """Pictures of a traversal ``images`` ``(B, n_dims, steps, *shape)`` (B base codes).
 
-    Writes ``dim-<d>.png`` per dimension (one row per base code), ``overview.png`` (one labelled row per dimension,
+    ``out`` is the traversal folder (``RunFolder.traversal(...)`` or a plain folder). Writes ``dim-<d>.png`` per
+    dimension (one row per base code), ``overview.png`` (one labelled row per dimension,
     first base code) and ``traversal.gif`` (frame s shows every dimension at step s). Tabular data get line plots:
     one line per step, coloured by step.
     """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    where = out if isinstance(out, TraversalFiles) else TraversalFiles(Path(out))  # the run folder names the files
+    where.folder.mkdir(parents=True, exist_ok=True)
     b, n, steps = images.shape[:3]
     files: dict[str, Path] = {}
     if _is_image(tuple(images.shape[3:])):
         shape = images.shape[3:]
         for j, d in enumerate(dims):
-            files[f"dim-{d}"] = out_dir / f"dim-{d:02d}.png"
+            files[f"dim-{d}"] = where.dim(d)
             image_grid(images[:, j].reshape(b * steps, *shape), ncol=steps).save(files[f"dim-{d}"])
-        label_rows(image_grid(images[0].reshape(n * steps, *shape), ncol=steps), labels).save(out_dir / "overview.png")
+        label_rows(image_grid(images[0].reshape(n * steps, *shape), ncol=steps), labels).save(where.overview)
         frames = [label_rows(image_grid(images[0, :, s], ncol=1), labels) for s in range(steps)]
     else:
         flat = images.reshape(b, n, steps, -1).numpy()
         lim = (float(flat.min()), float(flat.max()))
         lim = (lim[0] - 0.05 * (lim[1] - lim[0] + 1e-9), lim[1] + 0.05 * (lim[1] - lim[0] + 1e-9))
         for j, d in enumerate(dims):
-            fig, axes = plt.subplots(1, b, figsize=(4 * b, 2.8), squeeze=False)
+            fig, axes = subplots(1, b, figsize=(4 * b, 2.8), squeeze=False)
             for i, ax in enumerate(axes[0]):
                 _step_lines(ax, flat[i, j], f"{labels[j]} (base {i})", lim)
             fig.tight_layout()
-            files[f"dim-{d}"] = out_dir / f"dim-{d:02d}.png"
+            files[f"dim-{d}"] = where.dim(d)
             fig.savefig(files[f"dim-{d}"], dpi=100)
-            plt.close(fig)
         ncol = min(4, n)
-        fig, axes = plt.subplots(int(np.ceil(n / ncol)), ncol, figsize=(3.6 * ncol, 2.6 * np.ceil(n / ncol)),
+        fig, axes = subplots(int(np.ceil(n / ncol)), ncol, figsize=(3.6 * ncol, 2.6 * np.ceil(n / ncol)),
                                  squeeze=False)
         for j, ax in enumerate(axes.flat):
             _step_lines(ax, flat[0, j], labels[j], lim) if j < n else ax.axis("off")
         fig.tight_layout()
-        _figure_image(fig).save(out_dir / "overview.png")
+        _figure_image(fig).save(where.overview)
         frames = []
         for s in range(steps):
-            fig, ax = plt.subplots(figsize=(6, 3))
+            fig, ax = subplots(figsize=(6, 3))
             for j in range(min(n, 8)):
                 ax.plot(flat[0, j, s], lw=1, label=labels[j])
             ax.set_ylim(*lim)
             ax.set_title(f"step {s + 1}/{steps}", fontsize=9)
             ax.legend(fontsize=7, loc="upper right")
             frames.append(_figure_image(fig))
-    files["overview"] = out_dir / "overview.png"
-    files["gif"] = save_gif(frames, out_dir / "traversal.gif")
+    files["overview"] = where.overview
+    files["gif"] = save_gif(frames, where.gif)
     return files
 
 
@@ -185,10 +175,7 @@ def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tens
     if _is_image(tuple(path_images.shape[1:])):
         image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2).save(path)
         return path
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = subplots(figsize=(7, 3.2))
     flat = path_images.reshape(len(path_images), -1).numpy()
     every = np.concatenate([flat.ravel(), x_from.flatten().numpy(), x_to.flatten().numpy()])
     pad = 0.05 * (float(every.max() - every.min()) + 1e-9)
@@ -198,5 +185,4 @@ def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tens
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

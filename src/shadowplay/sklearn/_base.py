@@ -1,7 +1,7 @@
 """The scikit-learn plumbing every shadowplay estimator shares (``VAEEmbedding``, ``VAEOutlierDetector``).
 
 :class:`LatentEstimator` turns constructor parameters into a run config, trains a run from arrays through the
-library's one trainer (``api.runs.fit_splits``), keeps the trained model in memory, checks every later input
+library's one trainer (``workflow.train_run``), keeps the trained model in memory, checks every later input
 (fitted or not, feature count, NaN rows named), and saves to / loads from a run folder (safetensors + JSON; nothing
 is ever pickled to disk). Subclasses add the task: ``transform`` for features, ``score_samples`` for outliers.
 
@@ -32,10 +32,11 @@ from ..data import Dataset
 from ..data.base import split_dataset
 from ..errors import CheckpointError, DataError, ShadowplayError
 from ..model import LatentVariableModel
-from ..run import create_run_dir, open_run, write_run_files
-from ..training import resolve_device, write_checkpoint
+from ..run import RunFolder, create_run, open_run, start_meta, write_checkpoint
+from ..run.folder import ESTIMATOR_FILE  # estimator.json: class, get_params(), feature names, shapes
+from ..training import resolve_device
+from ..workflow import load_model, train_run
 
-ESTIMATOR_FILE = "estimator.json"   # in a run folder: class, get_params(), n_features_in_, feature names, shape
 ARRAY_SOURCE = "arrays"             # data.source of a run fitted from arrays (the data are not kept)
 _ROWS = 4096                        # encoder/decoder rows per pass: bounds memory, not the result
 
@@ -141,8 +142,6 @@ class LatentEstimator(BaseEstimator):
     def _fit_run(self, X: Any) -> np.ndarray:
         """Validate ``X`` ``(N, D)``, train a run on it and keep the best model as ``model_``; returns the
         validated float32 array (for subclasses that compute training statistics)."""
-        from ..api.runs import fit_splits, load  # upward edge until issue 8's train/load core lands (see notes)
-
         self.standardize_ = None
         arr = self._validate(X, reset=True)
         if len(arr) < 2:
@@ -159,12 +158,13 @@ class LatentEstimator(BaseEstimator):
         device = resolve_device(cfg.trainer.device)
         if self.runs_dir is None:
             with tempfile.TemporaryDirectory(prefix="shadowplay-") as tmp:
-                run = fit_splits(cfg, splits, runs_dir=tmp, name=name, progress=self.progress, pictures=False)
-                self.model_ = load(run.path, "best", str(device))
+                run = train_run(cfg, splits=splits, runs_dir=tmp, name=name, progress=self.progress,
+                                pictures=False)
+                self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = None
         else:
-            run = fit_splits(cfg, splits, runs_dir=self.runs_dir, name=name, progress=self.progress)
-            self.model_ = load(run.path, "best", str(device))
+            run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress)
+            self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = run.path
         self.config_, self.input_shape_ = cfg, shape
         self.val_metrics_ = dict(run.result.val_metrics)
@@ -214,7 +214,7 @@ class LatentEstimator(BaseEstimator):
                "n_features_in": int(self.n_features_in_), "input_shape": list(self.input_shape_),
                "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_", [])] or None,
                "standardize": self.standardize_, "extra": _jsonable(self._extra_state())}
-        (Path(path) / ESTIMATOR_FILE).write_text(json.dumps(doc, indent=2))
+        RunFolder(path).estimator_path.write_text(json.dumps(doc, indent=2))
 
     def _extra_state(self) -> dict[str, Any]:
         """JSON-able fitted state a subclass needs besides the model (e.g. a detector's threshold)."""
@@ -233,11 +233,11 @@ class LatentEstimator(BaseEstimator):
             pass  # saving a kept run in place: only the estimator file is new
         elif self.run_dir_ is not None and Path(self.run_dir_).is_dir():
             if path.exists():
-                create_run_dir(path.parent, path.name, overwrite)  # same refusal rules as a new run
+                create_run(path.parent, path.name, overwrite)  # same refusal rules as a new run
                 path.rmdir()
             shutil.copytree(self.run_dir_, path)
         else:
-            create_run_dir(path.parent, path.name, overwrite)
+            folder = create_run(path.parent, path.name, overwrite)
             m: LatentVariableModel = self.model_
             spec = m.spec.to_dict()
             info = {"status": "finished", "preset": self.config_.model.preset, "model_spec": spec,
@@ -245,24 +245,23 @@ class LatentEstimator(BaseEstimator):
                              "value_range": "real" if spec["likelihood"] != "bernoulli" else "unit",
                              "meta": {"standardize": self.standardize_} if self.standardize_ else {}},
                     "note": f"written by {type(self).__name__}.save: weights only (no optimizer state)"}
-            write_run_files(path, self.config_, info)
+            folder.write_config(self.config_)
+            folder.write_meta(start_meta(self.config_, info))
             state = {"model_spec": spec, "config": self.config_.to_dict(), "preset": self.config_.model.preset,
                      "step": int(self.n_steps_), "epoch": int(self.n_epochs_), "finished": True,
                      "val_metrics": self.val_metrics_, "weights_only": True}
             tensors = {f"model/{k}": v for k, v in m.state_dict().items()}
-            write_checkpoint(path / "checkpoints" / f"step-{int(self.n_steps_):09d}.safetensors", tensors, state)
+            write_checkpoint(folder.step_checkpoint(int(self.n_steps_)), tensors, state)
         self._write_estimator_file(path)
         return path
 
     @classmethod
-    def from_run(cls, path: str | Path, which: str = "best", device: str = "auto"):
+    def from_run(cls, path: str | Path, checkpoint: str = "best", device: str = "auto"):
         """A fitted estimator from a run folder: one written by :meth:`save` or ``runs_dir``, or any run that
         ``shadowplay train`` made (its config gives the parameters; CSV runs keep their standardization)."""
-        from ..api.runs import load  # upward edge until issue 8's train/load core lands (see notes)
-
         folder = open_run(path)
         cfg = folder.config
-        est_file = folder.path / ESTIMATOR_FILE
+        est_file = folder.estimator_path
         doc = json.loads(est_file.read_text()) if est_file.is_file() else None
         est = cls()
         names = set(est.get_params())
@@ -274,7 +273,7 @@ class LatentEstimator(BaseEstimator):
                       "epochs": cfg.trainer.epochs, "batch_size": cfg.trainer.batch_size, "lr": cfg.trainer.lr,
                       "seed": cfg.trainer.seed, "val_fraction": cfg.data.val_fraction}
         est.set_params(**{k: v for k, v in params.items() if k in names})
-        est.model_ = load(folder.path, which, str(resolve_device(device)))
+        est.model_ = load_model(folder, checkpoint, str(resolve_device(device)))
         shape = tuple(est.model_.data_shape)
         est.input_shape_ = shape
         if est.input_shape is None and len(shape) > 1:

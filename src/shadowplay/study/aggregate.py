@@ -105,15 +105,13 @@ def write_outputs(spec: StudySpec) -> dict[str, Path]:
 
 
 def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[str, Path]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..reports.plotting import subplots
 
     folder.mkdir(parents=True, exist_ok=True)
     models = list(dict.fromkeys(r["model"] for r in rows))
     ncol = min(3, len(metrics))
     nrow = math.ceil(len(metrics) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
     rng = np.random.default_rng(0)
     for ax, m in zip(axes.flat, metrics):
         for i, model in enumerate(models):
@@ -128,7 +126,6 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[s
     fig.tight_layout()
     paths = {"by_model": folder / "metrics_by_model.png"}
     fig.savefig(paths["by_model"], dpi=110)
-    plt.close(fig)
 
     swept = {}
     for r in rows:
@@ -137,7 +134,7 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[s
             swept.setdefault(r["preset"], set()).add(float(beta))
     presets = [p for p, b in swept.items() if len(b) > 1]
     if presets:
-        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+        fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
         for ax, m in zip(axes.flat, metrics):
             for j, preset in enumerate(presets):
                 betas = sorted(swept[preset])
@@ -155,5 +152,4 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[s
         fig.tight_layout()
         paths["vs_beta"] = folder / "metrics_vs_beta.png"
         fig.savefig(paths["vs_beta"], dpi=110)
-        plt.close(fig)
     return paths

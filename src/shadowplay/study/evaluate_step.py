@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..run import RunFolder
 from .spec import StudyRun, StudySpec
 
 _SKIP_FIELDS = ("seed", "n_", "bins", "batch_size", "prune_threshold")
@@ -32,8 +33,7 @@ def flatten(results: dict[str, dict[str, Any]]) -> dict[str, float]:
 
 
 def evaluation_file(spec: StudySpec, run_dir: Path) -> Path:
-    suffix = "" if spec.eval_split == "test" else f"-{spec.eval_split}"
-    return run_dir / "evaluation" / f"evaluation{suffix}.json"
+    return RunFolder(run_dir).evaluation(spec.eval_split).json
 
 
 def evaluate_command(spec: StudySpec, run: StudyRun, run_dir: Path) -> list[str]:

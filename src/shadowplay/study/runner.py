@@ -9,7 +9,7 @@ Output folder layout::
 
 A run's state is read from disk, so a study that is killed and started again skips runs with a results file,
 resumes runs with a checkpoint (``shadowplay resume``), retrains runs killed before their first checkpoint, and
-evaluates runs whose training had finished. On Linux every child asks for ``PR_SET_PDEATHSIG`` (:mod:`._child`),
+evaluates runs whose training had finished. On Linux every child asks for ``PR_SET_PDEATHSIG`` (:mod:`.children`),
 so killing the study (even with SIGKILL) stops its children instead of leaving them racing a restarted study; a
 lock file refuses a second study process on the same output folder.
 """
@@ -28,7 +28,9 @@ from typing import Any, Callable
 
 from ..config import save_yaml
 from ..errors import CheckpointError, ShadowplayError
-from ..training.checkpoint import read_checkpoint, step_checkpoints
+from ..run import RunFolder
+from .children import ENV as CHILD_ENV
+from .evaluate_step import evaluate_command, read_metrics_output
 from .spec import StudyRun, StudySpec
 
 
@@ -44,31 +46,33 @@ class RunRecord:
 
 def training_state(run_dir: Path, max_steps: int | None) -> str:
     """``new`` (no folder), ``restart`` (no readable checkpoint), ``partial`` (resume) or ``trained``."""
-    if not run_dir.exists():
+    folder = RunFolder(run_dir)
+    if not folder.path.exists():
         return "new"
-    ckpts = step_checkpoints(run_dir / "checkpoints")
-    if not (run_dir / "run.json").is_file() or not ckpts:
+    if not folder.meta_path.is_file() or not folder.checkpoints:
         return "restart"
     try:
-        meta = json.loads((run_dir / "run.json").read_text())
-        step = read_checkpoint(ckpts[-1], tensors=False).state["step"]
-    except (CheckpointError, json.JSONDecodeError, KeyError):
-        return "partial"  # `resume` falls back to the newest readable checkpoint
+        step = folder.newest_checkpoint(tensors=False).state["step"]  # where `resume` would continue
+    except CheckpointError:
+        return "restart"  # no checkpoint reads: nothing to resume from
+    try:
+        meta = folder.meta
+    except CheckpointError:
+        return "partial"
     done = meta.get("status") == "finished" or (meta.get("status") == "stopped" and max_steps is not None
                                                  and step >= max_steps)
     return "trained" if done else "partial"
 
 
 def _child_env(jobs: int) -> dict[str, str]:
-    import shadowplay
     env = dict(os.environ)
-    src = str(Path(shadowplay.__file__).resolve().parents[1])
+    src = str(Path(__file__).resolve().parents[2])  # .../src, holding the shadowplay package the children import
     env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     threads = str(max(1, (os.cpu_count() or 1) // max(1, jobs)))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, threads)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    env["SHADOWPLAY_STUDY_PID"] = str(os.getpid())
+    env[CHILD_ENV] = str(os.getpid())
     return env
 
 
@@ -102,7 +106,6 @@ class StudyRunner:
                  evaluate_step: Callable[[StudySpec, StudyRun, Path], list[str]] | None = None):
         if jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {jobs}")
-        from .evaluate_step import evaluate_command
         self.spec, self.jobs, self.log = spec, jobs, log
         self.evaluate_step = evaluate_step or evaluate_command
         self.out = spec.output
@@ -125,7 +128,7 @@ class StudyRunner:
         logf = open(self.out / "logs" / f"{run.name}.{step}.log", "a")
         logf.write(f"\n$ shadowplay {' '.join(args)}\n")
         logf.flush()
-        cmd = [sys.executable, "-m", "shadowplay.study._child", *args]  # = shadowplay <args>, dying with us
+        cmd = [sys.executable, "-m", "shadowplay", *args]  # = shadowplay <args>; __main__ makes it die with us
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=self.env)
         return proc, logf, time.perf_counter()
 
@@ -199,8 +202,7 @@ class StudyRunner:
         return self._start(run, "train", self._train_command(run, step))
 
     def _record(self, run: StudyRun, times: dict[str, float]) -> dict[str, Any]:
-        from .evaluate_step import read_metrics_output
-        meta = json.loads((self.run_dir(run) / "run.json").read_text())
+        meta = RunFolder(self.run_dir(run)).meta
         metrics, source = read_metrics_output(self.spec, run, self.run_dir(run))
         doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
                "run_dir": str(Path("runs") / run.name), "train": {"status": meta.get("status"),

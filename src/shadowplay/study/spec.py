@@ -9,12 +9,12 @@ Example (``study.yaml``; relative paths are relative to this file's folder)::
     models:                         # one entry per preset; a list value is swept
       - {preset: beta_vae, beta: [1, 4, 8]}
       - {preset: beta_tcvae, beta: [6], extra: {estimator: mss}}
-      - {preset: factor_vae, gamma: 35, trainer.lr: 1e-4}
+      - {preset: factor_vae, tc_weight: 35, trainer.lr: 1e-4}
     seeds: [0, 1, 2]
     metrics: [mig, dci, factor_vae]   # or: all
     evaluation: {split: test, iw_samples: 1, seed: 0, options: {factor_vae: {n_train: 2000}}}
 
-A model entry's plain keys are ``objective`` or ``model`` fields (``beta``, ``gamma``, ``extra``, ``latent_dim``,
+A model entry's plain keys are ``objective`` or ``model`` fields (``beta``, ``tc_weight``, ``extra``, ``latent_dim``,
 …); any other config key is written in full (``trainer.lr``); ``extra.<key>`` sets one entry of
 ``objective.extra``. A list sweeps its values, except for the tuple-valued ``model.hidden``/``model.channels`` where
 a list of lists sweeps. Each grid point × seed is one run named deterministically from its values, e.g.
@@ -82,7 +82,7 @@ def _full_key(key: str) -> str:
     known = sorted(_OBJECTIVE | _MODEL) + [f"{s}.{f.name}" for s, c in _SECTIONS.items() for f in fields(c)]
     close = difflib.get_close_matches(key, known, n=1)
     raise ConfigError(f"unknown key {key!r} in a study model entry" + (f"; did you mean {close[0]!r}?" if close else
-                      "; use an objective/model field (beta, gamma, extra, latent_dim, ...) or section.key"))
+                      "; use an objective/model field (beta, tc_weight, extra, latent_dim, ...) or section.key"))
 
 
 def _choices(key: str, value: Any) -> list[Any]:

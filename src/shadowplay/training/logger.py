@@ -11,16 +11,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..run import RunFolder
+
 
 class MetricsLogger:
-    def __init__(self, run_dir: Path, tensorboard: bool = True):
-        self.path = Path(run_dir) / "metrics.jsonl"
+    def __init__(self, path: Path, tensorboard_dir: Path | None = None):
+        """Append to the JSON-lines file ``path``; also write TensorBoard events to ``tensorboard_dir`` if given
+        (``RunFolder.metrics_path`` and ``.tensorboard_dir`` name both)."""
+        self.path = Path(path)
         self._file = open(self.path, "a", buffering=1)
         self._tb = None
-        if tensorboard:
+        if tensorboard_dir is not None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
-                self._tb = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+                self._tb = SummaryWriter(log_dir=str(tensorboard_dir))
             except Exception:  # TensorBoard is optional at run time; the JSON log is the record
                 self._tb = None
 
@@ -40,14 +44,5 @@ class MetricsLogger:
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All records of ``metrics.jsonl`` (a torn last line from a kill is skipped)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    """All records of a run's ``metrics.jsonl`` (see ``RunFolder.read_metrics``)."""
+    return RunFolder(run_dir).read_metrics()

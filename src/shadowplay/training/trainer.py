@@ -24,6 +24,7 @@ from ..errors import TrainingDivergedError
 from ..model import LatentVariableModel
 from ..objectives import Objective, StepContext
 from ..objectives.terms.kl import kl_per_latent
+from ..run import RunFolder
 from .callbacks import Callback
 from .checkpoint import (Checkpoint, link_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
 from .logger import MetricsLogger
@@ -67,7 +68,8 @@ class Trainer:
         self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None
         self.callbacks = list(callbacks)
         self.header = header or {}
-        self.ckpt_dir = self.run_dir / "checkpoints"
+        self.folder = RunFolder(self.run_dir)  # every file name of the run comes from here
+        self.ckpt_dir = self.folder.checkpoints_dir
         self.optimizers = {"model": make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)}
         for name, term in objective.aux_terms().items():
             self.optimizers[name] = make_optimizer(term.parameters(), cfg.optimizer, term.aux_lr or cfg.lr, 0.0,
@@ -104,7 +106,7 @@ class Trainer:
         state = dict(self.header, step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
                      best=self.best, optimizers=optim_meta, val_metrics=self.val_metrics,
                      finished=self.finished)
-        path = write_checkpoint(self.ckpt_dir / f"step-{self.step:09d}.safetensors", tensors, state)
+        path = write_checkpoint(self.folder.step_checkpoint(self.step), tensors, state)
         prune(self.ckpt_dir, self.cfg.keep_last)
         self.last_path = path
         return path
@@ -122,8 +124,7 @@ class Trainer:
         s = ckpt.state
         self.step, self.epoch, self.batch_in_epoch = s["step"], s["epoch"], s["batch_in_epoch"]
         self.best, self.val_metrics = s.get("best"), s.get("val_metrics", {})
-        best = self.ckpt_dir / "best.safetensors"
-        self.best_path = best if best.is_file() else None
+        self.best_path = self.folder.best_path if self.folder.best_path.is_file() else None
         self.last_path = ckpt.path
 
     @property
@@ -205,7 +206,7 @@ class Trainer:
         total = cfg.epochs * self.batches_per_epoch
         if cfg.max_steps is not None:
             total = min(total, cfg.max_steps)
-        logger = MetricsLogger(self.run_dir, tensorboard=True)
+        logger = MetricsLogger(self.folder.metrics_path, self.folder.tensorboard_dir)
         bar = tqdm(total=total, initial=min(self.step, total), unit="step", disable=not cfg.progress,
                    dynamic_ncols=True, mininterval=0.5, desc="train")
         self.model.train()
@@ -244,7 +245,7 @@ class Trainer:
         finally:
             bar.close()
             logger.close()
-        if self.last_path is None or self.last_path.name != f"step-{self.step:09d}.safetensors":
+        if self.last_path != self.folder.step_checkpoint(self.step):
             self.save()
         elapsed = time.perf_counter() - t_start
         return TrainResult(self.run_dir, self.step, self.epoch, self.finished, self.last_path, self.best_path,
@@ -270,7 +271,7 @@ class Trainer:
             self.best = score
         path = self.save()
         if improved:
-            self.best_path = self.ckpt_dir / "best.safetensors"
+            self.best_path = self.folder.best_path
             link_as(path, self.best_path)
         for cb in self.callbacks:
             cb.on_epoch_end(self, self.epoch, self.val_metrics)

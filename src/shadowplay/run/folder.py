@@ -1,0 +1,271 @@
+"""The run folder: the one place that knows the path and name of every file of a run.
+
+Layout::
+
+    runs/<name>/
+      config.yaml          the resolved config (re-usable with --config)
+      run.json             command line, seed, versions, git commit, data facts, model spec, status
+      metrics.jsonl        one JSON object per logged step (train) and per epoch (val)
+      tensorboard/         the same metrics for TensorBoard
+      checkpoints/         step-<9 digits>.safetensors (the last k) and best.safetensors (best validation ELBO)
+      samples.png          decoder means of prior draws, written after training
+      reconstructions.png  test inputs (top) and their reconstructions (bottom)
+      evaluation/          `shadowplay evaluate`: evaluation.json (ELBO, recon, KL, IWAE log p(x), bits/dim,
+                           latent diagnostics, metrics), per_sample.npy|.csv (one row per input: index,
+                           recon_ll, kl, elbo, log_px, bits_per_dim, recon_sq_error, label), worst_reconstructions.png,
+                           mi_matrix.png (with --metrics); other splits add -<split> to each name, other data
+                           -<data>-<split>
+      traversals/<mode>-<start>/  `shadowplay traverse`: dim-<d>.png per latent, overview.png (one row per latent,
+                           by decreasing KL), traversal.gif, traversal.json (dims, values, base codes, KL)
+      interpolations/      `shadowplay interpolate`: <from>-<to>-<linear|slerp>.png
+      report.html          `shadowplay report`: one self-contained page (reads only the files above)
+      estimator.json       runs of shadowplay.sklearn estimators: class, parameters, feature names, shapes
+
+Everything that reads or writes a run (the API, the trainer, reports, studies) asks a :class:`RunFolder` for the
+path; no other module spells these names. Checkpoint file names live beside, in :mod:`.checkpoints`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..config import RunConfig, from_dict, save_yaml
+from ..errors import CheckpointError, ShadowplayError
+from .checkpoints import BEST, Checkpoint, latest_good, read_checkpoint, step_checkpoints, step_name
+
+
+ESTIMATOR_FILE = "estimator.json"
+
+
+def run_path(run: Any) -> Path:
+    """The folder of ``run``: a path (``str`` or ``os.PathLike``) or anything with a ``path`` attribute (the
+    ``Run`` that ``shadowplay.train`` returns, a ``RunFolder``)."""
+    if isinstance(run, (str, os.PathLike)):
+        return Path(run)
+    path = getattr(run, "path", None)
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    raise TypeError(f"expected a run folder (a path or the Run that shadowplay.train returns), got "
+                    f"{type(run).__name__}")
+
+
+@dataclass(frozen=True)
+class EvaluationFiles:
+    """The files one ``evaluate`` call writes; ``suffix`` is ``""`` (the run's test split), ``-<split>`` or
+    ``-<data>-<split>``."""
+
+    folder: Path
+    suffix: str
+
+    def _name(self, stem: str, ext: str) -> Path:
+        return self.folder / f"{stem}{self.suffix}.{ext}"
+
+    @property
+    def json(self) -> Path:
+        return self._name("evaluation", "json")
+
+    @property
+    def per_sample_npy(self) -> Path:
+        return self._name("per_sample", "npy")
+
+    @property
+    def per_sample_csv(self) -> Path:
+        return self._name("per_sample", "csv")
+
+    @property
+    def worst_reconstructions(self) -> Path:
+        return self._name("worst_reconstructions", "png")
+
+    @property
+    def mi_matrix(self) -> Path:
+        return self._name("mi_matrix", "png")
+
+
+@dataclass(frozen=True)
+class TraversalFiles:
+    """The files of one traversal folder ``traversals/<mode>-<start>/``."""
+
+    folder: Path
+
+    def dim(self, d: int) -> Path:
+        return self.folder / f"dim-{d:02d}.png"
+
+    @property
+    def overview(self) -> Path:
+        return self.folder / "overview.png"
+
+    @property
+    def gif(self) -> Path:
+        return self.folder / "traversal.gif"
+
+    @property
+    def json(self) -> Path:
+        return self.folder / "traversal.json"
+
+
+class RunFolder:
+    """A run folder. Paths need no I/O; ``config`` and ``meta`` are read from disk on first use
+    (use :func:`open_run` to check that a folder is a run before reading it)."""
+
+    def __init__(self, path: str | Path | Any):
+        self.path = run_path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # ------------------------------------------------------------ files at the top
+    config_path = property(lambda self: self.path / "config.yaml")
+    meta_path = property(lambda self: self.path / "run.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    tensorboard_dir = property(lambda self: self.path / "tensorboard")
+    checkpoints_dir = property(lambda self: self.path / "checkpoints")
+    samples_path = property(lambda self: self.path / "samples.png")
+    reconstructions_path = property(lambda self: self.path / "reconstructions.png")
+    report_path = property(lambda self: self.path / "report.html")
+    evaluation_dir = property(lambda self: self.path / "evaluation")
+    traversals_dir = property(lambda self: self.path / "traversals")
+    interpolations_dir = property(lambda self: self.path / "interpolations")
+    estimator_path = property(lambda self: self.path / ESTIMATOR_FILE)
+
+    @cached_property
+    def config(self) -> RunConfig:
+        try:
+            return from_dict(yaml.safe_load(self.config_path.read_text()))
+        except yaml.YAMLError as e:
+            raise CheckpointError(f"{str(self.config_path)!r} is unreadable ({e})") from None
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.meta_path.read_text())
+        except json.JSONDecodeError as e:
+            raise CheckpointError(f"{str(self.meta_path)!r} is unreadable ({e})") from None
+
+    def write_config(self, cfg: RunConfig) -> None:
+        save_yaml(cfg, self.config_path)
+        self.__dict__.pop("config", None)
+
+    def write_meta(self, doc: dict[str, Any]) -> None:
+        """Replace ``run.json`` atomically (a kill leaves the old or the new document)."""
+        tmp = self.meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(doc, indent=2))
+        tmp.replace(self.meta_path)
+        self.__dict__.pop("meta", None)
+
+    def update_meta(self, **fields: Any) -> None:
+        """Set ``fields`` in ``run.json`` (e.g. ``status="finished"``)."""
+        doc = json.loads(self.meta_path.read_text())
+        doc.update(fields)
+        self.write_meta(doc)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """All records of ``metrics.jsonl`` (a torn last line from a kill is skipped)."""
+        if not self.metrics_path.is_file():
+            return []
+        out = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
+
+    # ------------------------------------------------------------ checkpoints
+    @property
+    def checkpoints(self) -> list[Path]:
+        """Step checkpoints, oldest first."""
+        return step_checkpoints(self.checkpoints_dir)
+
+    def step_checkpoint(self, step: int) -> Path:
+        return self.checkpoints_dir / step_name(step)
+
+    @property
+    def best_path(self) -> Path:
+        return self.checkpoints_dir / BEST
+
+    def newest_checkpoint(self, tensors: bool = True) -> Checkpoint:
+        """The newest step checkpoint that reads cleanly: where ``resume`` continues from. ``tensors=False``
+        reads headers only."""
+        return latest_good(self.checkpoints_dir, tensors)
+
+    def checkpoint(self, which: str = "best", tensors: bool = True) -> Checkpoint:
+        """``best`` (falls back to the newest readable one when no validation ran), ``last`` (the newest readable
+        one), or a checkpoint file name in ``checkpoints/`` or a path."""
+        if which == "last":
+            return self.newest_checkpoint(tensors)
+        if which == "best":
+            return read_checkpoint(self.best_path, tensors) if self.best_path.is_file() \
+                else self.newest_checkpoint(tensors)
+        p = Path(which)
+        return read_checkpoint(p if p.is_file() else self.checkpoints_dir / which, tensors)
+
+    # ------------------------------------------------------------ outputs of evaluate / traverse / interpolate
+    def evaluation(self, split: str = "test", data: str | None = None) -> EvaluationFiles:
+        """The files of ``evaluate`` on ``split`` of the run's data, or of other ``data`` (a name or a path)."""
+        suffix = f"-{Path(data).stem}-{split}" if data is not None else ("" if split == "test" else f"-{split}")
+        return EvaluationFiles(self.evaluation_dir, suffix)
+
+    def evaluations(self) -> list[EvaluationFiles]:
+        """The evaluations on disk: the test split's first, then the others by name."""
+        found = [self.evaluation()] if self.evaluation().json.is_file() else []
+        if self.evaluation_dir.is_dir():
+            found += [EvaluationFiles(self.evaluation_dir, p.stem[len("evaluation"):])
+                      for p in sorted(self.evaluation_dir.glob("evaluation-*.json"))]
+        return found
+
+    def traversal(self, mode: str, inputs: list[int] | None = None) -> TraversalFiles:
+        """The folder of a traversal in ``mode`` from the prior mean or from the codes of ``inputs``."""
+        start = "prior-mean" if not inputs else "input-" + "-".join(map(str, inputs))
+        return TraversalFiles(self.traversals_dir / f"{mode}-{start}")
+
+    def traversals(self) -> list[TraversalFiles]:
+        """The traversals on disk (those with an overview picture), by folder name."""
+        return [TraversalFiles(p.parent) for p in sorted(self.traversals_dir.glob("*/overview.png"))]
+
+    def interpolation(self, start: int, end: int, path: str) -> Path:
+        return self.interpolations_dir / f"{start}-{end}-{path}.png"
+
+    def interpolations(self) -> list[Path]:
+        return sorted(self.interpolations_dir.glob("*.png"))
+
+
+def open_run(run: str | Path | Any) -> RunFolder:
+    """A run folder checked and read (``config``, ``meta``), or ``CheckpointError`` saying why it is not one.
+    ``run`` is a path or the ``Run`` that ``shadowplay.train`` returns."""
+    folder = RunFolder(run)
+    p = folder.path
+    if not p.is_dir():
+        raise CheckpointError(f"run folder {str(p)!r} does not exist")
+    if not folder.meta_path.is_file() or not folder.config_path.is_file():
+        raise CheckpointError(f"{str(p)!r} is not a shadowplay run folder (no run.json/config.yaml); "
+                              "give the folder `shadowplay train` created, e.g. runs/<name>")
+    folder.meta, folder.config  # read both now, so a damaged file is reported here  # noqa: B018
+    return folder
+
+
+def create_run(runs_dir: str | Path, name: str, overwrite: bool) -> RunFolder:
+    """A new, empty run folder ``runs_dir/name`` (an existing run is replaced only with ``overwrite``)."""
+    path = Path(runs_dir) / name
+    if path.exists():
+        if not overwrite:
+            raise ShadowplayError(f"run folder {str(path)!r} already exists; pick another --name, resume it with "
+                                  f"`shadowplay resume {path}`, or pass --overwrite to replace it")
+        if not RunFolder(path).meta_path.is_file() and any(path.iterdir()):
+            raise ShadowplayError(f"{str(path)!r} exists and is not a shadowplay run; refusing to delete it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return RunFolder(path)
+
+
+def default_name(preset: str, source: str) -> str:
+    stem = Path(source).stem if ("/" in source or "." in source) else source
+    return f"{preset}-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -1,0 +1,12 @@
+"""The core of training and loading runs, below every application (API, outliers, debias, sklearn, explorer).
+
+``train_run(cfg, splits=...)`` trains from a config (and data in memory, if given) into a run folder;
+``resume_run`` continues one; ``load_model`` rebuilds a trained model; ``load_splits``, ``build_objective`` and
+``model_spec`` are the steps in between. ``shadowplay.api`` re-exports what users call.
+"""
+
+from .build import OBJECTIVE_SEED_OFFSET, build_objective, load_model, load_splits, model_spec, preset_params
+from .training_run import Run, resume_run, train_run
+
+__all__ = ["OBJECTIVE_SEED_OFFSET", "build_objective", "load_model", "load_splits", "model_spec", "preset_params",
+           "Run", "resume_run", "train_run"]

@@ -1,0 +1,75 @@
+"""Building a run's parts from its config: data splits, objective, model spec, and a trained model from disk.
+
+These are the steps every application needs (the API, the outlier detector, DB-VAE, the scikit-learn estimators,
+the explorer); they live below all of them so none has to import ``shadowplay.api``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import RunConfig
+from ..data import DataSplits, SourceOptions, load_data
+from ..errors import CheckpointError
+from ..model import LatentVariableModel, ModelSpec, build_model, resolve_likelihood
+from ..objectives import PresetParams, build_preset
+from ..objectives.presets import PresetResult
+from ..run import RunFolder, open_run, read_checkpoint
+from ..training import resolve_device
+
+# The objective's own networks (FactorVAE's discriminator) are seeded from trainer.seed plus this offset, so their
+# initial weights differ from a stream seeded with trainer.seed alone (the model's) yet are fixed by the seed; 7919
+# is simply a prime far from the small seeds people use.
+OBJECTIVE_SEED_OFFSET = 7919
+
+
+def load_splits(cfg: RunConfig) -> DataSplits:
+    """The train/val/test splits that ``cfg.data`` describes."""
+    d = cfg.data
+    opts = SourceOptions(data_dir=d.data_dir, n_samples=d.n_samples, image_size=d.image_size, color=d.color,
+                         label_column=d.label_column, seed=cfg.trainer.seed)
+    return load_data(d.source, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=cfg.trainer.seed,
+                     options=opts)
+
+
+def preset_params(cfg: RunConfig) -> PresetParams:
+    """The plain values a preset reads, taken from the config's ``objective`` section."""
+    o = cfg.objective
+    return PresetParams(beta=o.beta, capacity_weight=o.capacity_weight, tc_weight=o.tc_weight,
+                        dimwise_kl_weight=o.dimwise_kl_weight, capacity_max=o.capacity_max,
+                        capacity_steps=o.capacity_steps, warmup_steps=o.warmup_steps, extra=dict(o.extra),
+                        latent_dim=cfg.model.latent_dim)
+
+
+def build_objective(cfg: RunConfig) -> PresetResult:
+    """The preset's objective. Term networks (FactorVAE's discriminator) are initialized from ``trainer.seed`` in a
+    forked RNG, so the same seed gives the same run and the global random stream is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.trainer.seed + OBJECTIVE_SEED_OFFSET)
+        return build_preset(cfg.model.preset, preset_params(cfg))
+
+
+def model_spec(cfg: RunConfig, splits: DataSplits, posterior: str) -> ModelSpec:
+    """The architecture recipe for ``cfg.model`` on the shape and value range of the training split."""
+    m = cfg.model
+    return ModelSpec(data_shape=splits.train.shape, latent_dim=m.latent_dim, net=m.net, hidden=m.hidden,
+                     channels=m.channels, posterior=posterior,
+                     likelihood=resolve_likelihood(m.likelihood, splits.train.value_range), scale=m.scale)
+
+
+def load_model(run: str | Path | Any, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:
+    """Rebuild a trained model from a run folder (or the ``Run`` that training returned, or a checkpoint file)
+    without unpickling anything. ``checkpoint`` is ``best`` (best validation ELBO), ``last``, or a file name."""
+    folder = RunFolder(run)
+    ckpt = open_run(folder).checkpoint(checkpoint) if folder.path.is_dir() else read_checkpoint(folder.path)
+    if "model_spec" not in ckpt.state:
+        raise CheckpointError(f"{ckpt.path} has no model spec; it was not written by shadowplay's trainer")
+    model = build_model(ModelSpec.from_dict(ckpt.state["model_spec"]))
+    try:
+        model.load_state_dict(ckpt.section("model"))
+    except RuntimeError as e:
+        raise CheckpointError(f"{ckpt.path}: weights do not match the recorded architecture ({e})") from None
+    return model.to(resolve_device(device)).eval()

@@ -1,0 +1,116 @@
+"""Training a run end to end from a config (and, optionally, data already in memory), and resuming one.
+
+``shadowplay.api.train`` turns keywords into a config and calls :func:`train_run`; applications that hold their own
+arrays (the outlier detector, the scikit-learn estimators, DB-VAE) call it directly with ``splits=``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from ..config import RunConfig
+from ..data import DataSplits
+from ..model import LatentVariableModel, ModelSpec, build_model
+from ..objectives.presets import PresetResult
+from ..reports.images import save_examples
+from ..run import RunFolder, create_run, default_name, open_run, start_meta
+from ..training import Callback, Trainer, TrainResult, resolve_device, seed_everything
+from .build import build_objective, load_model, load_splits, model_spec
+
+
+@dataclass(frozen=True)
+class Run:
+    """A trained run: its folder, resolved config and the outcome of the last ``fit``. Every function that takes a
+    run folder also takes a ``Run``."""
+
+    path: Path
+    config: RunConfig
+    result: TrainResult
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.path)
+
+    def load(self, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:
+        return load_model(self.path, checkpoint, device)
+
+
+def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: PresetResult, spec: ModelSpec,
+             callbacks: Iterable[Callback], progress: bool) -> Trainer:
+    t = cfg.trainer
+    device = resolve_device(t.device)
+    # seed before the model is built: its initial weights come from the global stream, so the seed fixes them
+    seed_everything(t.seed, t.deterministic)
+    model = build_model(spec)
+    # saved in every checkpoint: the model spec alone rebuilds the architecture, the config documents the run
+    header = {"config": cfg.to_dict(), "model_spec": spec.to_dict(), "preset": cfg.model.preset}
+    # a progress bar only when both the caller (progress=False: --no-progress, studies) and the config allow it
+    return Trainer(model, built.objective, splits.train.x, splits.val.x, replace(t, progress=progress and t.progress),
+                   folder.path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header)
+
+
+def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True) -> Run:
+    result = trainer.fit()
+    folder = RunFolder(trainer.run_dir)
+    folder.update_meta(status="finished" if result.finished else "stopped", step=result.step, epoch=result.epoch,
+                       val_metrics=result.val_metrics)
+    if not pictures:
+        return Run(folder.path, cfg, result)
+    model = trainer.model.eval()
+    with torch.no_grad():
+        # a fixed generator, so the pictures of two runs show the same prior draws and can be compared side by side
+        save_examples(folder.samples_path, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
+        x = splits.test.x[:16] if len(splits.test) else splits.train.x[:16]  # tiny data may have no test split
+        save_examples(folder.reconstructions_path, {"input": x, "reconstruction": model.reconstruct(x)})
+    return Run(folder.path, cfg, result)
+
+
+def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str | Path = "runs",
+              name: str | None = None, overwrite: bool = False, progress: bool = True,
+              callbacks: Iterable[Callback] = (), pictures: bool = True) -> Run:
+    """Train ``cfg`` and write a run folder ``runs_dir/name``; returns the :class:`Run`.
+
+    ``splits`` trains on data already in memory instead of loading ``cfg.data.source`` (``run.json`` then records
+    ``"in_memory": true``; commands that reload data from the config need the caller to keep the data). Everything
+    is validated and the data are loaded before the run folder is created, so a bad input leaves nothing behind.
+    ``pictures=False`` skips ``samples.png`` and ``reconstructions.png`` (estimators fitted many times in a grid
+    search do not need them).
+    """
+    built = build_objective(cfg)
+    in_memory = splits is not None
+    splits = splits if splits is not None else load_splits(cfg)
+    spec = model_spec(cfg, splits, built.posterior)
+    build_model(spec)  # fail on an impossible architecture before touching the disk
+    resolve_device(cfg.trainer.device)
+    folder = create_run(runs_dir, name or default_name(cfg.model.preset, cfg.data.source), overwrite)
+    data_info: dict[str, Any] = {
+        "source": cfg.data.source, "in_memory": in_memory, "shape": list(splits.train.shape),
+        "value_range": splits.train.value_range, "sizes": {s: len(splits.get(s)) for s in ("train", "val", "test")},
+        "meta": splits.train.meta, "has_factors": splits.train.factors is not None,
+        "has_labels": splits.train.labels is not None}
+    folder.write_config(cfg)
+    folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
+                                       "preset": cfg.model.preset}))
+    return _finish(_trainer(cfg, folder, splits, built, spec, callbacks, progress), cfg, splits, pictures)
+
+
+def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: DataSplits | None = None,
+               progress: bool = True, callbacks: Iterable[Callback] = ()) -> Run:
+    """Continue ``run`` from its newest readable checkpoint with ``cfg`` (default: the run's own config; the
+    caller checks that a changed config keeps the run the same). ``splits``: as in :func:`train_run`."""
+    folder = open_run(run)
+    cfg = cfg or folder.config
+    ckpt = folder.newest_checkpoint()  # a torn newest file (a kill mid-write) falls back to the one before
+    built = build_objective(cfg)
+    splits = splits if splits is not None else load_splits(cfg)
+    spec = ModelSpec.from_dict(ckpt.state["model_spec"])  # the checkpoint's, not rebuilt from data that may differ
+    trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress)
+    trainer.restore(ckpt)
+    if cfg != folder.config:
+        folder.write_config(cfg)
+    folder.update_meta(status="running")
+    return _finish(trainer, cfg, splits)
