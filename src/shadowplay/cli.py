@@ -18,6 +18,7 @@ import inspect
 import json
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -282,6 +283,27 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_commands]
 
 
+# ------------------------------------------------------------------ explore
+def _show_explorer(server: Any, a: argparse.Namespace) -> int:
+    print(f"explorer: {server.url}  (Ctrl-C to stop)", flush=True)
+    server.wait()  # serves until Ctrl-C, then closes
+    return 0
+
+
+def _add_explore(sub: argparse._SubParsersAction) -> None:
+    c = _Command(sub, "explore", api.explore, _show_explorer, help="a local web page with a slider per latent",
+                 description="Serve the latent explorer for a run on 127.0.0.1 (a free port unless --port) and "
+                             "open it in the browser. Ctrl-C stops it.")
+    c.run().arg("--host", help="address to listen on; any other than loopback is reachable by other machines")
+    c.arg("--port", type=int, help="TCP port (0: a free one)")
+    c.arg("--no-browser", dest="open_browser", action="store_false", help="do not open a browser")
+    c.checkpoint().arg("--device", help="where the model runs: cpu | cuda | cuda:N")
+    c.arg("--verbose", action="store_true", help="log every request to stderr")
+
+
+COMMANDS.append(_add_explore)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shadowplay", description="Deep latent-variable generative models.")
     parser.add_argument("--version", action="version", version=f"shadowplay {__version__}")
@@ -290,6 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
     for add in COMMANDS:
         add(sub)
     return parser
+
+
+def _print_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                   line: str | None = None) -> None:
+    """shadowplay's own warnings as one line ``warning: ...`` (others keep Python's format, with their source)."""
+    if category.__module__.startswith("shadowplay"):
+        print(f"warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 def api_keywords(args: argparse.Namespace) -> dict[str, Any]:
@@ -314,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.show(args.api(**api_keywords(args)), args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _print_warning
+            result = args.api(**api_keywords(args))
+        return int(args.show(result, args) or 0)
     except USER_ERRORS as e:
         if args.debug:
             raise

@@ -1,0 +1,79 @@
+"""``explore``: serve the latent explorer page for a trained run (``shadowplay explore runs/<run>``).
+
+>>> import shadowplay as sp
+>>> server = sp.explore("runs/demo", open_browser=False)   # doctest: +SKIP
+>>> print(server.url); server.close()                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import warnings
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..explorer import Explorer, ExplorerServer
+from ..run import RunFolder, open_run
+from ..workflow import Run, load_model, load_splits
+
+SPLITS = ("test", "train")  # the inputs a person may start from, in the order the page lists them
+
+
+class ExposedExplorerWarning(UserWarning):
+    """The explorer listens on an address other machines may reach."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _evaluation_document(folder: RunFolder) -> dict[str, Any] | None:
+    """The run's test-split ``evaluation.json`` (its MI matrix feeds the heat map), or ``None`` when absent or
+    unreadable: the page shows what exists."""
+    path = folder.evaluation("test").json
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
+            checkpoint: str = "best", device: str = "cpu", verbose: bool = False) -> ExplorerServer:
+    """Start the latent explorer for ``run`` and return the running :class:`~shadowplay.explorer.ExplorerServer`
+    (``.url``, ``.close()``, ``.wait()``); the server runs in a background thread until closed.
+
+    Args:
+        host: address to listen on; loopback by default. Any other address lets other machines drive the model
+            and read the run's data, so it warns (:class:`ExposedExplorerWarning`).
+        port: TCP port; 0 picks a free one (see ``.port``).
+        open_browser: open the page in the default web browser.
+        checkpoint: ``best``, ``last`` or a checkpoint file name.
+        device: where the model runs (``cpu``, ``cuda``, …); a picture per slider move is cheap on a CPU.
+        verbose: log every request to stderr.
+    """
+    if not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--port must be 0 (a free port) or 1..65535, got {port}")
+    if not is_loopback(host):
+        warnings.warn(f"the explorer listens on {host}, reachable beyond this machine: anyone who can reach it can "
+                      "decode with the model and see the run's data. Use the default 127.0.0.1 unless you mean it",
+                      ExposedExplorerWarning, stacklevel=2)
+    folder = open_run(run)
+    model = load_model(folder, checkpoint, device)
+    splits = load_splits(folder.config)
+    explorer = Explorer(model, {s: splits.get(s) for s in SPLITS}, name=folder.path.name,
+                        evaluation=_evaluation_document(folder))
+    server = ExplorerServer(explorer, host, int(port), quiet=not verbose)
+    if open_browser:
+        try:
+            webbrowser.open(server.url)
+        except webbrowser.Error:
+            pass  # the URL is printed by the CLI; a machine without a browser is not an error
+    return server

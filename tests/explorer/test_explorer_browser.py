@@ -1,0 +1,108 @@
+"""End to end in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright loads the page,
+moves a slider and sees the picture change, starts from an input, scrubs an interpolation, uploads an image, and
+saves a screenshot. Skips, saying why, when Playwright or a Chromium executable is missing; Playwright's own browser
+download is never used (``SHADOWPLAY_CHROMIUM`` may name another executable)."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("SHADOWPLAY_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                      shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e .[dev])")
+    exe = chromium_path()
+    if exe is None:
+        pytest.skip("no Chromium executable: install Debian's `chromium` (apt-get install chromium) or set "
+                    "SHADOWPLAY_CHROMIUM")
+    with sync_api.sync_playwright() as p:
+        # --no-sandbox: CI runs as root, where Chromium refuses its sandbox
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
+        try:
+            pg = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            pg.on("pageerror", lambda e: errors.append(str(e)))
+            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            pg.goto(server.url)
+            pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            pg.errors = errors
+            yield pg
+        finally:
+            browser.close()
+
+
+def decoded_code(page) -> str:
+    return page.get_attribute("#decoded", "data-code") or ""
+
+
+def wait_new_code(page, old: str) -> str:
+    page.wait_for_function("old => (document.getElementById('decoded').dataset.code || '') !== old", arg=old,
+                           timeout=30_000)
+    page.wait_for_function("() => document.getElementById('decoded').complete")
+    return decoded_code(page)
+
+
+def test_slider_upload_interpolation_and_screenshot(page, server, tmp_path):
+    info = page.evaluate("() => fetch('/api/info').then(r => r.json())")
+    sliders = page.locator("#sliders input[type=range]")
+    assert sliders.count() == info["latent_dim"]
+    assert [int(s) for s in sliders.evaluate_all("els => els.map(e => e.dataset.dim)")] == info["order"]
+    assert page.locator("#sliders .slider.inactive").count() == info["active"].count(False)
+
+    # a slider move changes the picture
+    page.wait_for_function("() => (document.getElementById('decoded').dataset.code || '') !== ''")
+    code0 = decoded_code(page)
+    before = page.locator("#decoded").screenshot()
+    first = sliders.first
+    first.focus()
+    first.press("End")  # to the slider's maximum, firing the input event a drag fires
+    code1 = wait_new_code(page, code0)
+    assert code1.split(",")[info["order"][0]] == f"{info['high'][info['order'][0]]:.4f}"
+    after = page.locator("#decoded").screenshot()
+    assert Image.open(io.BytesIO(before)).tobytes() != Image.open(io.BytesIO(after)).tobytes()
+
+    # a burst of moves ends on the newest code (requests are coalesced, never answered out of order)
+    for key in ["Home"] + ["ArrowRight"] * 15:
+        first.press(key)
+    page.wait_for_function("v => document.getElementById('decoded').dataset.code.split(',')[v.d] === v.want",
+                           arg={"d": info["order"][0], "want": f"{float(first.input_value()):.4f}"}, timeout=30_000)
+
+    # start from two inputs and scrub between them
+    page.locator("#gallery img").nth(0).click()
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    page.locator("#gallery img").nth(3).click()
+    page.wait_for_function("() => document.getElementById('b-numbers').textContent.includes('ELBO')")
+    assert page.is_enabled("#t")
+    code_b = wait_new_code(page, "") if not decoded_code(page) else decoded_code(page)
+    page.locator("#t").focus()
+    page.locator("#t").press("Home")
+    wait_new_code(page, code_b)
+
+    # upload an image of the right kind
+    img = Image.new("L", (32, 32), 0)
+    img.paste(255, (12, 2, 20, 30))
+    upload = tmp_path / "bar.png"
+    img.save(upload)
+    page.set_input_files("#upload", str(upload))
+    page.wait_for_function("() => document.getElementById('up-numbers').textContent.includes('ELBO')",
+                           timeout=30_000)
+    assert page.locator("#up-recon").get_attribute("src").startswith("data:image/png;base64,")
+
+    shot = tmp_path / "explorer.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert Image.open(shot).size[0] >= 1000
+    assert not page.errors, page.errors

@@ -1,0 +1,120 @@
+"""The explorer's JSON and PNG endpoints, checked against the model and the evaluation functions directly."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from shadowplay import api
+from shadowplay.evaluation import per_sample_likelihoods, posterior_moments
+from shadowplay.evaluation.traversal import lerp, slerp
+from shadowplay.explorer import Explorer, ExplorerServer
+from shadowplay.run import open_run
+
+
+@pytest.fixture(scope="module")
+def model(explore_run):
+    return api.load(explore_run)
+
+
+@pytest.fixture(scope="module")
+def test_x(explore_run):
+    return api.load_splits(open_run(explore_run).config).test.x
+
+
+def png_array(body: bytes) -> np.ndarray:
+    img = Image.open(io.BytesIO(body))
+    assert img.format == "PNG"
+    return np.asarray(img)
+
+
+def test_info_orders_latents_by_kl_and_marks_inactive_ones(http, model, test_x):
+    r = http("GET", "/api/info")
+    assert r.status == 200 and r.headers["content-type"] == "application/json"
+    info = json.loads(r.body)
+    assert info["latent_dim"] == 4 and info["shape"] == [1, 8, 8] and info["is_image"]
+    m = posterior_moments(model, test_x)
+    kl = m.kl.mean(0)
+    np.testing.assert_allclose(info["kl"], kl, rtol=1e-6)
+    assert info["order"] == np.argsort(-kl, kind="stable").tolist()
+    assert info["active"] == (m.mean.var(0, ddof=1) > 0.01).tolist()
+    assert all(lo <= -3 and hi >= 3 for lo, hi in zip(info["low"], info["high"]))
+    assert info["splits"]["test"] == len(test_x) and info["splits"]["train"] > 0
+    assert info["mi_matrix"] is None and info["has_factors"] is False  # digits have no ground-truth factors
+
+
+def test_decode_is_the_decoder_mean_as_a_small_png(http, model):
+    z = [0.5, -1.0, 2.0, 0.0]
+    r = http("GET", "/api/decode?z=" + ",".join(map(str, z)))
+    assert r.status == 200 and r.headers["content-type"] == "image/png"
+    assert len(r.body) < 1000  # an 8×8 picture travels at its own size; the page scales it
+    got = png_array(r.body)
+    want = model.decode(torch.tensor([z])).mean[0, 0].detach().clamp(0, 1).numpy() * 255
+    assert got.shape == (8, 8)
+    assert np.abs(got.astype(float) - want).max() <= 0.5 + 1e-6
+    other = png_array(http("GET", "/api/decode?z=0,0,0,0").body)
+    assert not np.array_equal(got, other)
+
+
+def test_input_gives_the_posterior_mean_and_the_same_elbo_as_evaluate(http, model, test_x):
+    doc = json.loads(http("GET", "/api/input?split=test&index=5").body)
+    np.testing.assert_allclose(doc["code"], model.encode(test_x[5:6]).mean[0].detach().numpy(), rtol=1e-5, atol=1e-6)
+    lik = per_sample_likelihoods(model, test_x[5:6], doc["iw_samples"], index=torch.tensor([5]))
+    assert doc["likelihood"]["elbo"] == pytest.approx(float(lik.elbo[0]), rel=1e-5)
+    assert doc["likelihood"]["log_px"] == pytest.approx(float(lik.log_px[0]), rel=1e-5)
+    assert 0 <= doc["score_percentile"] <= 100 and doc["outlier_score"] is None
+    picture = png_array(http("GET", "/api/input.png?split=test&index=5").body)
+    np.testing.assert_array_equal(picture, (test_x[5, 0].numpy() * 255).round().astype(np.uint8))
+
+
+@pytest.mark.parametrize("path", ["slerp", "linear"])
+def test_interpolation_matches_the_traversal_module(http, model, test_x, path):
+    codes = model.encode(test_x[[1, 7]]).mean.detach()
+    for t in (0.0, 0.3, 1.0):
+        got = json.loads(http("GET", f"/api/interpolate?a=test:1&b=test:7&t={t}&path={path}").body)["code"]
+        want = (slerp if path == "slerp" else lerp)(codes[0], codes[1], torch.tensor([t]))[0]
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-6)
+    ends = [json.loads(http("GET", f"/api/interpolate?a=test:1&b=test:7&t={t}&path={path}").body)["code"]
+            for t in (0, 1)]
+    np.testing.assert_allclose(ends, codes.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_upload_gives_reconstruction_code_and_elbo(http, model):
+    img = Image.new("L", (40, 40), 0)
+    img.paste(255, (12, 4, 28, 36))  # a bright bar on black, like a digit "1"
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    r = http("POST", "/api/upload", body=buf.getvalue(), headers={"Content-Type": "image/png"})
+    assert r.status == 200, r.text
+    doc = json.loads(r.body)
+    x = torch.as_tensor(np.asarray(img.resize((8, 8), Image.BOX), dtype=np.float32) / 255)[None, None]
+    np.testing.assert_allclose(doc["code"], model.encode(x).mean[0].detach().numpy(), rtol=1e-4, atol=1e-5)
+    lik = per_sample_likelihoods(model, x, doc["iw_samples"])
+    assert doc["likelihood"]["elbo"] == pytest.approx(float(lik.elbo[0]), rel=1e-5)
+    for key in ("input_png", "reconstruction_png"):
+        assert doc[key].startswith("data:image/png;base64,")
+
+
+def test_outlier_score_is_shown_when_a_scorer_is_given(model, explore_run, raw_request):
+    splits = api.load_splits(open_run(explore_run).config)
+    ex = Explorer(model, {"test": splits.test}, outlier_score=lambda x: float(x.sum()), max_stats=50)
+    with ExplorerServer(ex) as s:
+        doc = json.loads(raw_request(s, "GET", "/api/input?split=test&index=2").body)
+        assert doc["outlier_score"] == pytest.approx(float(splits.test.x[2].sum()))
+        assert json.loads(raw_request(s, "GET", "/api/info").body)["has_outlier_score"] is True
+
+
+def test_the_page_and_its_assets_are_served_with_a_strict_policy(http):
+    page = http("GET", "/")
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "http://" not in page.text and "https://" not in page.text  # no external resources
+    for asset in ("/static/app.js", "/static/style.css"):
+        r = http("GET", asset)
+        assert r.status == 200 and b"http://" not in r.body and b"https://" not in r.body
