@@ -137,6 +137,9 @@ def test_every_run_function_takes_the_run_that_train_returns(digits_run, tmp_pat
     assert sp.sample(run, n=4, write=False).shape == (4, 1, 8, 8)
     assert sp.reconstruct(run, n=2, write=False)[1].shape == (2, 1, 8, 8)
     assert sp.load(run, checkpoint="last").latent_dim == 8
+    assert sp.evaluate(run, iw_samples=1, write=False).document["n_inputs"] == 30
+    assert sp.traverse(run, steps=2, write=False).traversal.images.shape[2] == 2
+    assert sp.interpolate(run, 0, 1, steps=2, write=False).interpolation.images.shape[0] == 2
     with pytest.raises(TypeError, match="run folder"):
         sp.load(42)
 

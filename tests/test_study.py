@@ -154,3 +154,12 @@ def test_study_end_to_end_survives_a_kill_and_restart(tmp_path, cli_spawn):
 
     again = api.study(path, jobs=2, progress=False)
     assert [r.status for r in again.records] == ["skipped", "skipped"]
+
+
+def test_a_typo_in_net_or_likelihood_fails_when_the_study_file_is_read(tmp_path):
+    """model.net/model.likelihood are checked where used (not in config), and a study checks them up front."""
+    for key, value in (("likelihood", "bernouli"), ("net", "cnn")):
+        f = tmp_path / f"{key}.yaml"
+        f.write_text(f"models:\n  - {{preset: vae, {key}: {value}}}\n")
+        with pytest.raises(ConfigError, match=f"model.{key}='{value}' is not one of auto"):
+            load_study(f)

@@ -274,7 +274,8 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c = _Command(sub, "report", api.report, _show_path, help="write one self-contained HTML page about a run",
                  description="Write <run>/report.html (works offline: images inline). Runs `evaluate` and "
                              "`traverse` first when their files are missing.")
-    c.run().arg("--iw-samples", "-k", type=int, help="K when the evaluation has to be run")
+    c.run().arg("--iw-samples", "-k", type=int, help="K when the evaluation has to be run (default: evaluate's, "
+                                                     f"{inspect.signature(api.evaluate).parameters['iw_samples'].default})")
     c.arg("--refresh", action="store_true", help="re-run evaluate and traverse even if their files exist")
     c.checkpoint().arg("-o", "--out", help="output HTML (default <run>/report.html)")
 

@@ -16,7 +16,7 @@ from torch.distributions import Distribution
 
 from .distributions import LIKELIHOODS, POSTERIORS, standard_normal_prior
 from .errors import ConfigError, DataError
-from .nets import build_nets, pick_net
+from .nets import NETS, build_nets, pick_net
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,14 @@ class LatentVariableModel(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, *shape)`` decoder means at the posterior means."""
         return self.decode(self.encode(x).mean).mean
+
+
+def check_choices(net: str, likelihood: str) -> None:
+    """``model.net`` and ``model.likelihood`` checked against the lists their modules own (``nets.NETS``,
+    ``distributions.LIKELIHOODS``), without data: for callers that resolve many configs before running any."""
+    for key, value, allowed in (("model.net", net, NETS), ("model.likelihood", likelihood, tuple(LIKELIHOODS))):
+        if value != "auto" and value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not one of auto, {', '.join(allowed)}")
 
 
 def resolve_likelihood(likelihood: str, value_range: str) -> str:

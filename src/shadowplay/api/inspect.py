@@ -243,16 +243,18 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
     return InterpolationResult(target, result, data.x[i], data.x[j])
 
 
-def report(run: RunLike, iw_samples: int = 1000, refresh: bool = False, checkpoint: str = "best",
+def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, checkpoint: str = "best",
            out: str | Path | None = None) -> Path:
     """Write ``<run>/report.html``: one offline HTML page (config, training curves, evaluation, KL per dimension,
-    traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` and :func:`traverse`
-    first when their files are missing (or when ``refresh``); the page itself is rendered from files only."""
+    traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` (with ``iw_samples`` draws;
+    ``None``: evaluate's default) and :func:`traverse` first when their files are missing (or when ``refresh``); the
+    page itself is rendered from files only."""
     folder = open_run(run)
     sizes = folder.meta.get("data", {}).get("sizes", {})
     split = next((s for s in ("test", "val", "train") if sizes.get(s, 1) > 0), "test")
     if refresh or not folder.evaluation(split).json.is_file():
-        evaluate(folder, split, iw_samples, checkpoint=checkpoint)
+        k = {} if iw_samples is None else {"iw_samples": iw_samples}  # evaluate's default is the one default
+        evaluate(folder, split, checkpoint=checkpoint, **k)
     if refresh or not folder.traversals():
         traverse(folder, split=split, checkpoint=checkpoint)
     return write_report(folder, out)

@@ -150,6 +150,11 @@ class RunFolder:
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{str(self.meta_path)!r} is unreadable ({e})") from None
 
+    @property
+    def status(self) -> str | None:
+        """``run.json``'s ``status`` as last written (``running`` while training, then ``finished``/``stopped``)."""
+        return self.meta.get("status")
+
     def write_config(self, cfg: RunConfig) -> None:
         save_yaml(cfg, self.config_path)
         self.__dict__.pop("config", None)

@@ -34,6 +34,9 @@ import yaml
 
 from ..config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys
 from ..errors import ConfigError
+from ..data import SPLITS
+from ..metrics import METRIC_NAMES
+from ..model import check_choices
 from ..objectives import check_preset
 
 TOP_KEYS = ("output", "base", "models", "seeds", "metrics", "evaluation")
@@ -135,7 +138,8 @@ def _expand(entry: Any, base: RunConfig, seeds: list[int]) -> list[StudyRun]:
         params = dict(zip(keys, combo))
         for seed in seeds:
             cfg = set_keys(base, {**items, "objective.extra": extra, "trainer.seed": seed})
-            check_preset(preset)
+            check_preset(preset)  # preset, net, likelihood: a typo fails here, before any run starts
+            check_choices(cfg.model.net, cfg.model.likelihood)
             runs.append(StudyRun(run_name(preset, params, seed), preset, seed, params, cfg))
     return runs
 
@@ -178,9 +182,9 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
         out = Path(doc["output"]) if doc.get("output") else Path(p.stem)
         out = out if out.is_absolute() else p.parent / out
     split, k = ev.get("split", "test"), ev.get("iw_samples", 1)
-    if split not in ("train", "val", "test") or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"{p}: evaluation.split must be train, val or test and evaluation.iw_samples an integer "
-                          f">= 1; got {split!r} and {k!r}")
+    if split not in SPLITS or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"{p}: evaluation.split must be one of {', '.join(SPLITS)} and evaluation.iw_samples an "
+                          f"integer >= 1; got {split!r} and {k!r}")
     options = ev.get("options") or {}
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError(f"{p}: evaluation.options must map metric names to keyword arguments, got {options!r}")
@@ -188,7 +192,6 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
 
 
 def _metrics(value: Any, p: Path) -> tuple[str, ...]:
-    from ..metrics import METRIC_NAMES
     names = list(METRIC_NAMES) if value == "all" or value == ["all"] else value
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"{p}: metrics must be a list of names or 'all', got {value!r}")
