@@ -212,3 +212,35 @@ def test_restandardize_puts_new_rows_on_the_training_scale(tmp_path):
     (tmp_path / "c.csv").write_text("u,v,z\n1,2,3\n4,5,6\n")
     with pytest.raises(DataError, match="columns"):
         restandardize(load_path(tmp_path / "c.csv", SourceOptions()), train.meta)
+
+
+def _csv_error(tmp_path, text, label=None) -> str:
+    with pytest.raises(DataError) as info:
+        load_path(write_csv(tmp_path, text), SourceOptions(label_column=label))
+    return str(info.value)
+
+
+def test_csv_nan_and_inf_name_lines_and_columns(tmp_path):
+    # issue 9 item 4: NaN/Inf must name the rows (file lines) and the columns
+    msg = _csv_error(tmp_path, "a,b,c\n1,2,3\n4,nan,6\n7,8,inf\n")
+    assert "lines 3, 4" in msg and "'b', 'c'" in msg and "2 cell(s)" in msg
+
+
+def test_csv_lines_are_file_lines(tmp_path):
+    # the first data row is line 2 of the file; blank lines still count as file lines
+    msg = _csv_error(tmp_path, "a,b\n1,2\n\n3,x\n")
+    assert "line 4" in msg and "'x'" in msg
+    assert "data row" not in msg
+    assert "line 3 has 3 fields" in _csv_error(tmp_path, "a,b\n1,2\n1,2,3\n")
+
+
+def test_csv_text_column_suggests_an_option_that_exists(tmp_path):
+    msg = _csv_error(tmp_path, "a,kind\n1,cat\n2,dog\n")
+    assert "--label-column" not in msg and "data.label_column=kind" in msg
+
+
+def test_csv_empty_cell_is_a_missing_value_not_a_text_column(tmp_path):
+    msg = _csv_error(tmp_path, "a,b\n1,2\n3,\n5,6\n")
+    assert "empty cell" in msg and "line 3" in msg and "missing" in msg
+    assert "drop the column" not in msg and "not numeric" not in msg
+    assert "line 2" in _csv_error(tmp_path, "a,y\n1,\n2,cat\n", label="y")

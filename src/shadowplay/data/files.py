@@ -156,17 +156,27 @@ def load_npz(path: Path) -> Dataset:
 
 def load_csv(path: Path, options: SourceOptions) -> Dataset:
     """Numeric columns under a header row; ``options.label_column`` names the label column (numbers or class
-    names, sorted into ``meta["classes"]``). Features ``(N, D)`` are standardized, statistics in ``meta``."""
+    names, sorted into ``meta["classes"]``). Features ``(N, D)`` are standardized, statistics in ``meta``.
+
+    Errors name file lines (as an editor numbers them, the header is line 1) and column names, so a bad cell can
+    be found without counting rows."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        rows = [r for r in csv.reader(fh) if any(cell.strip() for cell in r)]
+        reader = csv.reader(fh)
+        rows, lines, end = [], [], 0  # lines[i]: the file line on which rows[i] starts (blank lines are skipped)
+        for r in reader:
+            if any(cell.strip() for cell in r):
+                rows.append(r)
+                lines.append(end + 1)
+            end = reader.line_num
     if len(rows) < 2:
         raise DataError(f"{path}: needs a header row and at least one data row, found {len(rows)} row(s)")
     header = [h.strip() for h in rows[0]]
     if len(set(header)) != len(header) or "" in header:
         raise DataError(f"{path}: the header row must name every column once, got {header}")
-    for line, r in enumerate(rows[1:], start=2):
+    lines = lines[1:]
+    for line, r in zip(lines, rows[1:]):
         if len(r) != len(header):
-            raise DataError(f"{path}: data row {line} has {len(r)} fields but the header has {len(header)}")
+            raise DataError(f"{path}: line {line} has {len(r)} fields but the header has {len(header)}")
     label = options.label_column
     if label is not None and label not in header:
         raise DataError(f"{path}: label column {label!r} not found; the columns are {', '.join(header)}")
@@ -174,13 +184,13 @@ def load_csv(path: Path, options: SourceOptions) -> Dataset:
     meta: dict = {}
     labels = None
     if label is not None:
-        labels, classes = _csv_labels(path, label, columns.pop(label))
+        labels, classes = _csv_labels(path, label, columns.pop(label), lines)
         if classes is not None:
             meta["classes"] = classes
     if not columns:
         raise DataError(f"{path}: no feature columns left besides the label column {label!r}")
-    x = np.stack([_csv_numbers(path, name, values) for name, values in columns.items()], axis=1)
-    validate_tensor(torch.from_numpy(x), str(path))
+    x = np.stack([_csv_numbers(path, name, values, lines) for name, values in columns.items()], axis=1)
+    _csv_finite(path, x, list(columns), lines)
     mean, std = x.mean(0), x.std(0)
     std[std == 0] = 1.0
     meta["standardize"] = {"columns": list(columns), "mean": mean.tolist(), "std": std.tolist()}
@@ -188,24 +198,53 @@ def load_csv(path: Path, options: SourceOptions) -> Dataset:
     return Dataset(name=path.stem, x=torch.from_numpy(x), labels=labels, value_range="real", meta=meta)
 
 
-def _csv_numbers(path: Path, name: str, values: list[str]) -> np.ndarray:
+def _where(lines: list[int], rows) -> str:
+    """``"lines 3, 7 and 2 more"``: at most three file line numbers of the data rows ``rows``."""
+    rows = list(rows)
+    shown = ", ".join(str(lines[i]) for i in rows[:3])
+    more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+    return f"line{'s' if len(rows) > 1 else ''} {shown}{more}"
+
+
+def _csv_numbers(path: Path, name: str, values: list[str], lines: list[int]) -> np.ndarray:
+    """One column as float64; empty cells (missing values) and text cells are told apart in the error."""
     out = np.empty(len(values), np.float64)
+    empty, text = [], []
     for i, v in enumerate(values):
         try:
             out[i] = float(v)
         except ValueError:
-            what = "is empty (fill or drop missing values)" if v == "" else f"holds {v!r}, which is not a number"
-            raise DataError(f"{path}: column {name!r} is not numeric: data row {i + 2} {what}; drop the column, or "
-                            "name it with --label-column if it holds the labels") from None
+            (empty if v == "" else text).append(i)
+    if text:
+        example = values[text[0]]
+        raise DataError(f"{path}: column {name!r} holds text ({example!r} on {_where(lines, text)}), not numbers; "
+                        "drop the column, or if it holds the labels name it as the label column with the "
+                        f"override data.label_column={name}")
+    if empty:
+        raise DataError(f"{path}: column {name!r} has {len(empty)} empty cell(s) ({_where(lines, empty)}); fill "
+                        "the missing values or drop those rows")
     return out
 
 
-def _csv_labels(path: Path, name: str, values: list[str]) -> tuple[torch.Tensor, list[str] | None]:
+def _csv_finite(path: Path, x: np.ndarray, names: list[str], lines: list[int]) -> None:
+    """Raise a :class:`DataError` naming the lines and columns of NaN/Inf cells of ``x`` ``(N, D)``."""
+    bad_rows, bad_cols = np.nonzero(~np.isfinite(x))
+    if bad_rows.size == 0:
+        return
+    cols = ", ".join(repr(names[c]) for c in sorted(set(bad_cols.tolist())))
+    rows = sorted(set(bad_rows.tolist()))
+    raise DataError(f"{path}: {bad_rows.size} cell(s) hold NaN or Inf, on {_where(lines, rows)} in column(s) "
+                    f"{cols}; clean or drop those rows")
+
+
+def _csv_labels(path: Path, name: str, values: list[str], lines: list[int]) -> tuple[torch.Tensor, list[str] | None]:
     try:
         nums = np.array([float(v) for v in values])
     except ValueError:
         if "" in values:
-            raise DataError(f"{path}: label column {name!r} has empty cells; fill or drop those rows") from None
+            empty = [i for i, v in enumerate(values) if v == ""]
+            raise DataError(f"{path}: label column {name!r} has empty cells ({_where(lines, empty)}); fill or "
+                            "drop those rows") from None
         classes = sorted(set(values))
         lookup = {c: i for i, c in enumerate(classes)}
         return torch.tensor([lookup[v] for v in values], dtype=torch.int64), classes
