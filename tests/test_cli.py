@@ -111,7 +111,7 @@ def test_debug_shows_the_traceback(cli, tmp_path):
 def test_info_text_and_json(trained, cli):
     text = cli("info", str(trained))
     assert text.returncode == 0, text.stderr
-    assert "vae, latent_dim 4" in text.stdout and "step 5, epoch 0/30" in text.stdout
+    assert "vae, latent_dim 4" in text.stdout and "step 5, epoch 0/125" in text.stdout  # auto: 125 epochs of 8 steps
     assert "step-000000005" in text.stdout
     js = cli("info", str(trained), "--json")
     doc = json.loads(js.stdout)
@@ -187,3 +187,18 @@ def test_file_errors_are_user_errors(monkeypatch, capsys, tmp_path):
     assert cli_module.main(["info", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "gone.npy" in err[0]
+
+
+def test_train_warns_at_the_end_when_the_posterior_collapsed(cli, tmp_path):
+    # issue 9 item 1: the Quickstart learned nothing and nothing said so. β = 50 on 300 digits collapses every latent.
+    p = cli("train", "--data", "digits", "--model", "beta_vae", "--beta", "50", "--latent-dim", "4", "--epochs",
+            "15", "--no-progress", "--name", "c", *SMALL)
+    assert p.returncode == 0, p.stderr
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("warning: ")]
+    assert any("posterior collapse" in ln for ln in lines), p.stdout
+    assert any("what to try" in ln and "--likelihood gaussian" in ln and "β = 50" in ln for ln in lines)
+    assert "PosteriorCollapseWarning" not in p.stderr   # printed once, as a one-line warning
+    latents = json.loads((tmp_path / "runs" / "c" / "run.json").read_text())["latents"]
+    assert latents["collapsed"] and latents["n_active"] == 0 and latents["kl_total"] < 0.1
+    assert latents["warnings"] == [ln[len("warning: "):] for ln in lines]
+    assert "latents  0 of 4 active" in cli("info", str(tmp_path / "runs" / "c")).stdout

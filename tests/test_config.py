@@ -109,3 +109,15 @@ def test_yaml_round_trip(tmp_path):
                              "trainer.grad_clip=2.0", "data.source=/x/y.npy"])
     save_yaml(cfg, tmp_path / "config.yaml")
     assert load_config(tmp_path / "config.yaml") == cfg
+
+
+def test_auto_epochs_give_small_data_enough_steps():
+    # issue 9: 200 images at batch 128 are 2 steps an epoch; 30 epochs (60 steps) left every latent at the prior
+    from shadowplay.config import auto_epochs, resolve_epochs
+    assert RunConfig().trainer.epochs is None
+    assert auto_epochs(160, 128) == 500            # 2 steps an epoch -> 1,000 steps
+    assert auto_epochs(1437, 128) == 84            # digits: 12 steps an epoch
+    assert auto_epochs(54000, 128) == 30           # large data: 30 epochs as before
+    cfg = resolve_epochs(RunConfig(), 1437)
+    assert cfg.trainer.epochs == 84
+    assert resolve_epochs(load_config(overrides=["trainer.epochs=3"]), 10).trainer.epochs == 3  # given: obeyed

@@ -91,6 +91,12 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
     print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
+    lat = run.latents or {}
+    if lat:
+        kl = "" if lat.get("kl_total") is None else f", KL {lat['kl_total']:.3g} nats per input"
+        print(f"  latents: {lat['n_active']} of {lat['latent_dim']} active{kl}")
+    for w in run.warnings:  # the model may have learned nothing: say so where the user looks
+        print(f"warning: {w}")
     return 0
 
 
@@ -116,6 +122,13 @@ def _show_info(i: api.RunInfo, a: argparse.Namespace) -> int:
     print(f"train    {fmt(i.last_train) or '-'}")
     print(f"val      {fmt(i.last_val) or '-'}")
     print(f"ckpts    {', '.join(i.checkpoints) or '-'}")
+    lat = i.meta.get("latents")
+    if lat:  # written at the end of training: did the model learn to use z?
+        kl = "" if lat.get("kl_total") is None else f", KL {lat['kl_total']:.3g} nats per input"
+        print(f"latents  {lat['n_active']} of {lat['latent_dim']} active{kl}"
+              f"{' (posterior collapse: the model ignores z)' if lat.get('collapsed') else ''}")
+        for w in lat.get("warnings", []):
+            print(f"warning: {w}")
     print("config:")
     for section, values in i.config.items():
         print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
@@ -249,6 +262,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                             "data with factors; adds mi_matrix.png")
     c.arg("--metric-options", type=json.loads,
           help='JSON of per-metric keyword arguments, e.g. \'{"factor_vae": {"n_train": 2000}}\'')
+    c.no_progress()
 
     c = _Command(sub, "traverse", api.traverse, _show_traversal,
                  help="latent traversals: a PNG grid per latent, an overview and a GIF",
@@ -274,10 +288,12 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c = _Command(sub, "report", api.report, _show_path, help="write one self-contained HTML page about a run",
                  description="Write <run>/report.html (works offline: images inline). Runs `evaluate` and "
                              "`traverse` first when their files are missing.")
-    c.run().arg("--iw-samples", "-k", type=int, help="K when the evaluation has to be run (default: evaluate's, "
-                                                     f"{inspect.signature(api.evaluate).parameters['iw_samples'].default})")
+    c.run().arg("--iw-samples", "-k", type=int,
+                help="K when the evaluation has to be run (default: the largest of 1000, 300, 100, 30, 10, 1 that "
+                     "fits a 40 s budget here, so a report takes about a minute; the page says which)")
     c.arg("--refresh", action="store_true", help="re-run evaluate and traverse even if their files exist")
     c.checkpoint().arg("-o", "--out", help="output HTML (default <run>/report.html)")
+    c.no_progress()
 
 
 # Later features append their own adders here: each takes the subparsers object and adds its commands.
@@ -346,8 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings():  # the CLI prints collapse warnings itself, as `warning:` lines
             warnings.showwarning = _print_warning
+            warnings.simplefilter("ignore", api.PosteriorCollapseWarning)
             result = args.api(**api_keywords(args))
         return int(args.show(result, args) or 0)
     except USER_ERRORS as e:

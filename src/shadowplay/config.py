@@ -61,7 +61,7 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    epochs: int = 30
+    epochs: int | None = None          # None = auto_epochs(): 30, more on small data (>= 1,000 steps)
     batch_size: int = 128
     lr: float = 1e-3
     optimizer: str = "adam"            # adam | adamw
@@ -227,7 +227,7 @@ def _check(cond: bool, msg: str) -> None:
 def validate(cfg: RunConfig) -> RunConfig:
     """Checks on values that need no data or model to judge."""
     t, m, o, d = cfg.trainer, cfg.model, cfg.objective, cfg.data
-    _check(t.epochs >= 1, f"trainer.epochs must be >= 1, got {t.epochs}")
+    _check(t.epochs is None or t.epochs >= 1, f"trainer.epochs must be >= 1, got {t.epochs}")
     _check(t.batch_size >= 1, f"trainer.batch_size must be >= 1, got {t.batch_size}")
     _check(t.lr > 0, f"trainer.lr must be > 0, got {t.lr}")
     _check(t.optimizer in ("adam", "adamw"), f"trainer.optimizer must be adam or adamw, got {t.optimizer!r}")
@@ -246,6 +246,28 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(o.warmup_steps >= 0, "objective.warmup_steps must be >= 0")
     _check(d.color in ("auto", "grayscale", "rgb"), f"data.color must be auto, grayscale or rgb, got {d.color!r}")
     return cfg
+
+
+AUTO_MIN_EPOCHS = 30
+AUTO_MIN_STEPS = 1000
+
+
+def auto_epochs(n_train: int, batch_size: int) -> int:
+    """The default number of epochs: 30, or enough epochs for 1,000 optimizer steps when the data are small.
+
+    Why: a VAE first learns the mean image and only later starts to use z; with 200 images and batches of 128 an
+    epoch is 2 steps, so a fixed 30 epochs is 60 steps and ends with every latent at the prior (issue 9). Measured
+    in ``benchmarks/default_settings.py``."""
+    steps_per_epoch = max(1, -(-int(n_train) // int(batch_size)))
+    return max(AUTO_MIN_EPOCHS, -(-AUTO_MIN_STEPS // steps_per_epoch))
+
+
+def resolve_epochs(cfg: RunConfig, n_train: int) -> RunConfig:
+    """``cfg`` with ``trainer.epochs`` fixed to :func:`auto_epochs` when it is ``None`` (saved resolved in the run,
+    so ``resume`` continues to the same end)."""
+    if cfg.trainer.epochs is not None:
+        return cfg
+    return replace(cfg, trainer=replace(cfg.trainer, epochs=auto_epochs(n_train, cfg.trainer.batch_size)))
 
 
 def save_yaml(cfg: RunConfig, path: Path) -> None:

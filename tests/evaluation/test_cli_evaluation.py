@@ -100,3 +100,36 @@ def test_evaluate_other_data_of_the_same_shape(vae_run, tiny_flat):
     assert {p.name for p in ev.files} == {"evaluation-blocks8-test.json", "per_sample-blocks8-test.npy",
                                           "per_sample-blocks8-test.csv", "worst_reconstructions-blocks8-test.png"}
     assert np.load(vae_run / "evaluation" / "per_sample-blocks8-test.npy").shape == (32,)
+
+
+def test_evaluate_shows_progress_with_the_time_left(vae_run, run_cli):
+    # issue 9 item 6: K = 1000 on 64x64 images ran at ~1 input/s with no sign of life
+    r = run_cli(vae_run.parent, ["evaluate", str(vae_run), "--iw-samples", "50", "--split", "val"])
+    assert r.returncode == 0, r.stderr
+    assert "log p(x), K=50" in r.stderr and "input" in r.stderr and "<" in r.stderr  # tqdm: elapsed<remaining
+    quiet = run_cli(vae_run.parent, ["evaluate", str(vae_run), "-k", "5", "--split", "val", "--no-progress"])
+    assert quiet.returncode == 0 and "log p(x)" not in quiet.stderr
+
+
+def test_iw_samples_fit_the_time_budget(vae_run):
+    from shadowplay.evaluation import iw_samples_for_budget
+    from shadowplay.run import open_run
+    model = api.load(vae_run)
+    x = api.load_splits(open_run(vae_run).config).test.x
+    assert iw_samples_for_budget(model, x, 1e-9) == 1          # nothing fits: the cheapest
+    assert iw_samples_for_budget(model, x[:4], 1e9) == 1000     # everything fits: the literature's K
+    k = iw_samples_for_budget(model, x, 1.0)
+    assert k in (1000, 300, 100, 30, 10, 1)
+
+
+def test_report_chooses_k_for_a_minute_and_says_so(vae_run, tmp_path):
+    import shutil
+    run = tmp_path / "r"
+    shutil.copytree(vae_run, run)
+    shutil.rmtree(run / "evaluation", ignore_errors=True)
+    page = api.report(run)
+    doc = json.loads((run / "evaluation" / "evaluation.json").read_text())
+    assert doc["iw_samples"] in (1000, 300, 100, 30, 10, 1) and "budget" in doc["iw_samples_choice"]
+    assert doc["seconds"] < 60
+    html = page.read_text()
+    assert f"K = {doc['iw_samples']} importance samples (chosen to fit a 40 s budget" in html

@@ -74,3 +74,21 @@ def test_gaussian_kl_to_standard_closed_form():
 def test_diagnostics_need_two_inputs(vae_run):
     with pytest.raises(ValueError, match="at least 2 inputs"):
         latent_diagnostics(api.load(vae_run), torch.rand(1, 1, 8, 8))
+
+
+def test_collapse_advice_names_the_likely_causes():
+    from shadowplay.evaluation import collapse_advice
+    tip = collapse_advice(likelihood="bernoulli", scale=None, beta=4.0, warmup_steps=0, steps=360)
+    assert "--likelihood gaussian model.scale=0.1" in tip and "β = 4" in tip and "warmup_steps=120" in tip
+    assert "360 steps" in tip
+    tip = collapse_advice(likelihood="gaussian", scale=None, beta=None, warmup_steps=500, steps=5000)
+    assert "learned gaussian scale" in tip and "β" not in tip and "warmup" not in tip and "steps" not in tip
+    assert "smaller scale" in collapse_advice(likelihood="laplace", scale=1.0, beta=1.0, warmup_steps=9, steps=9999)
+    assert "Bernoulli" not in collapse_advice(likelihood="bernoulli", scale=None, beta=1, warmup_steps=0, steps=10,
+                                              binary_data=True)
+
+
+def test_collapsed_property(linear):
+    W = torch.zeros(5, 2, dtype=torch.float64)
+    model = linear_gaussian_model(W, torch.zeros(5), 1.0, posterior="exact", dtype=torch.float64)
+    assert latent_diagnostics(model, linear.draw(W, torch.zeros(5, dtype=torch.float64), 1.0, 50)).collapsed

@@ -10,11 +10,12 @@
 blocks (``load_splits``, ``build_objective``, ``model_spec``, ``Run``) come from :mod:`shadowplay.workflow`.
 """
 
-from ..workflow import Run, build_objective, load_splits, model_spec
+from ..workflow import PosteriorCollapseWarning, Run, build_objective, load_splits, model_spec
 from .explore import ExposedExplorerWarning, explore
 from .inspect import Evaluation, InterpolationResult, TraversalResult, evaluate, interpolate, report, traverse
 from .runs import TRAIN_KEYS, RunInfo, info, load, presets, reconstruct, resume, sample, study, train
 
-__all__ = ["ExposedExplorerWarning", "explore", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate", "interpolate", "report", "traverse",
+__all__ = ["ExposedExplorerWarning", "explore", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate",
+           "interpolate", "report", "traverse", "PosteriorCollapseWarning",
            "Run", "RunInfo", "TRAIN_KEYS", "build_objective", "info", "load", "load_splits", "model_spec", "presets",
            "reconstruct", "resume", "sample", "study", "train"]

@@ -22,7 +22,8 @@ import numpy as np
 from ..config import set_keys
 from ..data.files import restandardize
 from ..errors import ConfigError
-from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, per_sample_likelihoods, posterior_moments,
+from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
+                          posterior_moments,
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
 from ..evaluation import interpolate as interpolate_codes
 from ..evaluation import traverse as traverse_codes
@@ -32,7 +33,7 @@ from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
 from ..reports.images import save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
-from ..workflow import load_splits
+from ..workflow import collapse_warnings, load_splits
 from .runs import RunLike, load
 
 
@@ -69,10 +70,13 @@ class Evaluation:
     files: list[Path]
 
 
-def evaluate(run: RunLike, split: str = "test", iw_samples: int = 1000, metrics: str | list[str] | None = None,
-             checkpoint: str = "best", seed: int = 0, max_rows: int = 4096, device: str = "auto",
-             data: str | None = None, write: bool = True,
-             metric_options: dict[str, dict[str, Any]] | None = None) -> Evaluation:
+AUTO_IW_SECONDS = 40.0  # report's importance-sampling budget: the whole report of a fresh run in about a minute
+
+
+def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
+             metrics: str | list[str] | None = None, checkpoint: str = "best", seed: int = 0, max_rows: int = 4096,
+             device: str = "auto", data: str | None = None, write: bool = True,
+             metric_options: dict[str, dict[str, Any]] | None = None, progress: bool = True) -> Evaluation:
     """Per-input ELBO (reconstruction + KL), importance-weighted log p(x) with ``iw_samples`` draws, latent
     diagnostics and reconstruction errors on ``split``; written to ``<run>/evaluation/`` when ``write``.
 
@@ -85,10 +89,13 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int = 1000, metrics:
     when they have no factors), the sampling metrics (``beta_vae``, ``factor_vae``) draw from the source's
     ground-truth generator, ``metric_options`` passes per-metric keyword arguments, and the latent × factor
     mutual-information matrix is saved as ``mi_matrix<s>.png``.
+    ``iw_samples=None`` picks the largest K of 1000, 300, 100, 30, 10, 1 that should take at most
+    ``AUTO_IW_SECONDS`` here (``shadowplay.evaluation.iw_samples_for_budget``; what ``report`` does); the K used is
+    in the result. ``progress`` shows a bar with the time left.
     """
     if isinstance(metrics, str):  # "all" or "mig,dci" as on the command line
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    if int(iw_samples) != iw_samples or iw_samples < 1:
+    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
         raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
@@ -97,8 +104,11 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int = 1000, metrics:
         raise ConfigError(f"metrics {', '.join(metrics)} need ground-truth factors, and the data "
                           f"{data.name!r} have none (train on data with factors, e.g. dsprites)")
     model = load(folder, checkpoint, device)
+    auto_k = iw_samples is None
+    if auto_k:
+        iw_samples = iw_samples_for_budget(model, data.x, AUTO_IW_SECONDS, max_rows=max_rows)
     t0 = time.perf_counter()
-    lik = per_sample_likelihoods(model, data.x, iw_samples, max_rows=max_rows, seed=seed)
+    lik = per_sample_likelihoods(model, data.x, iw_samples, max_rows=max_rows, seed=seed, progress=progress)
     seconds = time.perf_counter() - t0
     moments = posterior_moments(model, data.x, max_rows)
     diag = summarize_latents(moments)
@@ -107,8 +117,13 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int = 1000, metrics:
                "recon_sq_error_sem": float(sq.std(ddof=1) / np.sqrt(len(sq))) if len(sq) > 1 else 0.0}
     doc: dict[str, Any] = {"data": data.name, "split": split, "n_inputs": len(data),
                            "iw_samples": int(iw_samples), "seed": seed, "checkpoint": checkpoint,
+                           "iw_samples_choice": (f"chosen to fit a {AUTO_IW_SECONDS:.0f} s budget on this machine; "
+                                                 "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
+                                                 if auto_k else "given"),
                            "data_dims": lik.data_dims, "likelihood": summary, "note": lik.note,
-                           "diagnostics": diag.as_dict(), "seconds": round(seconds, 3),
+                           "diagnostics": {**diag.as_dict(), "warnings": collapse_warnings(
+                               diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x)},
+                           "seconds": round(seconds, 3),
                            "inputs_per_s": len(data) / max(seconds, 1e-9), "device": str(model.device)}
     dis = None
     if metrics and data.factors is None:
@@ -244,17 +259,17 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
 
 
 def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, checkpoint: str = "best",
-           out: str | Path | None = None) -> Path:
+           out: str | Path | None = None, progress: bool = True) -> Path:
     """Write ``<run>/report.html``: one offline HTML page (config, training curves, evaluation, KL per dimension,
-    traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` (with ``iw_samples`` draws;
-    ``None``: evaluate's default) and :func:`traverse` first when their files are missing (or when ``refresh``); the
-    page itself is rendered from files only."""
+    traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` and :func:`traverse`
+    first when their files are missing (or when ``refresh``); the page itself is rendered from files only.
+    ``iw_samples=None`` (the default) lets :func:`evaluate` choose K for a budget of ``AUTO_IW_SECONDS``, so a
+    report on a fresh run takes about a minute; the page says which K was used."""
     folder = open_run(run)
     sizes = folder.meta.get("data", {}).get("sizes", {})
     split = next((s for s in ("test", "val", "train") if sizes.get(s, 1) > 0), "test")
     if refresh or not folder.evaluation(split).json.is_file():
-        k = {} if iw_samples is None else {"iw_samples": iw_samples}  # evaluate's default is the one default
-        evaluate(folder, split, checkpoint=checkpoint, **k)
+        evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress)
     if refresh or not folder.traversals():
         traverse(folder, split=split, checkpoint=checkpoint)
     return write_report(folder, out)

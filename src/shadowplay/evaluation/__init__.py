@@ -9,15 +9,16 @@ The CLI commands ``evaluate``, ``traverse``, ``interpolate`` and ``report`` (via
 results into the run folder.
 """
 
-from .diagnostics import (LatentDiagnostics, PosteriorMoments, gaussian_kl_to_standard, latent_diagnostics,
-                          posterior_moments, reconstruction_error, summarize_latents)
-from .likelihood import SampleLikelihoods, counter_normal, per_sample_likelihoods
+from .diagnostics import (LatentDiagnostics, PosteriorMoments, collapse_advice, gaussian_kl_to_standard,
+                          latent_diagnostics, posterior_moments, reconstruction_error, summarize_latents)
+from .likelihood import SampleLikelihoods, counter_normal, iw_samples_for_budget, per_sample_likelihoods
 from .linear_gaussian import ExactPosterior, exact_log_likelihood, exact_posterior, linear_gaussian_model
 from .traversal import (PATHS, RANGE_MODES, Interpolation, LatentTraversal, aggregate_draws, interpolate, lerp,
                         quantile_levels, select_dims, slerp, traversal_values, traverse)
 
-__all__ = ["LatentDiagnostics", "PosteriorMoments", "gaussian_kl_to_standard", "latent_diagnostics",
+__all__ = ["LatentDiagnostics", "PosteriorMoments", "collapse_advice", "gaussian_kl_to_standard", "latent_diagnostics",
            "posterior_moments", "reconstruction_error", "summarize_latents", "SampleLikelihoods", "counter_normal",
+           "iw_samples_for_budget",
            "per_sample_likelihoods", "ExactPosterior", "exact_log_likelihood", "exact_posterior",
            "linear_gaussian_model", "PATHS", "RANGE_MODES", "Interpolation", "LatentTraversal", "aggregate_draws",
            "interpolate", "lerp", "quantile_levels", "select_dims", "slerp", "traversal_values", "traverse"]

@@ -86,6 +86,11 @@ class LatentDiagnostics:
     def n_active(self) -> int:
         return int(self.active.sum())
 
+    @property
+    def collapsed(self) -> bool:
+        """No active latent, or under 0.1 nats of total KL: the code carries (almost) nothing about the input."""
+        return self.n_active == 0 or (self.kl_per_dim is not None and float(self.kl_per_dim.sum()) < 0.1)
+
     def as_dict(self) -> dict[str, Any]:
         lst = lambda a: None if a is None else np.asarray(a).tolist()  # noqa: E731
         return {"kl_per_dim": lst(self.kl_per_dim), "activity": lst(self.activity), "active": lst(self.active),
@@ -118,8 +123,7 @@ def summarize_latents(moments: PosteriorMoments, threshold: float = 0.01) -> Lat
     dead = np.flatnonzero(~active)
     if len(dead) == dim:
         warnings.append(f"posterior collapse: no latent dimension is active (Var_x E_q[z_d] <= {threshold} for all "
-                        f"{dim}); the decoder ignores z. Lower β, use KL warm-up (objective.warmup_steps) or a "
-                        "smaller decoder")
+                        f"{dim}); the decoder ignores z and every sample is the same picture")
     elif len(dead):
         warnings.append(f"{len(dead)} of {dim} latent dimensions are inactive (Var_x E_q[z_d] <= {threshold}): "
                         f"{dead.tolist()}; their posterior stays at the prior (partial posterior collapse)")
@@ -133,3 +137,30 @@ def latent_diagnostics(model: LatentVariableModel, x: torch.Tensor, threshold: f
                        batch_size: int = 1024) -> LatentDiagnostics:
     """:func:`summarize_latents` of :func:`posterior_moments` over ``x`` ``(N, *shape)``."""
     return summarize_latents(posterior_moments(model, x, batch_size), threshold)
+
+
+def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None, warmup_steps: int, steps: int,
+                    binary_data: bool = False) -> str:
+    """What to try after a posterior collapse, most likely cause first, from the run's settings.
+
+    The trade the objective makes: a latent is used only when the reconstruction log-likelihood it buys exceeds
+    β times its KL (Higgins et al. 2017, eq. 4; Alemi et al. 2018 on the rate-distortion trade-off). A Bernoulli
+    likelihood on grey levels (or a decoder scale that is large or learned) makes each nat of reconstruction cheap,
+    β > 1 makes each nat of KL dear, and early in training the decoder learns the mean image before z is useful
+    (Bowman et al. 2016, §3.1, who propose the KL warm-up)."""
+    tips = []
+    if likelihood == "bernoulli" and not binary_data:
+        tips.append("a Bernoulli likelihood on grey levels rewards reconstruction little: try --likelihood gaussian "
+                    "model.scale=0.1")
+    elif likelihood in ("gaussian", "laplace") and scale is None:
+        tips.append(f"the learned {likelihood} scale can grow until z is not worth its KL: fix it, e.g. "
+                    "model.scale=0.1")
+    elif likelihood in ("gaussian", "laplace") and scale is not None and scale > 0.2:
+        tips.append(f"model.scale={scale:g} makes reconstruction errors cheap: try a smaller scale, e.g. 0.1")
+    if beta is not None and beta > 1:
+        tips.append(f"β = {beta:g} makes every nat of KL {beta:g}× as dear: try a lower --beta")
+    if warmup_steps == 0:
+        tips.append(f"ramp the KL weight up from 0 with objective.warmup_steps={max(100, steps // 3)}")
+    if steps < 2000:
+        tips.append(f"the run took only {steps} steps: train longer (--epochs)")
+    return "what to try: " + "; ".join(tips) if tips else "what to try: a lower β or a smaller decoder scale"

@@ -69,6 +69,12 @@ def _evaluation(folder: RunFolder) -> tuple[dict[str, Any] | None, EvaluationFil
     return None, None
 
 
+def _k_choice(ev: dict) -> str:
+    """Why this K: reports choose it for a time budget, which the reader must know to read log p(x)."""
+    why = ev.get("iw_samples_choice")
+    return f" ({_esc(why)})" if why and why != "given" else ""
+
+
 def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: EvaluationFiles | None) -> str:
     if ev is None or ev_files is None:
         return _missing("evaluation", f"shadowplay evaluate {run}")
@@ -88,7 +94,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
         rows.append(f'<tr><td>KL(aggregate posterior moments ‖ prior)</td><td class="num">{dg["aggregate_kl"]:.4g}'
                     f' nats</td></tr>')
     out = [f'<p>{_esc(ev.get("split"))} split, {ev.get("n_inputs")} inputs, K = {ev.get("iw_samples")} importance '
-           f'samples, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_files.json.name)}).</p>',
+           f'samples{_k_choice(ev)}, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_files.json.name)}).</p>',
            "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
     if ev.get("note"):

@@ -6,7 +6,8 @@
 """
 
 from .build import OBJECTIVE_SEED_OFFSET, build_objective, load_model, load_splits, model_spec, preset_params
+from .latents import PosteriorCollapseWarning, collapse_warnings, latent_check
 from .training_run import Run, resume_run, train_run
 
 __all__ = ["OBJECTIVE_SEED_OFFSET", "build_objective", "load_model", "load_splits", "model_spec", "preset_params",
-           "Run", "resume_run", "train_run"]
+           "PosteriorCollapseWarning", "collapse_warnings", "latent_check", "Run", "resume_run", "train_run"]

@@ -6,13 +6,14 @@ arrays (the outlier detector, the scikit-learn estimators, DB-VAE) call it direc
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
 
-from ..config import RunConfig
+from ..config import RunConfig, resolve_epochs
 from ..data import DataSplits
 from ..model import LatentVariableModel, ModelSpec, build_model
 from ..objectives.presets import PresetResult
@@ -20,6 +21,7 @@ from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Trainer, TrainResult, resolve_device, seed_everything
 from .build import build_objective, load_model, load_splits, model_spec
+from .latents import PosteriorCollapseWarning, latent_check
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Run:
     path: Path
     config: RunConfig
     result: TrainResult
+    warnings: tuple[str, ...] = ()  # posterior collapse found at the end of training, with what to try
+    latents: dict[str, Any] | None = None  # n_active, latent_dim, kl_total, collapsed (also in run.json)
 
     @property
     def folder(self) -> RunFolder:
@@ -56,17 +60,20 @@ def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: Prese
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True) -> Run:
     result = trainer.fit()
     folder = RunFolder(trainer.run_dir)
-    folder.update_meta(status="finished" if result.finished else "stopped", step=result.step, epoch=result.epoch,
-                       val_metrics=result.val_metrics)
-    if not pictures:
-        return Run(folder.path, cfg, result)
     model = trainer.model.eval()
+    latents = latent_check(model, cfg, splits, result.step)  # a collapsed model writes every file a good one does
+    folder.update_meta(status="finished" if result.finished else "stopped", step=result.step, epoch=result.epoch,
+                       val_metrics=result.val_metrics, latents=latents)
+    for w in latents["warnings"]:
+        warnings.warn(w, PosteriorCollapseWarning, stacklevel=3)
+    if not pictures:
+        return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)
     with torch.no_grad():
         # a fixed generator, so the pictures of two runs show the same prior draws and can be compared side by side
         save_examples(folder.samples_path, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
         x = splits.test.x[:16] if len(splits.test) else splits.train.x[:16]  # tiny data may have no test split
         save_examples(folder.reconstructions_path, {"input": x, "reconstruction": model.reconstruct(x)})
-    return Run(folder.path, cfg, result)
+    return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)
 
 
 def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str | Path = "runs",
@@ -83,6 +90,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     built = build_objective(cfg)
     in_memory = splits is not None
     splits = splits if splits is not None else load_splits(cfg)
+    cfg = resolve_epochs(cfg, len(splits.train))  # trainer.epochs unset: 30, or more for 1,000 steps on small data
     spec = model_spec(cfg, splits, built.posterior)
     build_model(spec)  # fail on an impossible architecture before touching the disk
     resolve_device(cfg.trainer.device)

@@ -1,0 +1,239 @@
+"""Every `shadowplay …` command in the README runs and does what the README says it does (issue 9: the Quickstart
+trained a model that learned nothing and its pictures came from another command).
+
+The commands are read from the README itself: code-block lines that start with ``.venv/bin/shadowplay`` and every
+backticked ``shadowplay …`` span. Each one must have an entry in ``CHECKS`` (so a new README command needs a check
+here); the entry adds arguments that only shorten the run (fewer epochs or steps, fewer importance samples, smaller
+metric budgets) and checks the README's claim. ``runs/<run>`` is the shortened Quickstart run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shadowplay.cli import main
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+FMNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+QUICKSTART = ("shadowplay train --data digits --model beta_vae --beta 4 --latent-dim 8 --likelihood gaussian "
+              "model.scale=0.1 --epochs 100")
+# Syntax descriptions, not commands (placeholders such as "key=value ..." are not runnable).
+SYNTAX = {"shadowplay train --config my.yaml key=value ..."}
+METRIC_BUDGET = json.dumps({"factor_vae": {"n_train": 40, "n_eval": 20, "n_variance_estimate": 200, "batch_size": 16},
+                            "beta_vae": {"n_train": 40, "n_eval": 20, "batch_size": 16}, "dci": {"n_estimators": 3}})
+
+
+def readme_commands() -> set[str]:
+    text = README.read_text()
+    found, block = set(), False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            block = not block
+        elif block and line.startswith(".venv/bin/shadowplay "):
+            found.add(line.split("#")[0].strip()[len(".venv/bin/"):])
+    found |= {m.strip() for m in re.findall(r"`(shadowplay [^`]+)`", text)}
+    return found - SYNTAX
+
+
+def _shortened(cmd: str) -> list[str]:
+    """The README command with the shortening a test can afford: Quickstart-size epochs become 20."""
+    args = shlex.split(cmd)[1:]
+    return [("20" if a == "100" and i and args[i - 1] == "--epochs" else a) for i, a in enumerate(args)]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A folder where the Quickstart ran (shortened to 20 epochs), with the files other README commands name."""
+    root = tmp_path_factory.mktemp("readme")
+    rng = np.random.default_rng(0)
+    (root / "my_images").mkdir()
+    for i in range(40):  # a user's folder of small RGB pictures
+        a = np.zeros((16, 16, 3), np.uint8) + rng.integers(0, 100, 3, dtype=np.uint8)
+        r, c = rng.integers(0, 10, 2)
+        a[r:r + 6, c:c + 6] = rng.integers(120, 255, 3, dtype=np.uint8)
+        Image.fromarray(a).save(root / "my_images" / f"{i}.png")
+    yaml_block = re.search(r"```yaml\n(.*?)```", README.read_text(), re.S).group(1)  # the README's my.yaml
+    (root / "my.yaml").write_text(yaml_block)
+    (root / "study.yaml").write_text(
+        "base: {data: {source: digits, n_samples: 200}, model: {hidden: [16]}, trainer: {max_steps: 3}}\n"
+        "models: [{preset: vae}]\nseeds: [0, 1]\nmetrics: []\nevaluation: {iw_samples: 2}\n")
+    return root
+
+
+def _run(world: Path, monkeypatch, capsys, args: list[str]) -> str:
+    monkeypatch.chdir(world)
+    rc = main(args)
+    out = capsys.readouterr()
+    assert rc == 0, f"shadowplay {' '.join(args)} exited {rc}: {out.err}"
+    return out.out
+
+
+def _run_folder(world: Path, prefix: str) -> Path:
+    found = sorted((world / "runs").glob(f"{prefix}*"))
+    assert found, f"no run folder runs/{prefix}*"
+    return found[-1]
+
+
+def test_every_readme_command_has_a_check():
+    assert QUICKSTART in readme_commands()
+    missing = readme_commands() - set(CHECKS)
+    assert not missing, f"README commands without a check in tests/test_readme.py: {sorted(missing)}"
+
+
+def test_quickstart_learns_and_says_so(world, monkeypatch, capsys):
+    out = _run(world, monkeypatch, capsys, _shortened(QUICKSTART) + ["--no-progress", "--name", "quickstart"])
+    run = world / "runs" / "quickstart"
+    latents = json.loads((run / "run.json").read_text())["latents"]
+    assert latents["n_active"] >= 3 and latents["kl_total"] > 3 and not latents["collapsed"]
+    assert f"latents: {latents['n_active']} of 8 active" in out and "warning:" not in out
+    for name in ("samples.png", "reconstructions.png", "metrics.jsonl", "config.yaml"):
+        assert (run / name).is_file(), name
+    assert list((run / "tensorboard").iterdir()) and list((run / "checkpoints").glob("step-*.safetensors"))
+    samples = np.asarray(Image.open(run / "samples.png").convert("L"), np.float64)
+    tiles = [samples[2 + 82 * r: 80 + 82 * r, 2 + 82 * c: 80 + 82 * c] for r in range(2) for c in range(2)]
+    assert max(np.abs(t - tiles[0]).mean() for t in tiles[1:]) > 1, "the samples are all the same picture"
+
+
+def _quickstart(world: Path) -> Path:
+    run = world / "runs" / "quickstart"
+    if not (run / "run.json").is_file():
+        pytest.skip("needs test_quickstart_learns_and_says_so first")
+    return run
+
+
+def _check(cmd: str):
+    def deco(fn):
+        CHECKS[cmd] = fn
+        return fn
+    return deco
+
+
+CHECKS: dict[str, object] = {QUICKSTART: None}
+
+
+@_check("shadowplay train --data fashion-mnist --model vae --net conv --epochs 5")
+def _fmnist(world, run, out):
+    assert "run folder: runs/vae-fashion-mnist" in out
+    assert json.loads((_run_folder(world, "vae-fashion-mnist") / "run.json").read_text())["data"]["shape"] == \
+        [1, 28, 28]
+
+
+_fmnist.extra = ["data.n_samples=300", "trainer.max_steps=2", "model.channels=[8]"]
+
+
+@_check("shadowplay train --data my_images/")
+def _images(world, run, out):
+    meta = json.loads((_run_folder(world, "vae-my_images") / "run.json").read_text())
+    assert meta["data"]["shape"] == [3, 16, 16] and "latents" in meta
+
+
+_images.extra = ["trainer.max_steps=3", "model.channels=[8]"]
+
+
+@_check("shadowplay train --config my.yaml trainer.lr=3e-4 model.latent_dim=16")
+def _config(world, run, out):
+    cfg = (_run_folder(world, "beta_vae-fashion-mnist") / "config.yaml").read_text()
+    assert "lr: 0.0003" in cfg and "latent_dim: 16" in cfg and "warmup_steps: 2000" in cfg
+
+
+_config.extra = ["data.n_samples=300", "trainer.max_steps=2", "model.channels=[8]"]
+
+
+@_check("shadowplay resume runs/<run>")
+def _resume(world, run, out):
+    assert "steps 264, epochs 22" in out  # continued from step 240 to the new budget of 22 epochs of 12 steps
+
+
+_resume.extra = ["trainer.epochs=22"]
+
+
+@_check("shadowplay sample runs/<run> -n 64 -o samples.png")
+def _sample(world, run, out):
+    im = Image.open(world / "samples.png")
+    assert im.size[0] > 8 * 8 and im.size[0] == im.size[1]  # an 8 × 8 grid of 64 samples
+
+
+@_check("shadowplay reconstruct runs/<run> -o recon.png")
+def _reconstruct(world, run, out):
+    assert (world / "recon.png").stat().st_size > 500
+
+
+@_check("shadowplay info runs/<run>")
+def _info(world, run, out):
+    assert "(finished)" in out and re.search(r"latents  [1-8] of 8 active", out)
+
+
+@_check("shadowplay presets")
+def _presets(world, run, out):
+    assert "beta_vae" in out and "factor_vae" in out
+
+
+@_check("shadowplay evaluate runs/<run> --split test --iw-samples 1000")
+def _evaluate(world, run, out):
+    assert "log p(x), IWAE K=" in out and "active units" in out
+
+
+_evaluate.replace = {"1000": "50"}
+
+
+@_check("shadowplay traverse runs/<run> --dims all --range 3 --steps 11 --mode prior")
+def _traverse(world, run, out):
+    assert (run / "traversals" / "prior-prior-mean" / "overview.png").is_file()
+
+
+@_check("shadowplay traverse runs/<run> --mode posterior-quantile --input 17")
+def _traverse_input(world, run, out):
+    assert (run / "traversals" / "posterior-quantile-input-17" / "overview.png").is_file()
+
+
+@_check("shadowplay interpolate runs/<run> --from 3 --to 42 --steps 10 --path slerp")
+def _interpolate(world, run, out):
+    assert (run / "interpolations" / "3-42-slerp.png").is_file()
+
+
+@_check("shadowplay report runs/<run>")
+def _report(world, run, out):
+    html = (run / "report.html").read_text()
+    assert "importance samples" in html and "<img" in html
+
+
+@_check("shadowplay evaluate runs/<run> --metrics all")
+def _metrics(world, run, out):
+    # the Quickstart's digits have no factors: the README says "(data with factors)"; the note says why none ran
+    assert "no ground-truth factors" in out
+
+
+_metrics.extra = ["--iw-samples", "2", "--metric-options", METRIC_BUDGET]
+
+
+@_check("shadowplay study study.yaml --jobs 2")
+def _study(world, run, out):
+    assert len((world / "study" / "results.csv").read_text().splitlines()) == 3  # header + 2 seeds
+
+
+
+ORDERED = [c for c in CHECKS if c != QUICKSTART]
+
+
+@pytest.mark.parametrize("cmd", ORDERED)
+def test_readme_command(cmd, world, monkeypatch, capsys):
+    if "fashion-mnist" in cmd and not FMNIST.is_file():
+        pytest.skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)")
+    if cmd not in readme_commands():
+        pytest.skip("no longer in the README")
+    run = _quickstart(world)
+    check = CHECKS[cmd]
+    text = cmd.replace("runs/<run>", f"runs/{run.name}")
+    for old, new in getattr(check, "replace", {}).items():
+        text = text.replace(old, new)
+    args = shlex.split(text)[1:] + list(getattr(check, "extra", []))
+    if args[0] in ("train", "resume", "evaluate", "report") and "--no-progress" not in args:
+        args.append("--no-progress")
+    check(world, run, _run(world, monkeypatch, capsys, args))
