@@ -224,7 +224,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c = _Command(sub, "sample", api.sample, _show_picture("samples_path"),
                  help="draw from the prior and decode; write a picture")
     c.run().arg("-n", type=int, help="number of samples")
-    c.arg("-o", "--out", help="output PNG (default <run>/samples.png)")
+    c.arg("-o", "--out", help="output PNG (default <run>/samples.png), or .npy for the array")
     c.arg("--seed", type=int, help="seed of the prior draws").checkpoint()
 
     c = _Command(sub, "reconstruct", api.reconstruct, _show_picture("reconstructions_path"),

@@ -244,3 +244,15 @@ def test_csv_empty_cell_is_a_missing_value_not_a_text_column(tmp_path):
     assert "empty cell" in msg and "line 3" in msg and "missing" in msg
     assert "drop the column" not in msg and "not numeric" not in msg
     assert "line 2" in _csv_error(tmp_path, "a,y\n1,\n2,cat\n", label="y")
+
+
+def test_unknown_source_sentence_and_missing_folder(tmp_path, monkeypatch):
+    # issue 9 item 7: "unknown data source 'x' Built-in sources" lacked punctuation; a missing folder is not a source
+    with pytest.raises(DataError) as info:
+        load_data("digitz")
+    assert "unknown data source 'digitz' (did you mean 'digits'?). Built-in sources: " in str(info.value)
+    monkeypatch.chdir(tmp_path)
+    for missing in ("my_images/", "./my_images", str(tmp_path / "nope"), "data/images"):
+        with pytest.raises(DataError, match="does not exist") as info:
+            load_data(missing)
+        assert "unknown data source" not in str(info.value)

@@ -133,3 +133,27 @@ def test_report_chooses_k_for_a_minute_and_says_so(vae_run, tmp_path):
     assert doc["seconds"] < 60
     html = page.read_text()
     assert f"K = {doc['iw_samples']} importance samples (chosen to fit a 40 s budget" in html
+
+
+def test_a_misspelt_metric_is_unknown_not_missing_factors(vae_run, capsys):
+    # issue 9 item 7: `--metrics mgi` on data without factors said the metric needs factors
+    assert main(["evaluate", str(vae_run), "--metrics", "mgi", "-k", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric 'mgi' (did you mean 'mig'?)" in err and "factors" not in err
+
+
+def test_sample_too_many_for_a_picture_says_so_and_npy_holds_them(vae_run, tmp_path, capsys):
+    # issue 9 item 7: `sample -n 100000` wrote a PNG too large for Pillow to open again
+    assert main(["sample", str(vae_run), "-n", "100000", "-o", str(tmp_path / "big.png")]) == 2
+    err = capsys.readouterr().err
+    assert "more than Pillow opens again" in err and "-o samples.npy" in err
+    assert not (tmp_path / "big.png").exists()
+    assert main(["sample", str(vae_run), "-n", "3000", "-o", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (3000, 1, 8, 8)
+    from PIL import Image
+
+    from shadowplay.reports.images import check_grid, grid_size
+    fits = int(err.split("(-n ")[1].split(")")[0])
+    check_grid(fits, 8, 8)  # the advice is a size that works
+    w, h = grid_size(fits, 8, 8)
+    assert w * h <= Image.MAX_IMAGE_PIXELS

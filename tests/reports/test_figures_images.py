@@ -55,3 +55,13 @@ def test_label_rows_and_gif(tmp_path):
     assert out.height == 30 and out.width > 40 and out.getpixel((out.width - 1, 0)) == 128
     frames = [Image.new("RGB", (8, 8), (i * 40, 0, 0)) for i in range(4)]
     assert Image.open(save_gif(frames, tmp_path / "a.gif", pingpong=False)).n_frames == 4
+
+
+def test_mi_heat_map_cells_print_what_the_title_and_colours_show():
+    # issue 9 item 7: the cells printed MI in nats under a title (and colour bar) saying I(z; v) / H(v)
+    from shadowplay.reports.disentanglement import mi_matrix_figure
+    mi = np.array([[0.5, 0.0], [0.1, 2.0]])
+    fig = mi_matrix_figure(mi, [1.0, 4.0], ["a", "b"], "run: I(z_j; v_k) / H(v_k), test split")
+    cells = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert cells == sorted(["0.50", "0.00", "0.10", "0.50"])  # 0.5/1, 0/4, 0.1/1, 2/4
+    assert "H(v_k)" in fig.axes[0].get_title()

@@ -97,6 +97,9 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
         raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
+    if metrics:  # a misspelt name is unknown, whatever the data: say so before asking for factors
+        from ..evaluation.disentanglement import resolve_metric_names
+        resolve_metric_names(metrics, sampling_available=True)
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
     source, data = data, _split_data(folder, split, data, shape)

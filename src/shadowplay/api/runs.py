@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
 import torch
 
 from ..config import RunConfig, load_config, parse_overrides, set_keys
 from ..errors import CheckpointError, ConfigError
 from ..model import LatentVariableModel
 from ..objectives import PRESETS
-from ..reports.images import save_examples
+from ..reports.images import check_grid, save_examples
 from ..run import RunFolder, open_run
 from ..study import StudyResult, run_study
 from ..training import Callback
@@ -106,13 +107,22 @@ def load(run: RunLike, checkpoint: str = "best", device: str = "cpu") -> LatentV
 
 def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int = 0, checkpoint: str = "best",
            write: bool = True) -> torch.Tensor:
-    """``(n, *shape)`` decoder means of prior draws; when ``write``, also a picture at ``out`` (default
-    ``<run>/samples.png``)."""
+    """``(n, *shape)`` decoder means of prior draws; when ``write``, also written to ``out`` (default
+    ``<run>/samples.png``): a picture, or the array itself when ``out`` ends in ``.npy`` (for more samples than a
+    picture can hold; a picture Pillow would refuse to open again is refused before anything is drawn)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    x = load(run, checkpoint).sample(n, torch.Generator().manual_seed(seed))
-    if write:
-        save_examples(Path(out) if out is not None else RunFolder(run).samples_path, {"samples": x})
+    model = load(run, checkpoint)
+    target = (Path(out) if out is not None else RunFolder(run).samples_path) if write else None
+    as_array = target is not None and target.suffix.lower() == ".npy"
+    shape = tuple(model.data_shape)
+    if target is not None and not as_array and len(shape) == 3 and shape[0] in (1, 3):
+        check_grid(n, shape[1], shape[2])  # before drawing: 100,000 samples make a PNG Pillow will not open
+    x = model.sample(n, torch.Generator().manual_seed(seed))
+    if as_array:
+        np.save(target, x.cpu().numpy())
+    elif target is not None:
+        save_examples(target, {"samples": x})
     return x
 
 

@@ -41,10 +41,11 @@ def load_data(source: str, *, val_fraction: float = 0.1, test_fraction: float = 
         out = _SOURCES[source](options)
     else:
         path = Path(source).expanduser()
-        if path.suffix == "" and not path.exists():
+        looks_like_path = any(sep in source for sep in ("/", "\\")) or source.startswith((".", "~"))
+        if path.suffix == "" and not path.exists() and not looks_like_path:
             close = difflib.get_close_matches(source, source_names(), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise DataError(f"unknown data source {source!r}{hint} Built-in sources: {', '.join(source_names())}; "
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DataError(f"unknown data source {source!r}{hint}. Built-in sources: {', '.join(source_names())}; "
                             "or give a path to a .npy/.npz/.csv file or an image folder")
         out = load_path(path, options)
     if isinstance(out, DataSplits):

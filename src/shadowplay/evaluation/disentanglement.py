@@ -40,7 +40,10 @@ def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tupl
         names = [n for n in names if n != "all"] + [n for n in METRIC_NAMES if n not in names]
     unknown = [n for n in names if n not in METRIC_NAMES]
     if unknown:
-        raise ConfigError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_NAMES)} or all")
+        import difflib
+        close = difflib.get_close_matches(unknown[0], list(METRIC_NAMES), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"unknown metric {unknown[0]!r}{hint}; choose from {', '.join(METRIC_NAMES)} or all")
     array = [n for n in names if n in ARRAY_METRIC_NAMES]
     sampling = [n for n in names if n in SAMPLING_METRIC_NAMES]
     notes = []

@@ -9,8 +9,33 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import ConfigError
 from ..run.folder import TraversalFiles
 from .plotting import colormap, rgb_array, subplots
+
+
+def grid_size(n: int, h: int, w: int, ncol: int | None = None, pad: int = 2, upscale: int | None = None
+              ) -> tuple[int, int]:
+    """``(width, height)`` in pixels of the :func:`image_grid` of ``n`` images of ``h × w``."""
+    ncol = ncol or max(1, int(math.ceil(math.sqrt(n))))
+    nrow = int(math.ceil(n / ncol))
+    up = upscale or max(1, 64 // max(h, w))
+    return (ncol * (w + pad) + pad) * up, (nrow * (h + pad) + pad) * up
+
+
+def check_grid(n: int, h: int, w: int, ncol: int | None = None) -> None:
+    """Raise a :class:`ConfigError` when the grid of ``n`` images would be larger than Pillow agrees to open again
+    (``Image.MAX_IMAGE_PIXELS``, its guard against decompression bombs), naming the largest ``n`` that fits."""
+    limit = Image.MAX_IMAGE_PIXELS or float("inf")
+    width, height = grid_size(n, h, w, ncol)
+    if width * height <= limit:
+        return
+    fit = n
+    while fit > 1 and math.prod(grid_size(fit, h, w, ncol)) > limit:
+        fit = int(fit * 0.9)
+    raise ConfigError(f"a picture of {n:,} images of {h}x{w} would be {width:,}x{height:,} pixels, more than Pillow "
+                      f"opens again ({int(limit):,}); draw at most {fit:,} (-n {fit}), or write the array with "
+                      "-o samples.npy")
 
 
 def image_grid(x: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 2, upscale: int | None = None
@@ -23,6 +48,8 @@ def image_grid(x: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int =
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"image_grid takes (N, C, H, W) with C = 1 or 3, got {tuple(x.shape)}")
     n, c, h, w = x.shape
+    if upscale is None:
+        check_grid(n, h, w, ncol)
     ncol = ncol or max(1, int(math.ceil(math.sqrt(n))))
     nrow = int(math.ceil(n / ncol))
     up = upscale or max(1, 64 // max(h, w))
