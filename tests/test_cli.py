@@ -70,6 +70,8 @@ def errors(trained, tmp_path_factory, run_cli):
         "complex .npy": (train + ["--data", str(d / "complex.npy")], "not real numbers"),
         "conv net on 8x8": (train + ["--data", "digits", "--net", "conv"], "--net mlp"),
         "cuda without a GPU": (train + ["--data", "digits", "--device", "cuda"], "no CUDA GPU"),
+        "mps without MPS": (train + ["--data", "digits", "--device", "mps"], "--device mps is not available"),
+        "missing data folder": (train + ["--data", str(d / "my_images") + "/"], "does not exist"),
         "resume changing the model": (["resume", str(torn), "model.latent_dim=3"], "model.latent_dim"),
         "bad sample count": (["sample", str(trained), "-n", "0"], ">= 1"),
     }
@@ -85,7 +87,8 @@ def errors(trained, tmp_path_factory, run_cli):
 
 ERROR_CASES = ["unknown data source", "config typo", "missing config file", "missing run folder",
                "not a run folder", "existing run without --overwrite", "corrupted checkpoint", "NaN in .npy",
-               "empty .npy", "strings .npy", "complex .npy", "conv net on 8x8", "cuda without a GPU",
+               "empty .npy", "strings .npy", "complex .npy", "conv net on 8x8", "cuda without a GPU", "mps without MPS",
+               "missing data folder",
                "resume changing the model", "bad sample count"]
 
 

@@ -18,9 +18,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {name} was asked for but no CUDA GPU is available; use --device auto or cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError:
         raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s) "
+                          f"(cuda:0..cuda:{torch.cuda.device_count() - 1}); use --device auto")
+    if device.type not in ("cpu", "cuda", "mps", "xpu"):
+        raise ConfigError(f"--device {name}: {device.type} cannot train a model; use auto, cpu, cuda or cuda:N")
+    if device.type != "cpu":
+        # torch.device("mps") is accepted on any machine and fails only when memory is first put there; try it
+        # now, before a run folder exists, so a wrong device is one line and leaves nothing behind (issue 9).
+        try:
+            torch.empty(1, device=device)
+        except (RuntimeError, AssertionError):
+            raise ConfigError(f"--device {name} is not available on this machine (this torch build or this "
+                              "hardware has no such backend); use --device auto or cpu") from None
+    return device
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
