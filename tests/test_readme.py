@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ FMNIST = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 QUICKSTART = ("shadowplay train --data digits --model beta_vae --beta 4 --latent-dim 8 --likelihood gaussian "
               "model.scale=0.1 --epochs 100")
 # Syntax descriptions, not commands (placeholders such as "key=value ..." are not runnable).
-SYNTAX = {"shadowplay train --config my.yaml key=value ..."}
+SYNTAX = {"shadowplay train --config my.yaml key=value ...", "shadowplay --debug train …", "shadowplay train --debug …",
+          "shadowplay train --data <yours>"}
 METRIC_BUDGET = json.dumps({"factor_vae": {"n_train": 40, "n_eval": 20, "n_variance_estimate": 200, "batch_size": 16},
                             "beta_vae": {"n_train": 40, "n_eval": 20, "batch_size": 16}, "dci": {"n_estimators": 3}})
 
@@ -61,6 +63,7 @@ def world(tmp_path_factory):
         Image.fromarray(a).save(root / "my_images" / f"{i}.png")
     yaml_block = re.search(r"```yaml\n(.*?)```", README.read_text(), re.S).group(1)  # the README's my.yaml
     (root / "my.yaml").write_text(yaml_block)
+    np.save(root / "other.npy", rng.random((20, 1, 8, 8)).astype(np.float32))  # other data of the same shape
     (root / "study.yaml").write_text(
         "base: {data: {source: digits, n_samples: 200}, model: {hidden: [16]}, trainer: {max_steps: 3}}\n"
         "models: [{preset: vae}]\nseeds: [0, 1]\nmetrics: []\nevaluation: {iw_samples: 2}\n")
@@ -137,6 +140,42 @@ def _images(world, run, out):
 _images.extra = ["trainer.max_steps=3", "model.channels=[8]"]
 
 
+@_check("shadowplay train")
+def _bare(world, run, out):
+    cfg = (_run_folder(world, "vae-digits") / "config.yaml").read_text()
+    assert "epochs: 84" in cfg  # the auto default on digits: 1,437 training images, 12 steps an epoch
+
+
+_bare.extra = ["trainer.max_steps=3"]
+
+
+@_check("shadowplay train --data digits --likelihood gaussian --lr 3e-4 --batch-size 64 --deterministic")
+def _flags(world, run, out):
+    cfg = (_run_folder(world, "vae-digits") / "config.yaml").read_text()
+    assert "lr: 0.0003" in cfg and "batch_size: 64" in cfg and "deterministic: true" in cfg
+    assert "likelihood: gaussian" in cfg
+
+
+_flags.extra = ["trainer.max_steps=3"]
+
+
+@_check("shadowplay train --data dsprites --model factor_vae --tc-weight 20")
+def _factor(world, run, out):
+    cfg = (_run_folder(world, "factor_vae-dsprites") / "config.yaml").read_text()
+    assert "tc_weight: 20" in cfg
+
+
+_factor.extra = ["data.n_samples=200", "trainer.max_steps=2", "model.channels=[8]"]
+
+
+@_check("shadowplay evaluate runs/<run> --data other.npy --checkpoint last")
+def _other(world, run, out):
+    assert out.startswith("other test split")  # the other data, scored by the last checkpoint
+
+
+_other.extra = ["--iw-samples", "5"]
+
+
 @_check("shadowplay train --config my.yaml trainer.lr=3e-4 model.latent_dim=16")
 def _config(world, run, out):
     cfg = (_run_folder(world, "beta_vae-fashion-mnist") / "config.yaml").read_text()
@@ -188,12 +227,12 @@ def _traverse(world, run, out):
     assert (run / "traversals" / "prior-prior-mean" / "overview.png").is_file()
 
 
-@_check("shadowplay traverse runs/<run> --mode posterior-quantile --input 17")
+@_check("shadowplay traverse runs/<run> --mode posterior-quantile --inputs 17")
 def _traverse_input(world, run, out):
     assert (run / "traversals" / "posterior-quantile-input-17" / "overview.png").is_file()
 
 
-@_check("shadowplay interpolate runs/<run> --from 3 --to 42 --steps 10 --path slerp")
+@_check("shadowplay interpolate runs/<run> --start 3 --end 42 --steps 10 --path slerp")
 def _interpolate(world, run, out):
     assert (run / "interpolations" / "3-42-slerp.png").is_file()
 
@@ -236,4 +275,6 @@ def test_readme_command(cmd, world, monkeypatch, capsys):
     args = shlex.split(text)[1:] + list(getattr(check, "extra", []))
     if args[0] in ("train", "resume", "evaluate", "report") and "--no-progress" not in args:
         args.append("--no-progress")
+    if args[0] == "train" and "--name" not in args:
+        time.sleep(1.1)  # default run names carry the time to the second; two quick runs must not share one
     check(world, run, _run(world, monkeypatch, capsys, args))
