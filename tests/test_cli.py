@@ -205,3 +205,58 @@ def test_train_warns_at_the_end_when_the_posterior_collapsed(cli, tmp_path):
     assert latents["collapsed"] and latents["n_active"] == 0 and latents["kl_total"] < 0.1
     assert latents["warnings"] == [ln[len("warning: "):] for ln in lines]
     assert "latents  0 of 4 active" in cli("info", str(tmp_path / "runs" / "c")).stdout
+
+
+def test_info_into_a_closed_pipe_ends_quietly(trained, tmp_path):
+    # issue 9 item 7: `shadowplay info <run> | head` ended in a BrokenPipeError traceback
+    import subprocess
+
+    from conftest import cli_command, subprocess_env
+    p = subprocess.run(" ".join([*map(str, cli_command("info", trained))]) + " | head -n 1", shell=True,
+                       env=subprocess_env(), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert p.stdout.startswith("run ") and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
+
+
+def test_resume_of_a_finished_run_says_there_is_nothing_to_do(trained, cli, tmp_path):
+    copy = tmp_path / "done"
+    shutil.copytree(trained, copy)
+    assert cli("resume", str(copy), "--no-progress", "trainer.max_steps=none", "trainer.epochs=1").returncode == 0
+    p = cli("resume", str(copy), "--no-progress")
+    assert p.returncode == 2 and "is finished" in p.stderr and "nothing to resume" in p.stderr
+    assert "trainer.epochs=2" in p.stderr
+
+
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path):
+    # issue 9 item 3: a failure before the first checkpoint left `status: running` and blocked the name
+    import shadowplay as sp
+    from shadowplay.training import Callback
+
+    class Boom(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        sp.train(data="digits", runs_dir=tmp_path / "runs", name="b", progress=False, callbacks=[Boom()],
+                 overrides=SMALL)
+    assert not (tmp_path / "runs" / "b").exists()
+
+
+def test_info_tells_running_finished_stopped_interrupted_and_failed(trained, cli, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from shadowplay.run import open_run
+    copy = tmp_path / "s"
+    shutil.copytree(trained, copy)
+    folder = open_run(copy)
+    assert folder.status == "stopped"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder.update_meta(status="running", pid=dead.pid, host=__import__("socket").gethostname())
+    assert open_run(copy).status == "interrupted"
+    assert "(interrupted; `shadowplay resume` continues it)" in cli("info", str(copy)).stdout
+    folder.update_meta(pid=os.getpid())
+    assert open_run(copy).status == "running"
+    folder.update_meta(status="failed", error="RuntimeError: boom")
+    assert "(failed: RuntimeError: boom)" in cli("info", str(copy)).stdout

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import traceback
 import warnings
@@ -27,7 +28,7 @@ from ._version import __version__
 from .config import RunConfig
 from .data import SPLITS
 from .distributions import LIKELIHOODS
-from .errors import ShadowplayError
+from .errors import ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
 from .metrics import METRIC_NAMES
 from .nets import NETS
@@ -107,15 +108,24 @@ def _show_picture(attr: str) -> Callable[[Any, argparse.Namespace], int]:
     return show
 
 
+def _status_note(i: api.RunInfo) -> str:
+    if i.status == "interrupted":
+        return "; `shadowplay resume` continues it"
+    if i.status == "failed":
+        return f": {i.meta.get('error', '?')}"
+    return ""
+
+
 def _show_info(i: api.RunInfo, a: argparse.Namespace) -> int:
     if getattr(a, "json", False):
-        print(json.dumps({"path": str(i.path), "config": i.config, "run": i.meta, "step": i.step, "epoch": i.epoch,
+        print(json.dumps({"path": str(i.path), "status": i.status, "config": i.config, "run": i.meta,
+                          "step": i.step, "epoch": i.epoch,
                           "last_train": i.last_train, "last_val": i.last_val, "checkpoints": i.checkpoints},
                          indent=2, default=str))
         return 0
     fmt = lambda d: ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
                               for k, v in d.items() if k not in ("time", "split"))
-    print(f"run      {i.path}  ({i.meta.get('status', '?')})")
+    print(f"run      {i.path}  ({i.status}{_status_note(i)})")
     print(f"model    {i.config['model']['preset']}, latent_dim {i.config['model']['latent_dim']}, "
           f"data {i.config['data']['source']} {tuple(i.meta.get('data', {}).get('shape', []))}")
     print(f"progress step {i.step}, epoch {i.epoch}/{i.config['trainer']['epochs']}")
@@ -362,11 +372,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with warnings.catch_warnings():  # the CLI prints collapse warnings itself, as `warning:` lines
+        with warnings.catch_warnings():  # library warnings print as one line `warning: ...`
             warnings.showwarning = _print_warning
-            warnings.simplefilter("ignore", api.PosteriorCollapseWarning)
+            warnings.simplefilter("always", ShadowplayWarning)  # every checkpoint fallback, not the first only
+            warnings.simplefilter("ignore", api.PosteriorCollapseWarning)  # the result's show prints these
             result = args.api(**api_keywords(args))
         return int(args.show(result, args) or 0)
+    except BrokenPipeError:  # `shadowplay info run | head`: the reader left; stop quietly, as `cat` does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
+        return 141
     except USER_ERRORS as e:
         if args.debug:
             raise

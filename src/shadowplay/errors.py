@@ -23,5 +23,13 @@ class CheckpointError(ShadowplayError):
     """A checkpoint or run folder is missing, truncated or not ours."""
 
 
+class ShadowplayWarning(UserWarning):
+    """Something a person should know that does not stop the command (the CLI prints ``warning: <message>``)."""
+
+
+class CheckpointFallbackWarning(ShadowplayWarning):
+    """A checkpoint could not be read and an older one is used instead."""
+
+
 class TrainingDivergedError(ShadowplayError):
     """A loss term became NaN or Inf; training stopped, the last good checkpoint is kept."""

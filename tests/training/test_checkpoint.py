@@ -168,3 +168,45 @@ def test_no_pickle_based_loading_in_the_package():
             if "torch.load(" in line and "weights_only=True" not in line:
                 bad.append(where)
     assert not bad, "pickle-based loading found:\n" + "\n".join(bad)
+
+
+@pytest.fixture
+def three_epoch_run(tmp_path):
+    """A digits run of 3 epochs (a checkpoint each) whose best is the last epoch's (ELBO rises early on)."""
+    return api.train(data="digits", model="vae", latent_dim=2, epochs=3, runs_dir=tmp_path, name="r", progress=False,
+                     overrides={"model.hidden": [16], "data.n_samples": 200, "trainer.batch_size": 40,
+                                "trainer.log_every": 1})
+
+
+def test_damaged_newest_checkpoint_warns_keeps_metrics_consistent_and_best_survives(three_epoch_run):
+    # issue 9 item 5: resume fell back silently, metrics.jsonl then held two rows of one step, and best.safetensors
+    # was a hard link to the newest step file, so damaging that file in place also broke `best`.
+    from shadowplay.errors import CheckpointFallbackWarning
+    from shadowplay.run import open_run
+    folder = open_run(three_epoch_run.path)
+    newest = folder.checkpoints[-1]
+    best_before = read_checkpoint(folder.best_path)
+    assert best_before.state["step"] == read_checkpoint(newest).state["step"]  # best is the newest step here
+    assert os.stat(folder.best_path).st_ino != os.stat(newest).st_ino      # an independent file, not a link
+    with open(newest, "r+b") as f:  # damage in place: the same inode, garbage in the middle
+        f.seek(100)
+        f.write(b"\0" * 200)
+    best = read_checkpoint(folder.best_path)  # best is intact
+    before, after = best_before.section("model"), best.section("model")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+    with pytest.warns(CheckpointFallbackWarning, match=r"could not be read.*using step-0+\d+\.safetensors"):
+        api.resume(folder.path, ["trainer.epochs=4"], progress=False)
+    recs = folder.read_metrics()
+    keys = [(r["split"], r["step"]) for r in recs]
+    assert len(keys) == len(set(keys)), "metrics.jsonl holds two records of one step"
+    assert [r["epoch"] for r in recs if r["split"] == "val"] == [1, 2, 3, 4]
+
+
+def test_damaged_best_falls_back_with_a_warning(three_epoch_run):
+    from shadowplay.errors import CheckpointFallbackWarning
+    from shadowplay.run import open_run
+    folder = open_run(three_epoch_run.path)
+    folder.best_path.write_bytes(folder.best_path.read_bytes()[:300])
+    with pytest.warns(CheckpointFallbackWarning, match="instead of best"):
+        model = api.load(folder.path)
+    assert model.latent_dim == 2

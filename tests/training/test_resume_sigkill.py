@@ -72,6 +72,8 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path, cli, cli_spawn, bloc
     survived = latest_good(runs / "killed" / "checkpoints")
     assert survived.state["step"] < total, "the run finished before it could be killed; make it longer"
     assert json.loads(run_json.read_text())["status"] == "running"
+    shown = cli("info", str(runs / "killed"))  # issue 9: a killed run is not `running`
+    assert "(interrupted; `shadowplay resume` continues it)" in shown.stdout, shown.stdout
 
     resumed = cli("resume", str(runs / "killed"), "--no-progress", timeout=120)
     assert resumed.returncode == 0, resumed.stderr

@@ -13,6 +13,7 @@ passes only the options a user typed. Every function that takes a run folder (``
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,7 +22,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig, load_config, parse_overrides, set_keys
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError
 from ..model import LatentVariableModel
 from ..objectives import PRESETS
 from ..reports.images import check_grid, save_examples
@@ -94,6 +95,13 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
             raise ConfigError(f"resume can only change trainer settings that keep the run the same; "
                               f"{', '.join(frozen)} would change it. Start a new run with `shadowplay train`")
         cfg = set_keys(cfg, items)
+    with warnings.catch_warnings():  # a fallback is reported once, by resume_run below
+        warnings.simplefilter("ignore", CheckpointFallbackWarning)
+        state = folder.newest_checkpoint(tensors=False).state
+    if state["epoch"] >= cfg.trainer.epochs:
+        raise ConfigError(f"{folder.path} is finished (epoch {state['epoch']} of {cfg.trainer.epochs}, step "
+                          f"{state['step']}): nothing to resume. To train longer, raise the budget: "
+                          f"shadowplay resume {folder.path} trainer.epochs={2 * cfg.trainer.epochs}")
     return resume_run(folder, cfg, progress=progress, callbacks=callbacks)
 
 
@@ -151,6 +159,7 @@ class RunInfo:
     last_train: dict[str, Any]
     last_val: dict[str, Any]
     checkpoints: list[str]
+    status: str = "unknown"  # running | finished | stopped | interrupted | failed (RunFolder.status)
 
 
 def info(run: RunLike) -> RunInfo:
@@ -168,7 +177,8 @@ def info(run: RunLike) -> RunInfo:
         step, epoch = state["step"], state["epoch"]
     except CheckpointError:  # none saved yet: the metrics log is all there is
         pass
-    return RunInfo(folder.path, folder.config.to_dict(), folder.meta, step, epoch, last["train"], last["val"], ckpts)
+    return RunInfo(folder.path, folder.config.to_dict(), folder.meta, step, epoch, last["train"], last["val"], ckpts,
+                   folder.status)
 
 
 def presets() -> dict[str, str]:

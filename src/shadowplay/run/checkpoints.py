@@ -20,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, CheckpointFallbackWarning
 
 FORMAT = "shadowplay-checkpoint/1"
 STEP_RE = re.compile(r"^step-(\d+)\.safetensors$")
@@ -125,15 +126,22 @@ def prune(folder: Path, keep_last: int) -> None:
         p.unlink(missing_ok=True)
 
 
-def link_as(src: Path, dst: Path) -> None:
-    """Make ``dst`` the same file as ``src`` atomically (hard link; a copy where links are unsupported)."""
+def copy_as(src: Path, dst: Path) -> None:
+    """Make ``dst`` an independent copy of ``src``, atomically (temporary file, fsync, rename).
+
+    A copy, not a hard link: with a link, damage to the step file in place (a disk error, an editor) also damages
+    ``best``, which ``sample``, ``evaluate``, ``report`` and ``load`` read by default (issue 9)."""
     tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
     try:
-        os.link(src, tmp)
-    except OSError:
         shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(dst.parent)
 
 
 def latest_good(folder: Path, tensors: bool = True) -> Checkpoint:
@@ -142,9 +150,14 @@ def latest_good(folder: Path, tensors: bool = True) -> Checkpoint:
     errors = []
     for p in reversed(step_checkpoints(folder)):
         try:
-            return read_checkpoint(p, tensors)
+            ckpt = read_checkpoint(p, tensors)
         except CheckpointError as e:
             errors.append(str(e))
+            continue
+        if errors:  # never silently: the newest state is lost and the run continues from an older one
+            warnings.warn(f"{len(errors)} newer checkpoint(s) could not be read ({errors[0]}); using {p.name} "
+                          f"(step {ckpt.state.get('step')}) instead", CheckpointFallbackWarning, stacklevel=2)
+        return ckpt
     if errors:
         raise CheckpointError("no readable checkpoint: " + "; ".join(errors))
     raise CheckpointError(f"no checkpoint in {str(folder)!r}; the run has not saved one yet")

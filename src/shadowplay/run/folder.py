@@ -30,7 +30,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import time
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +41,7 @@ from typing import Any
 import yaml
 
 from ..config import RunConfig, from_dict, save_yaml
-from ..errors import CheckpointError, ShadowplayError
+from ..errors import CheckpointError, CheckpointFallbackWarning, ShadowplayError
 from .checkpoints import BEST, Checkpoint, latest_good, read_checkpoint, step_checkpoints, step_name
 
 
@@ -150,11 +152,6 @@ class RunFolder:
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{str(self.meta_path)!r} is unreadable ({e})") from None
 
-    @property
-    def status(self) -> str | None:
-        """``run.json``'s ``status`` as last written (``running`` while training, then ``finished``/``stopped``)."""
-        return self.meta.get("status")
-
     def write_config(self, cfg: RunConfig) -> None:
         save_yaml(cfg, self.config_path)
         self.__dict__.pop("config", None)
@@ -184,6 +181,40 @@ class RunFolder:
                 continue
         return out
 
+    @property
+    def status(self) -> str:
+        """``running``, ``finished``, ``stopped`` (a step budget ended it early), ``interrupted`` (Ctrl-C, or the
+        process is gone: a kill leaves ``running`` in ``run.json`` with a dead pid) or ``failed`` (an error)."""
+        meta = self.meta
+        status = meta.get("status", "unknown")
+        if status == "running" and not process_alive(meta.get("pid"), meta.get("host")):
+            return "interrupted"
+        return status
+
+    def mark_running(self) -> None:
+        """``status: running`` with this process's id and host, so ``status`` can tell a killed run."""
+        self.update_meta(status="running", pid=os.getpid(), host=socket.gethostname())
+
+    def truncate_metrics(self, step: int) -> int:
+        """Drop the ``metrics.jsonl`` records of steps after ``step`` (the step a resume continues from), so the
+        log never holds two records of one step after a fallback to an older checkpoint; returns how many."""
+        if not self.metrics_path.is_file():
+            return 0
+        lines = self.metrics_path.read_text().splitlines()
+        keep = []
+        for line in lines:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a torn last line from a kill
+                continue
+            if int(rec.get("step", 0)) <= step:
+                keep.append(line)
+        if len(keep) != len(lines):
+            tmp = self.metrics_path.with_suffix(".jsonl.tmp")
+            tmp.write_text("".join(f"{ln}\n" for ln in keep))
+            tmp.replace(self.metrics_path)
+        return len(lines) - len(keep)
+
     # ------------------------------------------------------------ checkpoints
     @property
     def checkpoints(self) -> list[Path]:
@@ -208,8 +239,14 @@ class RunFolder:
         if which == "last":
             return self.newest_checkpoint(tensors)
         if which == "best":
-            return read_checkpoint(self.best_path, tensors) if self.best_path.is_file() \
-                else self.newest_checkpoint(tensors)
+            if not self.best_path.is_file():
+                return self.newest_checkpoint(tensors)
+            try:
+                return read_checkpoint(self.best_path, tensors)
+            except CheckpointError as e:  # say so: the numbers that follow are not the best model's
+                warnings.warn(f"{e}; using the newest readable checkpoint instead of best",
+                              CheckpointFallbackWarning, stacklevel=2)
+                return self.newest_checkpoint(tensors)
         p = Path(which)
         return read_checkpoint(p if p.is_file() else self.checkpoints_dir / which, tensors)
 
@@ -241,6 +278,19 @@ class RunFolder:
 
     def interpolations(self) -> list[Path]:
         return sorted(self.interpolations_dir.glob("*.png"))
+
+
+def process_alive(pid: Any, host: Any) -> bool:
+    """Whether process ``pid`` still runs; ``True`` when that cannot be told (no pid, or another host)."""
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def open_run(run: str | Path | Any) -> RunFolder:

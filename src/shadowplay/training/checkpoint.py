@@ -10,10 +10,10 @@ from typing import Any
 
 import torch
 
-from ..run.checkpoints import (BEST, FORMAT, STEP_RE, Checkpoint, latest_good, link_as, prune, read_checkpoint,
+from ..run.checkpoints import (BEST, FORMAT, STEP_RE, Checkpoint, latest_good, copy_as, prune, read_checkpoint,
                                step_checkpoints, step_name, write_checkpoint)
 
-__all__ = ["BEST", "FORMAT", "STEP_RE", "Checkpoint", "latest_good", "link_as", "prune", "read_checkpoint",
+__all__ = ["BEST", "FORMAT", "STEP_RE", "Checkpoint", "latest_good", "copy_as", "prune", "read_checkpoint",
            "step_checkpoints", "step_name", "write_checkpoint", "optimizer_to_flat", "optimizer_from_flat"]
 
 

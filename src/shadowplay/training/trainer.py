@@ -26,7 +26,7 @@ from ..objectives import Objective, StepContext
 from ..objectives.terms.kl import kl_per_latent
 from ..run import RunFolder
 from .callbacks import Callback
-from .checkpoint import (Checkpoint, link_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
+from .checkpoint import (Checkpoint, copy_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
 from .logger import MetricsLogger
 
 
@@ -126,6 +126,7 @@ class Trainer:
         self.best, self.val_metrics = s.get("best"), s.get("val_metrics", {})
         self.best_path = self.folder.best_path if self.folder.best_path.is_file() else None
         self.last_path = ckpt.path
+        self.folder.truncate_metrics(self.step)  # after a fallback, the log must not hold the lost steps twice
 
     @property
     def finished(self) -> bool:
@@ -272,7 +273,7 @@ class Trainer:
         path = self.save()
         if improved:
             self.best_path = self.folder.best_path
-            link_as(path, self.best_path)
+            copy_as(path, self.best_path)
         for cb in self.callbacks:
             cb.on_epoch_end(self, self.epoch, self.val_metrics)
 

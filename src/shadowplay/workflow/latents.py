@@ -14,11 +14,12 @@ import torch
 
 from ..config import RunConfig
 from ..data import DataSplits
+from ..errors import ShadowplayWarning
 from ..evaluation import LatentDiagnostics, collapse_advice, latent_diagnostics
 from ..model import LatentVariableModel, resolve_likelihood
 
 
-class PosteriorCollapseWarning(UserWarning):
+class PosteriorCollapseWarning(ShadowplayWarning):
     """A trained model whose latents carry (almost) nothing about the input."""
 
 

@@ -6,6 +6,7 @@ arrays (the outlier detector, the scikit-learn estimators, DB-VAE) call it direc
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -57,8 +58,24 @@ def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: Prese
                    folder.path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header)
 
 
-def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True) -> Run:
-    result = trainer.fit()
+def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
+    """``trainer.fit()``; when it ends by an error or Ctrl-C, ``run.json`` says so (``failed``/``interrupted``), and
+    a fresh run that has not saved a single checkpoint is removed, so its name is free for the next try."""
+    folder = RunFolder(trainer.run_dir)
+    try:
+        return trainer.fit()
+    except BaseException as e:
+        if fresh and not folder.checkpoints:
+            shutil.rmtree(folder.path, ignore_errors=True)
+        else:
+            status = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            folder.update_meta(status=status, error=f"{type(e).__name__}: {e}"[:500], step=trainer.step,
+                               epoch=trainer.epoch)
+        raise
+
+
+def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False) -> Run:
+    result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
     latents = latent_check(model, cfg, splits, result.step)  # a collapsed model writes every file a good one does
@@ -103,7 +120,13 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     folder.write_config(cfg)
     folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
                                        "preset": cfg.model.preset}))
-    return _finish(_trainer(cfg, folder, splits, built, spec, callbacks, progress), cfg, splits, pictures)
+    folder.mark_running()
+    try:
+        trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress)
+    except BaseException:  # nothing trained yet: leave no half-made folder behind
+        shutil.rmtree(folder.path, ignore_errors=True)
+        raise
+    return _finish(trainer, cfg, splits, pictures, fresh=True)
 
 
 def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: DataSplits | None = None,
@@ -120,5 +143,5 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
     trainer.restore(ckpt)
     if cfg != folder.config:
         folder.write_config(cfg)
-    folder.update_meta(status="running")
+    folder.mark_running()
     return _finish(trainer, cfg, splits)
