@@ -260,3 +260,43 @@ def test_info_tells_running_finished_stopped_interrupted_and_failed(trained, cli
     assert open_run(copy).status == "running"
     folder.update_meta(status="failed", error="RuntimeError: boom")
     assert "(failed: RuntimeError: boom)" in cli("info", str(copy)).stdout
+
+
+def test_a_run_on_a_relative_path_works_from_any_folder_and_after_a_move(tmp_path, monkeypatch, capsys):
+    # issue 9 item 2: config.yaml kept `source: tab_clean.csv`, so evaluate/reconstruct/report failed elsewhere
+    from shadowplay.cli import main
+    work, other = tmp_path / "work", tmp_path / "other"
+    work.mkdir()
+    other.mkdir()
+    rng = np.random.default_rng(0)
+    rows = "\n".join(",".join(f"{v:.4f}" for v in r) for r in rng.normal(size=(120, 4)))
+    (work / "tab.csv").write_text("a,b,c,d\n" + rows + "\n")
+
+    def cli_in(where, *args):
+        monkeypatch.chdir(where)
+        rc = main(list(map(str, args)))
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+
+    rc, _, err = cli_in(work, "train", "--data", "tab.csv", "--name", "t", "--no-progress", "trainer.max_steps=4",
+                        "model.hidden=[8]")
+    assert rc == 0, err
+    run = work / "runs" / "t"
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["data"]["source"] == str(work / "tab.csv") and len(meta["data"]["fingerprint"]) == 64
+    for args in (["evaluate", run, "-k", "2", "--no-progress"], ["reconstruct", run], ["traverse", run, "--steps", "3"]):
+        rc, _, err = cli_in(other, *args)
+        assert rc == 0, (args, err)
+    (work / "tab.csv").rename(other / "moved.csv")
+    rc, _, err = cli_in(other, "reconstruct", run)
+    assert rc == 2 and "not there any more" in err and "--data PATH" in err
+    rc, _, err = cli_in(other, "report", run, "--data", "moved.csv", "--refresh", "-k", "2", "--no-progress")
+    assert rc == 0, err
+    assert (run / "evaluation" / "evaluation.json").is_file()   # the run's own data, moved: its own files
+    assert not list((run / "evaluation").glob("evaluation-moved*"))
+    (other / "moved.csv").write_text("a,b,c,d\n" + rows.replace("0", "1") + "\n")
+    rc, _, err = cli_in(other, "report", run, "--data", "moved.csv")
+    assert rc == 2 and "not the data this run was trained on" in err
+    (work / "tab.csv").write_text((other / "moved.csv").read_text())
+    rc, _, err = cli_in(other, "reconstruct", run)
+    assert rc == 0 and "warning: " in err and "has changed since this run was trained" in err

@@ -229,6 +229,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
 
     c = _Command(sub, "resume", api.resume, _show_run, help="continue a run from its last checkpoint")
     c.run().arg("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
+    c.arg("--data", help="where the run's data are now, if they moved (a built-in name or a path)")
     c.no_progress()
 
     c = _Command(sub, "sample", api.sample, _show_picture("samples_path"),
@@ -241,6 +242,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                  help="inputs above their reconstructions; write a picture")
     c.run().arg("-n", type=int, help="number of inputs").split()
     c.arg("-o", "--out", help="output PNG (default <run>/reconstructions.png)").checkpoint()
+    c.arg("--data", help="other data of the same shape, or the run's data where they are now (a name or a path)")
 
     c = _Command(sub, "info", api.info, _show_info, help="config, steps, last metrics and checkpoints of a run")
     c.run().arg("--json", action="store_true", help="print one JSON document")
@@ -286,6 +288,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--inputs", "--input", type=int, nargs="+",
           help="start from these inputs' codes (indices into --split) instead of the prior mean")
     c.split().checkpoint().arg("--seed", type=int, help="seed of the aggregate-posterior draws")
+    c.arg("--data", help="other data of the same shape, or the run's data where they are now (a name or a path)")
 
     c = _Command(sub, "interpolate", api.interpolate, _show_path,
                  help="decode a path between the codes of two inputs; write a picture")
@@ -294,6 +297,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--steps", type=int, help="codes on the path")
     c.arg("--path", choices=PATHS, help="straight line or great circle between the two codes")
     c.split().checkpoint().arg("-o", "--out", help="output PNG (default <run>/interpolations/<from>-<to>-<path>.png)")
+    c.arg("--data", help="other data of the same shape, or the run's data where they are now (a name or a path)")
 
     c = _Command(sub, "report", api.report, _show_path, help="write one self-contained HTML page about a run",
                  description="Write <run>/report.html (works offline: images inline). Runs `evaluate` and "
@@ -304,6 +308,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--refresh", action="store_true", help="re-run evaluate and traverse even if their files exist")
     c.checkpoint().arg("-o", "--out", help="output HTML (default <run>/report.html)")
     c.no_progress()
+    c.arg("--data", help="where the run's data are now, if they moved (a built-in name or a path)")
 
 
 # Later features append their own adders here: each takes the subparsers object and adds its commands.

@@ -33,14 +33,14 @@ from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
 from ..reports.images import save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
-from ..workflow import collapse_warnings, load_splits
+from ..workflow import collapse_warnings, is_run_data, load_splits, run_splits
 from .runs import RunLike, load
 
 
 def _split_data(folder: RunFolder, split: str, data: str | None = None, shape: tuple[int, ...] | None = None):
     """One split of the run's data (or of other ``data`` loaded with the run's data options)."""
     cfg = folder.config if data is None else set_keys(folder.config, {"data.source": data})
-    ds = load_splits(cfg).get(split)
+    ds = run_splits(folder, data).get(split)
     trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
     if data is not None and trained_stats is not None:  # score new CSV rows on the training scale
         ds = restandardize(ds, trained_stats)
@@ -102,7 +102,11 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
         resolve_metric_names(metrics, sampling_available=True)
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
-    source, data = data, _split_data(folder, split, data, shape)
+    if data is not None and is_run_data(folder, data):  # the run's own data, moved: its own file names
+        folder_data, data = data, None
+    else:
+        folder_data = data
+    source, data = data, _split_data(folder, split, folder_data, shape)
     if metrics and data.factors is None and list(metrics) != ["all"]:
         raise ConfigError(f"metrics {', '.join(metrics)} need ground-truth factors, and the data "
                           f"{data.name!r} have none (train on data with factors, e.g. dsprites)")
@@ -186,23 +190,23 @@ class TraversalResult:
 
 def traverse(run: RunLike, dims: str | list[int] = "all", range_: float = 3.0, steps: int = 11,
              mode: str = "prior", inputs: list[int] | None = None, split: str = "test", checkpoint: str = "best",
-             seed: int = 0, write: bool = True) -> TraversalResult:
+             seed: int = 0, write: bool = True, data: str | None = None) -> TraversalResult:
     """Decode each chosen latent dimension (``all``, ``topN`` or indices; ordered by KL) over a range
     (``prior`` | ``posterior-quantile`` | ``fixed`` | ``minmax``, see ``shadowplay.evaluation.traversal``),
     starting from the prior mean or from the codes of ``inputs`` (indices into ``split``).
 
     Writes ``<run>/traversals/<mode>-<start>/``: ``dim-<d>.png``, ``overview.png``, ``traversal.gif``,
-    ``traversal.json``.
+    ``traversal.json``. ``data``: other data, or the run's data where they are now (a built-in name or a path).
     """
     if mode not in RANGE_MODES:
         raise ConfigError(f"unknown --mode {mode!r}; choose one of {', '.join(RANGE_MODES)}")
     if steps < 2 or not range_ > 0:
         raise ConfigError(f"--steps must be >= 2 and --range > 0, got {steps} and {range_}")
     folder = open_run(run)
-    data = _split_data(folder, split)
-    inputs = [_check_index(i, len(data), split) for i in (inputs or [])]
+    ds = _split_data(folder, split, data)
+    inputs = [_check_index(i, len(ds), split) for i in (inputs or [])]
     model = load(folder, checkpoint)
-    moments = posterior_moments(model, data.x)
+    moments = posterior_moments(model, ds.x)
     score = moments.kl.mean(0) if moments.kl is not None else moments.mean.var(0)
     order = np.argsort(-score, kind="stable")
     chosen = select_dims(dims, model.latent_dim, order)
@@ -238,41 +242,47 @@ class InterpolationResult:
 
 def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str = "slerp",
                 split: str = "test", checkpoint: str = "best", out: str | Path | None = None,
-                write: bool = True) -> InterpolationResult:
+                write: bool = True, data: str | None = None) -> InterpolationResult:
     """Decode ``steps`` codes between the posterior means of inputs ``start`` and ``end`` of ``split`` along a
     ``linear`` or ``slerp`` path; the picture (first input, path, second input) goes to ``out`` (default
-    ``<run>/interpolations/<start>-<end>-<path>.png``)."""
+    ``<run>/interpolations/<start>-<end>-<path>.png``). ``data``: other data, or the run's data where they are
+    now."""
     if path not in PATHS:
         raise ConfigError(f"unknown --path {path!r}; choose one of {', '.join(PATHS)}")
     if steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {steps}")
     folder = open_run(run)
-    data = _split_data(folder, split)
-    i, j = _check_index(start, len(data), split), _check_index(end, len(data), split)
+    ds = _split_data(folder, split, data)
+    i, j = _check_index(start, len(ds), split), _check_index(end, len(ds), split)
     model = load(folder, checkpoint)
     with torch.no_grad():
-        codes = model.encode(data.x[[i, j]]).mean
+        codes = model.encode(ds.x[[i, j]]).mean
     result = interpolate_codes(model, codes[0], codes[1], steps, path)
     target = None
     if write:
         target = Path(out) if out is not None else folder.interpolation(i, j, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_interpolation(target, data.x[i], result.images, data.x[j])
-    return InterpolationResult(target, result, data.x[i], data.x[j])
+        save_interpolation(target, ds.x[i], result.images, ds.x[j])
+    return InterpolationResult(target, result, ds.x[i], ds.x[j])
 
 
 def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, checkpoint: str = "best",
-           out: str | Path | None = None, progress: bool = True) -> Path:
+           out: str | Path | None = None, progress: bool = True, data: str | None = None) -> Path:
     """Write ``<run>/report.html``: one offline HTML page (config, training curves, evaluation, KL per dimension,
     traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` and :func:`traverse`
     first when their files are missing (or when ``refresh``); the page itself is rendered from files only.
     ``iw_samples=None`` (the default) lets :func:`evaluate` choose K for a budget of ``AUTO_IW_SECONDS``, so a
-    report on a fresh run takes about a minute; the page says which K was used."""
+    report on a fresh run takes about a minute; the page says which K was used. ``data``: where the run's data
+    are now, when they moved (checked against the fingerprint recorded at training)."""
     folder = open_run(run)
+    if data is not None and not is_run_data(folder, data):
+        raise ConfigError(f"{data} is not the data this run was trained on (its SHA-256 differs, or it is not "
+                          "there); a report describes the run's own data: use `shadowplay evaluate --data` for "
+                          "other data")
     sizes = folder.meta.get("data", {}).get("sizes", {})
     split = next((s for s in ("test", "val", "train") if sizes.get(s, 1) > 0), "test")
     if refresh or not folder.evaluation(split).json.is_file():
-        evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress)
+        evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress, data=data)
     if refresh or not folder.traversals():
-        traverse(folder, split=split, checkpoint=checkpoint)
+        traverse(folder, split=split, checkpoint=checkpoint, data=data)
     return write_report(folder, out)

@@ -29,7 +29,7 @@ from ..reports.images import check_grid, save_examples
 from ..run import RunFolder, open_run
 from ..study import StudyResult, run_study
 from ..training import Callback
-from ..workflow import Run, load_model, load_splits, resume_run, train_run
+from ..workflow import Run, load_model, load_splits, resume_run, run_splits, train_run
 
 RunLike = str | Path | Run
 
@@ -79,9 +79,10 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
 
 
-def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *, progress: bool = True,
-           callbacks: Iterable[Callback] = ()) -> Run:
-    """Continue a run from its newest readable checkpoint, exactly where it stopped.
+def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *, data: str | None = None,
+           progress: bool = True, callbacks: Iterable[Callback] = ()) -> Run:
+    """Continue a run from its newest readable checkpoint, exactly where it stopped. ``data``: where the run's
+    data are now, when they moved (a built-in name or a path).
 
     ``overrides`` may extend the budget (``trainer.epochs=50``); keys that change the model or data are refused.
     """
@@ -102,7 +103,7 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
         raise ConfigError(f"{folder.path} is finished (epoch {state['epoch']} of {cfg.trainer.epochs}, step "
                           f"{state['step']}): nothing to resume. To train longer, raise the budget: "
                           f"shadowplay resume {folder.path} trainer.epochs={2 * cfg.trainer.epochs}")
-    return resume_run(folder, cfg, progress=progress, callbacks=callbacks)
+    return resume_run(folder, cfg, progress=progress, callbacks=callbacks, data=data)
 
 
 def load(run: RunLike, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:
@@ -135,13 +136,15 @@ def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int =
 
 
 def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path | None = None,
-                checkpoint: str = "best", write: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                checkpoint: str = "best", write: bool = True, data: str | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` inputs of ``split`` and their reconstructions; when ``write``, a picture (inputs above) at
-    ``out`` (default ``<run>/reconstructions.png``)."""
+    ``out`` (default ``<run>/reconstructions.png``). ``data``: other data, or the run's data where they are now
+    (a built-in name or a path, loaded with the run's data options)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
     folder = open_run(run)
-    x = load_splits(folder.config).get(split).x[:n]
+    x = run_splits(folder, data).get(split).x[:n]
     x_hat = load(folder, checkpoint).reconstruct(x)
     if write:
         save_examples(Path(out) if out is not None else folder.reconstructions_path, {"input": x,

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 import torch
 
-from ..config import RunConfig, resolve_epochs
+from ..config import RunConfig, resolve_epochs, set_keys
 from ..data import DataSplits
 from ..model import LatentVariableModel, ModelSpec, build_model
 from ..objectives.presets import PresetResult
@@ -22,6 +22,7 @@ from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Trainer, TrainResult, resolve_device, seed_everything
 from .build import build_objective, load_model, load_splits, model_spec
+from .data_place import data_fingerprint, resolve_source, run_splits
 from .latents import PosteriorCollapseWarning, latent_check
 
 
@@ -104,6 +105,8 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     ``pictures=False`` skips ``samples.png`` and ``reconstructions.png`` (estimators fitted many times in a grid
     search do not need them).
     """
+    if splits is None and resolve_source(cfg.data.source) != cfg.data.source:  # a path: read from any folder
+        cfg = set_keys(cfg, {"data.source": resolve_source(cfg.data.source)})
     built = build_objective(cfg)
     in_memory = splits is not None
     splits = splits if splits is not None else load_splits(cfg)
@@ -116,7 +119,8 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
         "source": cfg.data.source, "in_memory": in_memory, "shape": list(splits.train.shape),
         "value_range": splits.train.value_range, "sizes": {s: len(splits.get(s)) for s in ("train", "val", "test")},
         "meta": splits.train.meta, "has_factors": splits.train.factors is not None,
-        "has_labels": splits.train.labels is not None}
+        "has_labels": splits.train.labels is not None,
+        "fingerprint": None if in_memory else data_fingerprint(cfg.data.source)}
     folder.write_config(cfg)
     folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
                                        "preset": cfg.model.preset}))
@@ -130,14 +134,15 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
 
 
 def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: DataSplits | None = None,
-               progress: bool = True, callbacks: Iterable[Callback] = ()) -> Run:
+               progress: bool = True, callbacks: Iterable[Callback] = (), data: str | None = None) -> Run:
     """Continue ``run`` from its newest readable checkpoint with ``cfg`` (default: the run's own config; the
     caller checks that a changed config keeps the run the same). ``splits``: as in :func:`train_run`."""
     folder = open_run(run)
     cfg = cfg or folder.config
     ckpt = folder.newest_checkpoint()  # a torn newest file (a kill mid-write) falls back to the one before
     built = build_objective(cfg)
-    splits = splits if splits is not None else load_splits(cfg)
+    if splits is None:  # the run's data, or `data` when they moved (checked against the recorded fingerprint)
+        splits = run_splits(folder, data)  # resume changes trainer settings only, never the data options
     spec = ModelSpec.from_dict(ckpt.state["model_spec"])  # the checkpoint's, not rebuilt from data that may differ
     trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress)
     trainer.restore(ckpt)
