@@ -300,3 +300,15 @@ def test_a_run_on_a_relative_path_works_from_any_folder_and_after_a_move(tmp_pat
     (work / "tab.csv").write_text((other / "moved.csv").read_text())
     rc, _, err = cli_in(other, "reconstruct", run)
     assert rc == 0 and "warning: " in err and "has changed since this run was trained" in err
+
+
+def test_every_option_of_every_command_has_help_text():
+    # issue 9 item 7: --latent-dim, --net, --epochs, reconstruct -n, the `run` arguments... had no help
+    import argparse
+
+    from shadowplay.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [(name, a.option_strings or a.dest) for name, p in sub.choices.items() for a in p._actions
+               if not isinstance(a, argparse._HelpAction)
+               and (not (a.help or "").strip() or a.help.strip().startswith("(default"))]
+    assert not missing, missing
