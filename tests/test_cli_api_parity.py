@@ -16,10 +16,15 @@ from shadowplay.evaluation import PATHS, RANGE_MODES
 from shadowplay.nets import NETS
 
 
-def _subcommands() -> dict[str, argparse.ArgumentParser]:
-    parser = cli.build_parser()
+def _subcommands(parser: argparse.ArgumentParser | None = None, prefix: str = "") -> dict[str, argparse.ArgumentParser]:
+    """Every command that calls an API function, nested groups (``outliers fit``) included."""
+    parser = parser or cli.build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return dict(sub.choices)
+    out = {}
+    for name, p in sub.choices.items():
+        nested = any(isinstance(a, argparse._SubParsersAction) for a in p._actions)
+        out.update(_subcommands(p, f"{prefix}{name} ") if nested else {f"{prefix}{name}": p})
+    return out
 
 
 SUBCOMMANDS = _subcommands()

@@ -32,6 +32,7 @@ from .errors import ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
 from .metrics import METRIC_NAMES
 from .nets import NETS
+from .outliers import SCORE_NAMES as SCORES
 from .run import RunFolder
 
 FILE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
@@ -334,6 +335,82 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS.append(_add_explore)
+
+
+# ------------------------------------------------------------------ outliers
+def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
+    d = r.detector
+    print(f"run folder: {r.path}")
+    print(f"  score {d.score}, threshold {d.threshold_:.6g} (contamination {d.contamination}), "
+          f"{int(d.labels_.sum())} of {len(d.labels_)} training inputs above it")
+    return 0
+
+
+def _show_outlier_scores(r: api.OutlierScores, a: argparse.Namespace) -> int:
+    print(f"{len(r.scores)} inputs scored with {r.score}; {int(r.flags.sum())} above the threshold {r.threshold:.6g}")
+    print(r.path)
+    return 0
+
+
+def _show_outlier_evaluation(r: api.OutlierEvaluation, a: argparse.Namespace) -> int:
+    d = r.document
+    print(f"{d['data']} {d['split']}: {d['n_normal']} normal, {d['n_anomalous']} anomalous; score {d['score']}")
+    print(f"  AUROC {100 * d['auroc']:.2f}   AUPR {100 * d['aupr']:.2f}   FPR@95%TPR {100 * d['fpr_at_95_tpr']:.2f}")
+    for path in r.files.values():
+        print(path)
+    return 0
+
+
+def _add_outliers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("outliers", help="outlier detection: fit a detector on normal data, score, evaluate",
+                       description="A VAE trained on normal data scores every input (higher = more abnormal). "
+                                   "`fit` trains one into a run folder, `score` writes a CSV of scores, flags and "
+                                   "ranks, `evaluate` writes AUROC, AUPR, FPR at 95%% TPR and pictures.")
+    osub = p.add_subparsers(dest="command", metavar="{fit,score,evaluate}", required=True)
+
+    def data_opts(c: _Command, required: bool) -> _Command:
+        c.arg("--data", required=required,
+              help="digits | fashion-mnist | dsprites | a .npy/.npz/.csv file | an image folder")
+        c.arg("--data-dir", help="folder of the data files (Fashion-MNIST IDX files)")
+        c.arg("--label-column", help="CSV: the column holding labels (not a feature)")
+        return c.arg("--device", help="auto | cpu | cuda | cuda:N")
+
+    c = data_opts(_Command(osub, "fit", api.outliers_fit, _show_outlier_fit,
+                           help="train a detector on the normal inputs of --data; write a run folder"), True)
+    c.arg("--normal-class", type=int, help="train only on rows with this label (one-class protocol)")
+    c.arg("--score", choices=SCORES, help="outlier score")
+    c.arg("--contamination", type=float, help="expected outlier fraction of the training data, in (0, 0.5]")
+    c.arg("--model", help="preset (see `shadowplay presets`)")
+    c.arg("--latent-dim", type=int, help="number of latent dimensions")
+    c.arg("--epochs", type=int, help="passes over the training data")
+    c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family")
+    c.arg("--likelihood", choices=("auto", *LIKELIHOODS), help="decoder distribution p(x|z)")
+    c.arg("--beta", type=float, help="KL weight; the preset's default when not given")
+    c.arg("--batch-size", type=int, help="examples per step")
+    c.arg("--lr", type=float, help="learning rate")
+    c.arg("--iw-samples", "-k", type=int, help="importance samples K of the likelihood-based scores")
+    c.arg("--seed", type=int, help="seed of weights, data split and noise")
+    c.arg("--runs-dir", help="parent folder of run folders")
+    c.arg("--name", help="run folder name (default outliers-<data>-<class>-<time>)")
+    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+    c.no_progress()
+
+    c = _Command(osub, "score", api.outliers_score, _show_outlier_scores,
+                 help="score every input of --data; write index, score, flag, rank as CSV")
+    c.arg("run", help="run folder of a fitted detector (or any run: add --score)")
+    data_opts(c, True).arg("-o", "--output", help="CSV path (default <run>/outliers/scores-<data>-<split>.csv)")
+    c.arg("--score", choices=SCORES, help="another score than the detector's (fits its reference)")
+    c.split("split of a built-in source")
+
+    c = _Command(osub, "evaluate", api.outliers_evaluate, _show_outlier_evaluation,
+                 help="AUROC, AUPR, FPR at 95%% TPR on labelled data; histogram, top-k grid")
+    c.arg("run", help="run folder of a fitted detector")
+    data_opts(c, False).arg("--normal-class", type=int, help="label of the normal rows (default: the class fitted on)")
+    c.split("split of a built-in source").arg("--score", choices=SCORES, help="another score than the detector's")
+    c.arg("--top-k", type=int, help="most abnormal inputs in the grid")
+
+
+COMMANDS.append(_add_outliers)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,10 +12,13 @@ blocks (``load_splits``, ``build_objective``, ``model_spec``, ``Run``) come from
 
 from ..workflow import PosteriorCollapseWarning, Run, build_objective, load_splits, model_spec
 from .explore import ExposedExplorerWarning, explore
+from .outliers import (OutlierEvaluation, OutlierRun, OutlierScores, outliers_evaluate, outliers_fit,
+                       outliers_score)
 from .inspect import Evaluation, InterpolationResult, TraversalResult, evaluate, interpolate, report, traverse
 from .runs import TRAIN_KEYS, RunInfo, info, load, presets, reconstruct, resume, sample, study, train
 
-__all__ = ["ExposedExplorerWarning", "explore", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate",
+__all__ = ["ExposedExplorerWarning", "explore", "OutlierEvaluation", "OutlierRun", "OutlierScores",
+           "outliers_evaluate", "outliers_fit", "outliers_score", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate",
            "interpolate", "report", "traverse", "PosteriorCollapseWarning",
            "Run", "RunInfo", "TRAIN_KEYS", "build_objective", "info", "load", "load_splits", "model_spec", "presets",
            "reconstruct", "resume", "sample", "study", "train"]

@@ -20,6 +20,11 @@ Layout::
       interpolations/      `shadowplay interpolate`: <from>-<to>-<linear|slerp>.png
       report.html          `shadowplay report`: one self-contained page (reads only the files above)
       estimator.json       runs of shadowplay.sklearn estimators: class, parameters, feature names, shapes
+      outliers.safetensors a fitted VAEOutlierDetector's tensors: training scores, aggregate-posterior components,
+                           the likelihood-ratio background model's weights
+      outliers/            `shadowplay outliers score|evaluate`: scores-<data>-<split>.csv (index, score, flag, rank,
+                           label), evaluation-<data>-<split>.json (AUROC, AUPR, FPR@95%TPR), histogram-<…>.png,
+                           top_k-<…>.png
 
 Everything that reads or writes a run (the API, the trainer, reports, studies) asks a :class:`RunFolder` for the
 path; no other module spells these names. Checkpoint file names live beside, in :mod:`.checkpoints`.
@@ -93,6 +98,19 @@ class EvaluationFiles:
 
 
 @dataclass(frozen=True)
+class OutlierFiles:
+    """The files ``shadowplay outliers score|evaluate`` write for one data set: ``<stem>-<data>-<split>.<ext>``."""
+
+    folder: Path
+    suffix: str
+
+    scores_csv = property(lambda self: self.folder / f"scores{self.suffix}.csv")
+    json = property(lambda self: self.folder / f"evaluation{self.suffix}.json")
+    histogram = property(lambda self: self.folder / f"histogram{self.suffix}.png")
+    top_k = property(lambda self: self.folder / f"top_k{self.suffix}.png")
+
+
+@dataclass(frozen=True)
 class TraversalFiles:
     """The files of one traversal folder ``traversals/<mode>-<start>/``."""
 
@@ -137,6 +155,13 @@ class RunFolder:
     traversals_dir = property(lambda self: self.path / "traversals")
     interpolations_dir = property(lambda self: self.path / "interpolations")
     estimator_path = property(lambda self: self.path / ESTIMATOR_FILE)
+    outliers_state_path = property(lambda self: self.path / "outliers.safetensors")
+    outliers_dir = property(lambda self: self.path / "outliers")
+
+    def outlier_files(self, data: str, split: str) -> OutlierFiles:
+        """Where ``outliers score|evaluate`` of ``data`` (a source name or a path; its stem is used) go."""
+        stem = data if "/" not in data and "." not in data else Path(data).stem
+        return OutlierFiles(self.outliers_dir, f"-{stem}-{split}")
 
     @cached_property
     def config(self) -> RunConfig:

@@ -1,0 +1,179 @@
+"""Outlier detection from the command line's point of view: fit a detector on normal data into a run folder, score
+new data, evaluate against labels. ``shadowplay outliers fit|score|evaluate`` call these with the same keywords.
+
+>>> from shadowplay import api
+>>> run = api.outliers_fit("fashion-mnist", normal_class=0, score="iwae")             # doctest: +SKIP
+>>> api.outliers_score(run.path, "new.npy", output="scores.csv")                      # doctest: +SKIP
+>>> api.outliers_evaluate(run.path, "fashion-mnist")                                  # doctest: +SKIP
+
+Files go where :class:`shadowplay.run.RunFolder` says (``outliers/`` in the run folder: the scores CSV, the
+evaluation JSON, the histogram and the top-k grid of each data set; see ``RunFolder.outlier_files``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, source_names
+from ..errors import DataError
+from ..jsonsafe import json_safe
+from ..outliers import VAEOutlierDetector, detection_metrics
+from ..reports.outliers import save_score_histogram, save_top_k
+from ..run import RunFolder, open_run, run_path
+
+
+@dataclass(frozen=True)
+class OutlierRun:
+    path: Path
+    detector: VAEOutlierDetector
+
+
+@dataclass(frozen=True)
+class OutlierScores:
+    scores: np.ndarray   # (N,) higher = more abnormal
+    flags: np.ndarray    # (N,) 1 = above the threshold
+    ranks: np.ndarray    # (N,) 1 = most abnormal
+    threshold: float
+    score: str
+    path: Path | None
+
+
+@dataclass(frozen=True)
+class OutlierEvaluation:
+    document: dict[str, Any]
+    files: dict[str, Path]
+
+
+def _raw(ds: Dataset) -> torch.Tensor:
+    """A CSV dataset's rows back on their own scale (the detector standardizes with its training statistics)."""
+    stats = ds.meta.get("standardize")
+    if stats is None:
+        return ds.x
+    return ds.x.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"])
+
+
+def _load(data: str, split: str, data_dir: str | None, label_column: str | None, seed: int = 0) -> Dataset:
+    """A built-in source's ``split``, or a whole file/folder (every row is scored)."""
+    opts = SourceOptions(data_dir=data_dir, label_column=label_column, seed=seed)
+    if data in source_names():
+        return load_data(data, seed=seed, options=opts).get(split)
+    return load_path(data, opts)
+
+
+def _stem(data: str, split: str) -> str:
+    return f"{Path(data).stem if data not in source_names() else data}-{split}"
+
+
+def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "iwae", contamination: float = 0.1,
+                 model: str = "vae", latent_dim: int = 16, epochs: int = 30, net: str = "auto",
+                 likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float = 1e-3,
+                 iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,
+                 label_column: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
+                 overwrite: bool = False, progress: bool = True) -> OutlierRun:
+    """Fit a :class:`VAEOutlierDetector` on the normal part of ``data``'s training split (train + validation of a
+    built-in source, the whole file otherwise; only rows labelled ``normal_class`` when given) and keep it as the
+    run folder ``runs_dir/name``."""
+    ds = _load(data, "train", data_dir, label_column, seed)
+    x = _raw(ds)
+    if data in source_names():  # the detector holds out its own validation part
+        val = _load(data, "val", data_dir, label_column, seed)
+        x, labels = torch.cat([x, _raw(val)]), (None if ds.labels is None else torch.cat([ds.labels, val.labels]))
+    else:
+        labels = ds.labels
+    if normal_class is not None:
+        if labels is None:
+            raise DataError(f"{data} has no labels, so --normal-class {normal_class} cannot pick the normal rows")
+        keep = labels == int(normal_class)
+        if not bool(keep.any()):
+            raise DataError(f"no training rows of class {normal_class} in {data}; the labels are "
+                            f"{sorted(set(labels.tolist()))[:20]}")
+        x = x[keep]
+    part = "all" if normal_class is None else f"class{normal_class}"
+    target = Path(runs_dir) / (name or f"outliers-{_stem(data, part)}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"run folder {target} already exists; pick another --name or pass --overwrite")
+    det = VAEOutlierDetector(model=model, score=score, contamination=contamination, latent_dim=latent_dim,
+                             epochs=epochs, net=net, likelihood=likelihood, beta=beta, batch_size=batch_size, lr=lr,
+                             iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress)
+    det.fit(x.numpy())
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.move(str(det.run_dir_), target)
+    det.run_dir_ = target
+    det.save(target)
+    RunFolder(target).update_meta(outliers={"data": data, "normal_class": normal_class, "score": score,
+                                      "contamination": contamination, "n_train": len(x)})
+    return OutlierRun(target, det)
+
+
+def outliers_score(run: str | Path | Any, data: str, *, output: str | Path | None = None, score: str | None = None,
+                   split: str = "test", data_dir: str | None = None, label_column: str | None = None,
+                   device: str = "auto") -> OutlierScores:
+    """Score every input of ``data`` (a file, or a built-in source's ``split``) with the detector in ``run``; write
+    one CSV row per input (index, score, flag, rank, label if any) to ``output`` (default
+    ``<run>/outliers/scores-<data>-<split>.csv``)."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    run = run_path(run)
+    det = VAEOutlierDetector.from_run(run, score=score, device=device)
+    ds = _load(data, split, data_dir, label_column)
+    s = det.decision_function(_raw(ds).numpy())
+    flags = (s > det.threshold_).astype(int)
+    ranks = np.empty(len(s), int)
+    ranks[np.argsort(-s, kind="stable")] = np.arange(1, len(s) + 1)
+    out = Path(output) if output else RunFolder(run).outlier_files(data, split).scores_csv
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["index", "score", "flag", "rank"] + (["label"] if ds.labels is not None else []))
+        for i in range(len(s)):
+            w.writerow([i, repr(float(s[i])), int(flags[i]), int(ranks[i])]
+                       + ([int(ds.labels[i])] if ds.labels is not None else []))
+    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out)
+
+
+def outliers_evaluate(run: str | Path | Any, data: str | None = None, *, normal_class: int | None = None,
+                      split: str = "test", score: str | None = None, top_k: int = 25, data_dir: str | None = None,
+                      label_column: str | None = None, device: str = "auto") -> OutlierEvaluation:
+    """AUROC, AUPR and FPR at 95 % TPR of the detector in ``run`` on labelled ``data`` (default: the data it was
+    fitted on, ``split``). Anomalies are the rows whose label differs from ``normal_class`` (default: the class the
+    run was fitted on); without a normal class the labels must be 0 (normal) / 1 (anomaly). Writes the JSON, a
+    score histogram and a grid of the ``top_k`` most abnormal inputs into ``<run>/outliers/``."""
+    run = run_path(run)
+    meta = open_run(run).meta.get("outliers", {})
+    data = data or meta.get("data")
+    if data is None:
+        raise DataError("give --data: this run records no data it was fitted on")
+    normal_class = normal_class if normal_class is not None else meta.get("normal_class")
+    ds = _load(data, split, data_dir, label_column)
+    if ds.labels is None:
+        raise DataError(f"{data} has no labels; evaluate needs to know which inputs are anomalies")
+    y = ds.labels.numpy()
+    anomaly = (y != int(normal_class)) if normal_class is not None else y
+    if normal_class is None and not set(np.unique(y)) <= {0, 1}:
+        raise DataError(f"{data}: labels {sorted(set(y.tolist()))[:10]} are not 0/1; pass --normal-class to say "
+                        "which class is normal")
+    res = outliers_score(run, data, score=score, split=split, data_dir=data_dir, label_column=label_column,
+                         device=device)
+    m = detection_metrics(anomaly, res.scores)
+    where = RunFolder(run).outlier_files(data, split)
+    files = {"scores": res.path,
+             "histogram": save_score_histogram(where.histogram, res.scores, anomaly.astype(bool), res.threshold,
+                                               f"{data} {split}: AUROC {100 * m.auroc:.1f}")}
+    if ds.is_image:
+        files["top_k"] = save_top_k(where.top_k, ds.x, res.scores, anomaly.astype(bool), top_k)
+    doc = {"data": data, "split": split, "normal_class": normal_class, "score": res.score,
+           "threshold": res.threshold, "flagged": int(res.flags.sum()), **m.as_dict()}
+    path = where.json
+    path.write_text(json.dumps(json_safe(doc), indent=2))
+    files["evaluation"] = path
+    return OutlierEvaluation(doc, files)

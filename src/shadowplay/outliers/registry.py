@@ -1,0 +1,61 @@
+"""The scores a :class:`~shadowplay.outliers.VAEOutlierDetector` can use, by name, and what each needs fitted.
+
+========================  =====================================================================  ===============
+name                      score (higher = more abnormal)                                         fitted reference
+========================  =====================================================================  ===============
+``elbo``                  −ELBO, K-draw estimate (Kingma & Welling 2014, eq. 3)                  —
+``iwae``                  −L_K ≈ −log p(x) (Burda et al. 2016, eq. 8)                            —
+``recon``                 Σ (x − decoder mean at the posterior mean)²                             —
+``kl``                    KL(q(z|x) ‖ p(z))                                                      —
+``latent_density``        −log q(μ(x)) under the aggregate posterior (Makhzani et al. 2016)      components
+``latent_knn``            mean distance of μ(x) to its 5 nearest training codes (Ramaswamy 2000)  components
+``likelihood_ratio``      −log p_θ(x) + log p_θ₀(x), background on perturbed inputs (Ren et al.)  background model
+``complexity``            −log₂ p(x) − PNG bits (Serrà et al. 2020, eq. 2); images only          —
+``typicality``            |−log p(x) − Ĥ| per batch (Nalisnick et al. 2019, Algorithm 1)          Ĥ, threshold
+========================  =====================================================================  ===============
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import ShadowplayError
+from .complexity import complexity_corrected
+from .latent import latent_density, latent_knn
+from .ratio import likelihood_ratio
+from .scores import kl_score, neg_elbo, neg_iwae, recon_error
+from .typicality import typicality
+
+SCORES = ("elbo", "iwae", "recon", "kl", "latent_density", "latent_knn", "likelihood_ratio", "complexity", "typicality")
+SCORE_NAMES = SCORES
+NEEDS = {"latent_density": "aggregate_posterior_", "latent_knn": "aggregate_posterior_", "likelihood_ratio": "background_", "typicality": "typicality_"}
+
+
+def compute_scores(det, x: torch.Tensor) -> np.ndarray:
+    """``det.score`` of model inputs ``x`` ``(N, *input_shape_)`` with the detector's model and references."""
+    name, m = det.score, det.model_
+    k, seed = int(det.iw_samples), int(det.score_seed)
+    ref = NEEDS.get(name)
+    if ref is not None and getattr(det, ref, None) is None:
+        raise ShadowplayError(f"the {name!r} score needs its reference fitted; call fit(X) (or calibrate(X) after "
+                         "changing score)")
+    if name == "elbo":
+        return neg_elbo(m, x, samples=k, seed=seed)
+    if name == "iwae":
+        return neg_iwae(m, x, iw_samples=k, seed=seed)
+    if name == "recon":
+        return recon_error(m, x)
+    if name == "kl":
+        return kl_score(m, x)
+    if name == "latent_density":
+        return latent_density(m, x, det.aggregate_posterior_)
+    if name == "latent_knn":
+        return latent_knn(m, x, det.aggregate_posterior_)
+    if name == "likelihood_ratio":
+        return likelihood_ratio(m, det.background_, x, iw_samples=k, seed=seed)
+    if name == "complexity":
+        return complexity_corrected(m, x, iw_samples=k, seed=seed)
+    if name == "typicality":
+        return typicality(m, x, det.typicality_, iw_samples=k, seed=seed)
+    raise ShadowplayError(f"unknown score {name!r}; choose one of {', '.join(SCORES)}")
