@@ -126,8 +126,37 @@ def tiny_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_labelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The images of ``tiny_images`` with labels (index mod 2) in an ``.npz``, for presets with a classifier."""
+    path = tmp_path_factory.mktemp("data") / "blocks28-labelled.npz"
+    np.savez(path, x=block_images(256, 28, seed=0), labels=np.arange(256) % 2)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_flat(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A ``.npy`` file of 320 images ``(1, 8, 8)`` in [0, 1] (MLP sized, digit-sized)."""
     path = tmp_path_factory.mktemp("data") / "blocks8.npy"
     np.save(path, block_images(320, 8, seed=1))
     return path
+
+
+# ------------------------------------------------------------------ a tiny fake Fashion-MNIST (debiasing tests)
+
+@pytest.fixture(scope="session")
+def fmnist_dir(tmp_path_factory):
+    """400 training images (labels cycle 0..9, so 120 are footwear), 30 test images; noise around a class mean."""
+    from shadowplay.data.fashion_mnist import write_idx
+    folder = tmp_path_factory.mktemp("fmnist")
+    rng = np.random.default_rng(0)
+    means = rng.integers(0, 200, (10, 28, 28))
+
+    def images(labels):
+        return np.clip(means[labels] + rng.integers(0, 56, (len(labels), 28, 28)), 0, 255).astype(np.uint8)
+
+    train, test = np.arange(400) % 10, np.arange(30) % 10
+    write_idx(folder / "train-images-idx3-ubyte.gz", images(train))
+    write_idx(folder / "train-labels-idx1-ubyte.gz", train.astype(np.uint8))
+    write_idx(folder / "t10k-images-idx3-ubyte.gz", images(test))
+    write_idx(folder / "t10k-labels-idx1-ubyte.gz", test.astype(np.uint8))
+    return folder

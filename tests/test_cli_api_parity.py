@@ -9,6 +9,7 @@ import inspect
 import pytest
 
 import shadowplay.api as api
+import shadowplay.debias
 from shadowplay import cli
 from shadowplay.data import SPLITS
 from shadowplay.distributions import LIKELIHOODS
@@ -39,7 +40,8 @@ def test_every_command_calls_an_api_function():
     assert expected <= set(SUBCOMMANDS)
     for name, p in SUBCOMMANDS.items():
         fn = p.get_default("api")
-        assert callable(fn) and getattr(api, fn.__name__) is fn, name
+        owner = shadowplay.debias if name.startswith("debias ") else api  # DB-VAE's functions: sp.debias.*
+        assert callable(fn) and getattr(owner, fn.__name__) is fn, name
 
 
 @pytest.mark.parametrize("name", sorted(SUBCOMMANDS))

@@ -12,7 +12,8 @@ from .api import Evaluation, evaluate, interpolate, report, traverse  # noqa: E4
 from .api import explore  # noqa: E402
 from .config import RunConfig, load_config  # noqa: E402
 from .model import LatentVariableModel, ModelSpec, build_model  # noqa: E402
+from . import debias  # noqa: E402  (sp.debias.train, audit_run, compare, sampling_weights, audit)
 
 __all__ = ["Run", "RunInfo", "info", "load", "reconstruct", "resume", "sample", "train", "RunConfig",
            "load_config", "LatentVariableModel", "ModelSpec", "build_model", "__version__",
-           "Evaluation", "evaluate", "interpolate", "report", "traverse", "explore"]
+           "Evaluation", "evaluate", "interpolate", "report", "traverse", "explore", "debias"]

@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
-from . import api
+from . import api, debias
 from ._version import __version__
 from .config import RunConfig
 from .data import SPLITS
@@ -39,7 +39,7 @@ FILE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirect
 USER_ERRORS = (ShadowplayError, *FILE_ERRORS)
 # Options that only shape what the CLI prints; they are not keywords of the API function.
 CLI_ONLY = {"json"}
-_INTERNAL = {"api", "show", "command", "debug"}
+_INTERNAL = {"api", "show", "command", "debias_command", "debug"}
 
 
 def _default_text(fn: Callable, dest: str) -> str:
@@ -312,8 +312,75 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--data", help="where the run's data are now, if they moved (a built-in name or a path)")
 
 
+def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
+    _show_run(run, a)
+    weights = RunFolder(run).debias_dir / "weights.png"
+    if weights.is_file():
+        print(f"  highest/lowest sampling weights: {weights}")
+    print(f"  audit it: shadowplay debias audit {run.path}")
+    return 0
+
+
+def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
+    print(result.table())
+    split = getattr(a, "split", "test")
+    print(f"files: {RunFolder(a.run).debias_dir}/audit-{split}.json, .md, .png")
+    return 0
+
+
+def _show_compare(audits: dict, a: argparse.Namespace) -> int:
+    print(debias.compare_table(audits))
+    return 0
+
+
+def _add_debias(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("debias", help="DB-VAE training, bias audit and comparison of runs",
+                       description="Debiasing with learned latent structure (Amini et al., AIES 2019).")
+    dsub = p.add_subparsers(dest="debias_command", metavar="SUBCOMMAND")
+    c = _Command(dsub, "train", debias.train, _show_debias_run,
+                 help="train a DB-VAE (or the plain classifier) and write a run folder")
+    c.arg("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=3e-4")
+    c.arg("--config", help="YAML config file")
+    c.arg("--data", help="a labelled source (biased-fmnist without --config)")
+    c.arg("--data-dir", help="folder of the Fashion-MNIST IDX files")
+    c.arg("--model", choices=("dbvae", "classifier"), help="dbvae (joint loss) or classifier (the same encoder "
+                                                           "and head, no VAE)")
+    c.arg("--debias-class", type=int, help="class whose rare inputs are resampled (config default 1)")
+    c.arg("--resample", choices=("none", *debias.MODES),
+          help="latent (DB-VAE; default for dbvae), groups (oracle) or none (default for classifier)")
+    c.arg("--bins", type=int, help="histogram bins per latent dimension (config default 10)")
+    c.arg("--alpha", type=float, help="histogram smoothing α > 0 (config default 1e-3)")
+    c.arg("--combine", choices=debias.COMBINES, help="max (course lab, config default) or product (the paper)")
+    c.arg("--rare-fraction", type=float, help="biased-fmnist: inverted share of the positives (config default "
+                                              "0.005)")
+    c.arg("--positive-classes", type=lambda s: [int(v) for v in s.split(",")],
+          help="biased-fmnist: comma-separated Fashion-MNIST classes labelled positive (config default 5,7,9)")
+    c.arg("--latent-dim", type=int, help="number of latent dimensions")
+    c.arg("--epochs", type=int, help="passes over the training split")
+    c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family")
+    c.arg("--seed", type=int, help="seed of weights, data split and noise")
+    c.arg("--device", help="auto | cpu | cuda | cuda:N")
+    c.arg("--runs-dir", help="parent folder of run folders")
+    c.arg("--name", help="run folder name")
+    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+    c.no_progress()
+
+    c = _Command(dsub, "audit", debias.audit_run, _show_audit,
+                 help="per-group accuracy, worst group, fairness gaps and calibration of a run's classifier")
+    c.run().arg("--groups", help="group (the source's groups), latent (k-means clusters of the codes) or a "
+                                 "factor name such as inverted")
+    c.split().checkpoint().arg("--n-clusters", type=int, help="clusters for --groups latent")
+    c.arg("--seed", type=int, help="seed of the k-means clustering")
+
+    c = _Command(dsub, "compare", debias.compare, _show_compare,
+                 help="audit several runs the same way: one table and one bar chart")
+    c.arg("runs", nargs="+", help="run folders")
+    c.arg("--groups", help="as for audit").split().checkpoint()
+    c.arg("-o", "--out", help="output folder (default debias-compare/ beside the first run)")
+
+
 # Later features append their own adders here: each takes the subparsers object and adds its commands.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_commands]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_commands, _add_debias]
 
 
 # ------------------------------------------------------------------ explore

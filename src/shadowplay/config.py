@@ -1,11 +1,12 @@
 """Run configuration: frozen dataclasses, a YAML file plus ``key=value`` overrides, validated with clear errors.
 
-``RunConfig`` has four sections, each read by one stage::
+``RunConfig`` has five sections, each read by one stage::
 
     data:      DataConfig       source, splits, source options
     model:     ModelConfig      preset, latent size, nets, posterior and likelihood
     objective: ObjectiveConfig  weights of the loss terms (β, γ, capacity, warm-up)
     trainer:   TrainerConfig    epochs, batch, optimizer, device, seed, checkpoints
+    debias:    DebiasConfig     DB-VAE's debiased class and resampling (read by the resampling callback)
 
 Keys are written ``section.key`` (``trainer.lr=3e-4``). Unknown keys are rejected with the closest valid name.
 """
@@ -34,6 +35,8 @@ class DataConfig:
     color: str = "auto"              # image folders: auto | grayscale | rgb
     label_column: str | None = None  # CSV
     binarize: bool = False           # dynamic binarization: x ~ Bernoulli(intensity) each batch
+    positive_classes: tuple[int, ...] = (5, 7, 9)  # biased-fmnist: classes labelled positive (footwear)
+    rare_fraction: float = 0.005     # biased-fmnist: share of positive training images that are colour-inverted
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,21 @@ class TrainerConfig:
 
 
 @dataclass(frozen=True)
+class DebiasConfig:
+    debias_class: int = 1              # DB-VAE: the class whose rare inputs are found and resampled
+    resample: str = "none"             # none | latent (DB-VAE histograms of μ) | groups (oracle: the true groups)
+    bins: int = 10                     # histogram bins per latent dimension
+    alpha: float = 1e-3                # histogram smoothing α (> 0)
+    combine: str = "max"               # max (course lab) | product (Amini et al. 2019)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    debias: DebiasConfig = field(default_factory=DebiasConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -97,7 +110,9 @@ def _plain(obj: Any) -> Any:
 
 
 SECTIONS = {f.name: f.type for f in fields(RunConfig)}
-_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "trainer": TrainerConfig}
+RESAMPLE_MODES = ("none", "latent", "groups")
+_SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "trainer": TrainerConfig,
+                  "debias": DebiasConfig}
 
 
 def all_keys() -> list[str]:
@@ -245,6 +260,13 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(o.capacity_steps >= 1 and o.capacity_max >= 0, "objective.capacity_* must be positive")
     _check(o.warmup_steps >= 0, "objective.warmup_steps must be >= 0")
     _check(d.color in ("auto", "grayscale", "rgb"), f"data.color must be auto, grayscale or rgb, got {d.color!r}")
+    _check(0.0 < d.rare_fraction < 1.0, f"data.rare_fraction must lie strictly between 0 and 1, got {d.rare_fraction}")
+    b = cfg.debias
+    _check(b.resample in RESAMPLE_MODES, f"debias.resample must be one of {', '.join(RESAMPLE_MODES)}, got "
+           f"{b.resample!r}")
+    _check(b.bins >= 2, f"debias.bins must be >= 2, got {b.bins}")
+    _check(b.alpha > 0, f"debias.alpha must be > 0, got {b.alpha}")
+    _check(b.combine in ("max", "product"), f"debias.combine must be max or product, got {b.combine!r}")
     return cfg
 
 

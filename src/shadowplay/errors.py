@@ -31,5 +31,9 @@ class CheckpointFallbackWarning(ShadowplayWarning):
     """A checkpoint could not be read and an older one is used instead."""
 
 
+class DebiasError(ShadowplayError):
+    """Bad input to a debiasing function (sampling weights, resampling, the bias audit)."""
+
+
 class TrainingDivergedError(ShadowplayError):
     """A loss term became NaN or Inf; training stopped, the last good checkpoint is kept."""

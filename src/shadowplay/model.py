@@ -31,6 +31,7 @@ class ModelSpec:
     posterior: str = "gaussian"
     likelihood: str = "bernoulli"
     scale: float | None = None
+    head_dim: int = 0  # classifier outputs of the shared encoder (DB-VAE): 1 = binary logit, K = class logits
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -54,6 +55,7 @@ class ModelOutput:
         z: ``(B, L)`` a reparameterized sample (the posterior mean for a point mass).
         likelihood: p(x|z), batch shape ``(B,)``, event shape ``shape``.
         prior: p(z) = N(0, I), batch shape ``(B, L)``.
+        logits: ``(B, head_dim)`` classifier logits from the same encoder pass, or ``None`` without a head.
     """
 
     x: torch.Tensor
@@ -62,6 +64,7 @@ class ModelOutput:
     likelihood: Distribution
     prior: Distribution
     extras: dict[str, Any] = field(default_factory=dict)
+    logits: torch.Tensor | None = None
 
 
 class LatentVariableModel(nn.Module):
@@ -69,16 +72,27 @@ class LatentVariableModel(nn.Module):
 
     Shapes: ``encode(x: (B, *shape)) -> q(z|x)`` with batch shape ``(B, L)``; ``decode(z: (B, L)) -> p(x|z)`` with
     batch shape ``(B,)``; ``sample(n) -> (n, *shape)`` decoder means of prior draws.
+
+    With ``head_dim > 0`` the encoder emits ``head_dim`` more outputs after the posterior's parameters: classifier
+    logits that share every encoder layer with q(z|x) (DB-VAE, Amini et al. 2019, §3). ``classify(x)`` returns them.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, posterior: nn.Module, likelihood: nn.Module,
-                 latent_dim: int, data_shape: tuple[int, ...], spec: ModelSpec | None = None):
+                 latent_dim: int, data_shape: tuple[int, ...], spec: ModelSpec | None = None, head_dim: int = 0):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         self.posterior, self.likelihood = posterior, likelihood
         self.latent_dim = int(latent_dim)
         self.data_shape = tuple(data_shape)
         self.spec = spec
+        self.head_dim = int(head_dim)
+
+    def _encode(self, x: torch.Tensor) -> tuple[Distribution, torch.Tensor | None]:
+        """q(z|x) and the classifier logits ``(B, head_dim)`` (``None`` without a head) from one encoder pass."""
+        h = self.encoder(x)
+        if not self.head_dim:
+            return self.posterior(h), None
+        return self.posterior(h[:, :-self.head_dim]), h[:, -self.head_dim:]
 
     @property
     def device(self) -> torch.device:
@@ -97,7 +111,14 @@ class LatentVariableModel(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Distribution:
         """q(z|x) for ``x`` of shape ``(B, *shape)``; ``.mean`` is ``(B, L)``."""
-        return self.posterior(self.encoder(self._as_input(x)))
+        return self._encode(self._as_input(x))[0]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Classifier logits ``(B, head_dim)`` for ``x`` ``(B, *shape)``; an error for a model without a head."""
+        if not self.head_dim:
+            raise DataError("this model has no classifier head; train it with a classifier preset "
+                            "(`shadowplay debias train`)")
+        return self._encode(self._as_input(x))[1]
 
     def decode(self, z: torch.Tensor) -> Distribution:
         """p(x|z) for ``z`` of shape ``(B, L)``; ``.mean`` is ``(B, *shape)``."""
@@ -113,10 +134,10 @@ class LatentVariableModel(nn.Module):
         return standard_normal_prior((batch, self.latent_dim), ref)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
-        q = self.posterior(self.encoder(x))
+        q, logits = self._encode(x)
         z = q.rsample()
         return ModelOutput(x=x, posterior=q, z=z, likelihood=self.likelihood(self.decoder(z)),
-                           prior=standard_normal_prior(z.shape, z))
+                           prior=standard_normal_prior(z.shape, z), logits=logits)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -162,8 +183,11 @@ def build_model(spec: ModelSpec) -> LatentVariableModel:
         raise ValueError(f"unknown likelihood {spec.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
     if spec.latent_dim < 1:
         raise ValueError(f"latent_dim must be >= 1, got {spec.latent_dim}")
+    if spec.head_dim < 0:
+        raise ValueError(f"head_dim must be >= 0, got {spec.head_dim}")
     posterior = POSTERIORS[spec.posterior]()
-    encoder, decoder = build_nets(spec.data_shape, spec.latent_dim, posterior.n_params(spec.latent_dim),
+    encoder, decoder = build_nets(spec.data_shape, spec.latent_dim, posterior.n_params(spec.latent_dim) + spec.head_dim,
                                   pick_net(spec.data_shape, spec.net), spec.hidden, spec.channels)
     likelihood = LIKELIHOODS[spec.likelihood](spec.data_shape, spec.scale)
-    return LatentVariableModel(encoder, decoder, posterior, likelihood, spec.latent_dim, spec.data_shape, spec)
+    return LatentVariableModel(encoder, decoder, posterior, likelihood, spec.latent_dim, spec.data_shape, spec,
+                               spec.head_dim)

@@ -4,6 +4,7 @@ from .base import SPLITS, Dataset, DataSplits, split_dataset, validate_tensor
 from .registry import SourceOptions, load_data, register_source, source_names
 from . import digits  # noqa: F401  (registers "digits")
 from . import fashion_mnist  # noqa: F401  (registers "fashion-mnist")
+from . import biased_fmnist  # noqa: F401  (registers "biased-fmnist")
 from . import dsprites  # noqa: F401  (registers "dsprites", "color-dsprites", "noisy-dsprites")
 from .dsprites import ColorDSprites, DSprites, NoisyDSprites
 from .files import apply_standardization, load_path

@@ -29,6 +29,8 @@ class SourceOptions:
     color: str = "auto"            # "auto" | "grayscale" | "rgb" (image folders)
     label_column: str | None = None  # CSV
     seed: int = 0
+    positive_classes: tuple[int, ...] = (5, 7, 9)  # biased-fmnist: Fashion-MNIST classes labelled positive
+    rare_fraction: float = 0.005     # biased-fmnist: share of positive training images that are inverted
 
 
 @dataclass(frozen=True)

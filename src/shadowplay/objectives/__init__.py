@@ -5,6 +5,7 @@ from .presets import PRESETS, PresetParams, PresetResult, build_preset, check_pr
 from .schedules import Constant, LinearRamp
 from .terms import TERMS, StepContext, Term, register_term
 from . import disentangling  # noqa: F401,E402  (registers beta_tcvae, factor_vae, dip_vae_i, dip_vae_ii)
+from . import debiasing  # noqa: F401,E402  (registers dbvae, classifier)
 
 __all__ = ["LossOutput", "Objective", "PRESETS", "PresetParams", "PresetResult", "build_preset", "check_preset",
            "register_preset", "Constant", "LinearRamp", "TERMS", "StepContext", "Term", "register_term"]

@@ -40,12 +40,14 @@ class PresetParams:
     warmup_steps: int = ObjectiveConfig.warmup_steps
     extra: dict[str, Any] = field(default_factory=dict)
     latent_dim: int = 10  # model.latent_dim, for terms with a network on z (FactorVAE's discriminator)
+    debias_class: int = 1  # DB-VAE: the class whose latent structure the VAE learns
 
 
 @dataclass(frozen=True)
 class PresetResult:
     posterior: str
     objective: Objective
+    classifier: bool = False  # the model needs a classifier head on its encoder and labelled data (DB-VAE)
 
 
 Preset = Callable[[PresetParams], PresetResult]

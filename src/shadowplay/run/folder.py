@@ -154,6 +154,8 @@ class RunFolder:
     evaluation_dir = property(lambda self: self.path / "evaluation")
     traversals_dir = property(lambda self: self.path / "traversals")
     interpolations_dir = property(lambda self: self.path / "interpolations")
+    # DB-VAE: weights.png (inputs with the highest/lowest sampling weight), audit-<split>.json|.md|.png
+    debias_dir = property(lambda self: self.path / "debias")
     estimator_path = property(lambda self: self.path / ESTIMATOR_FILE)
     outliers_state_path = property(lambda self: self.path / "outliers.safetensors")
     outliers_dir = property(lambda self: self.path / "outliers")

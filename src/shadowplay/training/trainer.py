@@ -61,11 +61,15 @@ class Trainer:
 
     def __init__(self, model: LatentVariableModel, objective: Objective, train_x: torch.Tensor,
                  val_x: torch.Tensor | None, cfg: TrainerConfig, run_dir: Path, device: torch.device,
-                 binarize: bool = False, callbacks: Iterable[Callback] = (), header: dict[str, Any] | None = None):
+                 binarize: bool = False, callbacks: Iterable[Callback] = (), header: dict[str, Any] | None = None,
+                 train_labels: torch.Tensor | None = None, val_labels: torch.Tensor | None = None):
         self.model, self.objective, self.cfg = model.to(device), objective.to(device), cfg
         self.device, self.run_dir, self.binarize = device, Path(run_dir), binarize
         self.train_x = train_x.to(device)
         self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None
+        # labels ``(N,)`` travel with their inputs into StepContext.labels (terms with a classifier read them)
+        self.train_labels = train_labels.to(device) if train_labels is not None else None
+        self.val_labels = val_labels.to(device) if val_labels is not None and self.val_x is not None else None
         self.callbacks = list(callbacks)
         self.header = header or {}
         self.folder = RunFolder(self.run_dir)  # every file name of the run comes from here
@@ -188,7 +192,9 @@ class Trainer:
         self.model.eval()
         sums: dict[str, float] = {}
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model)
-        for chunk in self.val_x.split(1024):
+        labels = self.val_labels.split(1024) if self.val_labels is not None else [None] * len(self.val_x.split(1024))
+        for chunk, y in zip(self.val_x.split(1024), labels):
+            ctx.labels = y
             out = self.model(chunk)
             lo = self.objective(out, ctx)
             vals = {"loss": lo.loss, **lo.terms}
@@ -224,8 +230,10 @@ class Trainer:
                 for b in range(self.batch_in_epoch, self.batches_per_epoch):
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
                         break
-                    x = self._prepare(self.train_x[order[b * cfg.batch_size:(b + 1) * cfg.batch_size]])
+                    idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                    x = self._prepare(self.train_x[idx])
                     ctx.step = self.step
+                    ctx.labels = self.train_labels[idx] if self.train_labels is not None else None
                     values = self._train_step(x, ctx)
                     self.step += 1
                     self.batch_in_epoch = b + 1

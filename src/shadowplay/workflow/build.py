@@ -13,7 +13,7 @@ import torch
 
 from ..config import RunConfig
 from ..data import DataSplits, SourceOptions, load_data
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 from ..model import LatentVariableModel, ModelSpec, build_model, resolve_likelihood
 from ..objectives import PresetParams, build_preset
 from ..objectives.presets import PresetResult
@@ -30,7 +30,8 @@ def load_splits(cfg: RunConfig) -> DataSplits:
     """The train/val/test splits that ``cfg.data`` describes."""
     d = cfg.data
     opts = SourceOptions(data_dir=d.data_dir, n_samples=d.n_samples, image_size=d.image_size, color=d.color,
-                         label_column=d.label_column, seed=cfg.trainer.seed)
+                         label_column=d.label_column, seed=cfg.trainer.seed, positive_classes=d.positive_classes,
+                         rare_fraction=d.rare_fraction)
     return load_data(d.source, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=cfg.trainer.seed,
                      options=opts)
 
@@ -41,7 +42,7 @@ def preset_params(cfg: RunConfig) -> PresetParams:
     return PresetParams(beta=o.beta, capacity_weight=o.capacity_weight, tc_weight=o.tc_weight,
                         dimwise_kl_weight=o.dimwise_kl_weight, capacity_max=o.capacity_max,
                         capacity_steps=o.capacity_steps, warmup_steps=o.warmup_steps, extra=dict(o.extra),
-                        latent_dim=cfg.model.latent_dim)
+                        latent_dim=cfg.model.latent_dim, debias_class=cfg.debias.debias_class)
 
 
 def build_objective(cfg: RunConfig) -> PresetResult:
@@ -52,12 +53,29 @@ def build_objective(cfg: RunConfig) -> PresetResult:
         return build_preset(cfg.model.preset, preset_params(cfg))
 
 
-def model_spec(cfg: RunConfig, splits: DataSplits, posterior: str) -> ModelSpec:
-    """The architecture recipe for ``cfg.model`` on the shape and value range of the training split."""
+def model_spec(cfg: RunConfig, splits: DataSplits, posterior: str, classifier: bool = False) -> ModelSpec:
+    """The architecture recipe for ``cfg.model`` on the shape and value range of the training split;
+    ``classifier`` (DB-VAE's presets) adds a classifier head on the encoder, sized from the training labels."""
     m = cfg.model
     return ModelSpec(data_shape=splits.train.shape, latent_dim=m.latent_dim, net=m.net, hidden=m.hidden,
                      channels=m.channels, posterior=posterior,
-                     likelihood=resolve_likelihood(m.likelihood, splits.train.value_range), scale=m.scale)
+                     likelihood=resolve_likelihood(m.likelihood, splits.train.value_range), scale=m.scale,
+                     head_dim=head_size(splits.train.labels, cfg.debias.debias_class) if classifier else 0)
+
+
+def head_size(labels: torch.Tensor | None, debias_class: int) -> int:
+    """1 (one logit) for labels in {0, 1}, K for labels in 0..K−1 with K > 2; checks the debiased class is there."""
+    if labels is None:
+        raise DataError("a classifier preset (dbvae, classifier) or resampling needs labelled data; this source "
+                        "has no labels")
+    present = sorted(labels.unique().tolist())
+    if present[0] < 0:
+        raise DataError(f"class labels must be 0..K-1, got {present[0]}")
+    if debias_class not in present:
+        raise DataError(f"the debiased class {debias_class} is absent from the training labels (classes present: "
+                        f"{', '.join(map(str, present))}); set debias.debias_class to one of them")
+    k = present[-1] + 1
+    return 1 if k <= 2 else k
 
 
 def load_model(run: str | Path | Any, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:

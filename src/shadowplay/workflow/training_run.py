@@ -20,8 +20,8 @@ from ..model import LatentVariableModel, ModelSpec, build_model
 from ..objectives.presets import PresetResult
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
-from ..training import Callback, Trainer, TrainResult, resolve_device, seed_everything
-from .build import build_objective, load_model, load_splits, model_spec
+from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
+from .build import build_objective, head_size, load_model, load_splits, model_spec
 from .data_place import data_fingerprint, resolve_source, run_splits
 from .latents import PosteriorCollapseWarning, latent_check
 
@@ -47,16 +47,20 @@ class Run:
 
 def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: PresetResult, spec: ModelSpec,
              callbacks: Iterable[Callback], progress: bool) -> Trainer:
-    t = cfg.trainer
+    t, b = cfg.trainer, cfg.debias
     device = resolve_device(t.device)
     # seed before the model is built: its initial weights come from the global stream, so the seed fixes them
     seed_everything(t.seed, t.deterministic)
     model = build_model(spec)
     # saved in every checkpoint: the model spec alone rebuilds the architecture, the config documents the run
     header = {"config": cfg.to_dict(), "model_spec": spec.to_dict(), "preset": cfg.model.preset}
+    if b.resample != "none":  # DB-VAE: built from the config, so that resume rebuilds it too
+        callbacks = [*callbacks, Resampling(b.debias_class, b.resample, b.bins, b.alpha, b.combine,
+                                            splits.train.groups)]
     # a progress bar only when both the caller (progress=False: --no-progress, studies) and the config allow it
     return Trainer(model, built.objective, splits.train.x, splits.val.x, replace(t, progress=progress and t.progress),
-                   folder.path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header)
+                   folder.path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header,
+                   train_labels=splits.train.labels, val_labels=splits.val.labels)
 
 
 def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
@@ -111,7 +115,9 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     in_memory = splits is not None
     splits = splits if splits is not None else load_splits(cfg)
     cfg = resolve_epochs(cfg, len(splits.train))  # trainer.epochs unset: 30, or more for 1,000 steps on small data
-    spec = model_spec(cfg, splits, built.posterior)
+    spec = model_spec(cfg, splits, built.posterior, built.classifier)
+    if cfg.debias.resample != "none":
+        head_size(splits.train.labels, cfg.debias.debias_class)  # resampling needs the class in the labels
     build_model(spec)  # fail on an impossible architecture before touching the disk
     resolve_device(cfg.trainer.device)
     folder = create_run(runs_dir, name or default_name(cfg.model.preset, cfg.data.source), overwrite)

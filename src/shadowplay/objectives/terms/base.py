@@ -33,12 +33,14 @@ class StepContext:
         dataset_size: N, the number of training examples (β-TCVAE's estimators need it).
         model: the model being trained (terms that need another forward pass).
         draw_batch: returns another training batch ``(B, *shape)`` (FactorVAE's discriminator minibatch).
+        labels: ``(B,)`` int64 labels of the batch's inputs when the data have labels (DB-VAE's classifier).
     """
 
     step: int = 0
     dataset_size: int = 1
     model: Any = None
     draw_batch: Callable[[], torch.Tensor] | None = None
+    labels: torch.Tensor | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
 

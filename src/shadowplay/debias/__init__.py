@@ -1,0 +1,23 @@
+"""Debiasing with learned latent structure (DB-VAE, Amini et al., AIES 2019) and the bias audit.
+
+>>> import shadowplay as sp
+>>> w = sp.debias.sampling_weights(codes, bins=10, alpha=1e-3, combine="max")           # doctest: +SKIP
+>>> report = sp.debias.audit(probabilities, labels, groups)                             # doctest: +SKIP
+>>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, epochs=3)          # doctest: +SKIP
+>>> sp.debias.audit_run(run, groups="group").table()                                    # doctest: +SKIP
+
+The joint loss is the ``dbvae`` preset (``shadowplay.objectives.debiasing``); the sampling weights and the resampling
+callback live with the trainer (``shadowplay.training.weights``/``resampling``, so that a resumed run rebuilds the
+callback from its config) and are re-exported here; the audit (``audit.py``), its charts (``figures.py``) and the
+run-level functions (``runs.py``: ``train``, ``audit_run``, ``compare``) are this package's own.
+"""
+
+from ..errors import DebiasError
+from ..training import (COMBINES, MODES, Resampling, check_weight_options, group_balanced_weights, posterior_means,
+                        sampling_weights)
+from .audit import AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
+from .runs import audit_run, compare, compare_table, predict, train
+
+__all__ = ["AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters", "MODES",
+           "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
+           "check_weight_options", "sampling_weights", "audit_run", "compare", "compare_table", "predict", "train"]

@@ -1,0 +1,83 @@
+"""Pictures of the debiasing use (here, not in ``reports``, because they draw ``AuditResult``s, and reports sit below
+debias): per-group accuracy bars of one or more audits, the inputs DB-VAE upweights most
+and least, and worst-group accuracy against the rare fraction. Built from arrays and audit results only, with
+matplotlib's object API (no pyplot state, the user's backend is left alone)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from ..reports.images import save_examples
+from ..reports.plotting import figure, save
+from .audit import AuditResult
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return save(fig, path, dpi)
+
+
+def audit_chart(audits: Mapping[str, AuditResult], title: str = "accuracy per group") -> Figure:
+    """Grouped bars: one cluster per group, one bar per audit (run); the worst group of each run is outlined."""
+    names = list(audits)
+    groups = sorted({g.name for a in audits.values() for g in a.groups},
+                    key=lambda n: min(g.group for a in audits.values() for g in a.groups if g.name == n))
+    width = 0.8 / max(len(names), 1)
+    fig = figure((max(5.0, 1.3 * len(groups) * max(1, len(names)) ** 0.5 + 2), 3.4))
+    ax = fig.add_subplot()
+    x = np.arange(len(groups))
+    for i, name in enumerate(names):
+        acc = {g.name: g.accuracy for g in audits[name].groups}
+        vals = [acc.get(g, np.nan) for g in groups]
+        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width,
+                      label=f"{name} (worst {audits[name].worst_group_accuracy:.3f})")
+        for bar, g in zip(bars, groups):
+            if g == audits[name].worst_group:
+                bar.set_edgecolor("#c0392b")
+                bar.set_linewidth(1.6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups, fontsize=8, rotation=15)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: int = 16) -> Path:
+    """The ``n`` inputs of ``x`` ``(N, *shape)`` with the highest sampling weight ``(N,)`` (top row) and the ``n``
+    with the lowest (bottom row); give the inputs of the debiased class, the ones DB-VAE reweights."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    w = weights.double().cpu()
+    order = torch.argsort(w, descending=True)
+    n = min(n, len(order) // 2 or 1)
+    return save_examples(Path(path), {"highest weight": x[order[:n]].cpu(), "lowest weight": x[order[-n:]].cpu()},
+                         ncol=n)
+
+
+def rare_fraction_curve(fractions: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                        target: float | None = None) -> Figure:
+    """Worst-group accuracy (mean ± std over seeds) against the rare fraction (log axis), one line per arm."""
+    fig = figure((5.5, 3.4))
+    ax = fig.add_subplot()
+    f = 100 * np.asarray(fractions, float)
+    for name, (mean, std) in series.items():
+        mean, std = np.asarray(mean, float), np.asarray(std, float)
+        ax.errorbar(f, mean, yerr=std, marker="o", capsize=3, label=name)
+    if target is not None:
+        ax.axhline(target, color="#888888", ls="--", lw=1, label=f"target {target:.2f}")
+    ax.set_xscale("log")
+    ax.set_xticks(f)
+    ax.set_xticklabels([f"{v:g}" for v in f])
+    ax.set_xlabel("inverted share of the positive training images (%)")
+    ax.set_ylabel("worst-group accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig

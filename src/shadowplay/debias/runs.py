@@ -1,0 +1,144 @@
+"""Run-level debiasing functions: train a DB-VAE (or its baselines), audit a run's classifier, compare runs.
+
+They build on ``shadowplay.workflow`` (train a config, load a model, load a run's data), never on ``shadowplay.api``.
+
+>>> import shadowplay as sp
+>>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, alpha=1e-3, bins=10, combine="max")  # doctest: +SKIP
+>>> sp.debias.audit_run(run.path, groups="group").table()                                                # doctest: +SKIP
+
+Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
+sampling weight of the last epoch), ``audit-<split>.json|.md|.png`` (one audit). ``compare`` writes
+``compare.md`` and ``compare.png`` into ``out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ..config import load_config, parse_overrides, set_keys
+from ..errors import DebiasError
+from ..jsonsafe import json_safe
+from ..run import RunFolder, open_run
+from ..training import check_weight_options, posterior_means
+from ..workflow import Run, load_model, load_splits, train_run
+from .audit import AuditResult, audit
+from .figures import audit_chart, save_figure, save_weight_extremes
+
+
+def train(config: str | Path | None = None, *, data: str | None = "biased-fmnist", model: str = "dbvae",
+          debias_class: int | None = None, resample: str | None = None, bins: int | None = None,
+          alpha: float | None = None, combine: str | None = None, rare_fraction: float | None = None,
+          positive_classes: Sequence[int] | None = None, latent_dim: int | None = None, epochs: int | None = None,
+          net: str | None = None, data_dir: str | None = None, device: str | None = None, seed: int | None = None,
+          overrides: list[str] | dict[str, Any] | None = None, runs_dir: str | Path = "runs",
+          name: str | None = None, overwrite: bool = False, progress: bool = True) -> Run:
+    """Train a DB-VAE (``model="dbvae"``) or a baseline (``model="classifier"``) and write a run folder.
+
+    ``resample``: ``latent`` (DB-VAE's histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the
+    true groups; needs a source with groups) or ``none`` (the default for other models). ``bins``, ``alpha``,
+    ``combine`` and ``debias_class`` set the ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the
+    ``data.*`` keys of ``biased-fmnist``; ``None`` keeps the config's value.
+    """
+    if bins is not None or alpha is not None or combine is not None:  # fail before loading anything
+        check_weight_options(10 if bins is None else bins, 1e-3 if alpha is None else alpha, combine or "max")
+    if rare_fraction is not None and not 0.0 < rare_fraction < 1.0:
+        raise DebiasError(f"rare_fraction must lie strictly between 0 and 1, got {rare_fraction}")
+    if resample is None:
+        resample = "latent" if model == "dbvae" else "none"
+    keys = {"debias.debias_class": debias_class, "debias.resample": resample, "debias.bins": bins,
+            "debias.alpha": alpha, "debias.combine": combine, "data.rare_fraction": rare_fraction,
+            "data.positive_classes": list(positive_classes) if positive_classes is not None else None}
+    keys.update({"data.source": data, "model.preset": model, "model.latent_dim": latent_dim,
+                 "trainer.epochs": epochs, "model.net": net, "data.data_dir": data_dir, "trainer.device": device,
+                 "trainer.seed": seed})
+    cfg = set_keys(load_config(config), {k: v for k, v in keys.items() if v is not None})
+    if overrides:  # applied last, as in sp.train
+        cfg = set_keys(cfg, parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides))
+    run = train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
+    weights = open_run(run.path).checkpoint("last").tensors.get("data/sample_weights")
+    if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
+        train_ds = load_splits(run.config).train
+        mask = train_ds.labels == run.config.debias.debias_class
+        save_weight_extremes(RunFolder(run).debias_dir / "weights.png", train_ds.x[mask], weights[mask])
+    return run
+
+
+def _groups_of(ds, groups: str | None) -> tuple[np.ndarray | None, list[str] | None]:
+    """Group ids ``(N,)`` and names of a split: ``group`` (the source's groups), a factor name, or ``latent``."""
+    if groups in (None, "latent"):
+        return None, None
+    if groups == "group":
+        if ds.groups is None:
+            raise DebiasError(f"{ds.name} has no groups; use --groups latent (k-means clusters of the codes) or a "
+                              f"factor name ({', '.join(ds.factor_names) or 'none here'})")
+        return ds.groups.numpy(), ds.meta.get("group_names")
+    if groups in ds.factor_names:
+        return ds.factors[:, ds.factor_names.index(groups)].numpy(), None
+    raise DebiasError(f"unknown grouping {groups!r}; choose group, latent or a factor name "
+                      f"({', '.join(ds.factor_names) or 'this source has none'})")
+
+
+@torch.no_grad()
+def predict(model, x: torch.Tensor, chunk: int = 1024) -> np.ndarray:
+    """Class probabilities: ``(N,)`` P(y = 1) for a one-logit head, ``(N, K)`` softmax otherwise."""
+    logits = torch.cat([model.classify(part) for part in x.split(chunk)]).double()
+    return (torch.sigmoid(logits[:, 0]) if logits.shape[1] == 1 else torch.softmax(logits, 1)).cpu().numpy()
+
+
+def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test", checkpoint: str = "last",
+              n_clusters: int = 8, seed: int = 0) -> AuditResult:
+    """Audit the classifier of a run on ``split``; writes ``debias/audit-<split>.json|.md|.png`` into the run.
+
+    ``groups``: ``group`` (the source's group ids, e.g. class × inverted for ``biased-fmnist``), a factor name
+    (``inverted``), or ``latent`` (k-means clusters of the posterior means, for data without groups).
+    """
+    folder = open_run(run)
+    path = folder.path
+    ds = load_splits(folder.config).get(split)
+    if ds.labels is None:
+        raise DebiasError(f"split {split!r} of {folder.config.data.source} has no labels to audit against")
+    model = load_model(path, checkpoint)
+    g, names = _groups_of(ds, groups)
+    codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
+    result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,
+                   group_names=names, positive=folder.config.debias.debias_class, seed=seed)
+    out = folder.debias_dir
+    out.mkdir(exist_ok=True)
+    (out / f"audit-{split}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
+    (out / f"audit-{split}.md").write_text(result.table() + "\n")
+    save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
+                out / f"audit-{split}.png")
+    return result
+
+
+def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str = "test", checkpoint: str = "last",
+            out: str | Path | None = None) -> dict[str, AuditResult]:
+    """Audit every run the same way; write a side-by-side table ``compare.md`` and bar chart ``compare.png`` into
+    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name."""
+    if len(runs) < 1:
+        raise DebiasError("compare needs at least one run folder")
+    paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
+    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint) for p in paths}
+    out = Path(out) if out is not None else paths[0].parent / "debias-compare"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.md").write_text(compare_table(audits) + "\n")
+    save_figure(audit_chart(audits, f"accuracy per group ({split})"), out / "compare.png")
+    return audits
+
+
+def compare_table(audits: dict[str, AuditResult]) -> str:
+    """Markdown: one row per run, one column per group's accuracy, then worst group and the gaps."""
+    names = [g.name for g in next(iter(audits.values())).groups]
+    head = ["run", *names, "worst group", "DP gap", "EO gap", "max ECE"]
+    rows = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
+    for run, a in audits.items():
+        acc = {g.name: g.accuracy for g in a.groups}
+        cells = [run, *(f"{acc[n]:.4f}" if n in acc else "-" for n in names), f"{a.worst_group_accuracy:.4f}",
+                 f"{a.demographic_parity_gap:.4f}", f"{a.equal_opportunity_gap:.4f}", f"{a.max_ece:.4f}"]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)

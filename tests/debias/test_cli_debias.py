@@ -1,0 +1,68 @@
+"""`shadowplay debias train|audit|compare` end to end on a tiny fake Fashion-MNIST, and bad input.
+
+The commands run in this process through ``shadowplay.cli.main`` (a child process per command costs more in imports
+than the tiny runs themselves); ``tests/test_cli.py`` covers the child-process path of the CLI.
+"""
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from shadowplay.cli import main
+
+
+@pytest.fixture
+def cli(capsys):
+    def run(*args):
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+    return run
+
+FAST = ["model.hidden=[32]", "trainer.batch_size=32"]
+
+
+def test_train_audit_compare(cli, tmp_path, fmnist_dir):
+    common = ["--data-dir", str(fmnist_dir), "--epochs", "1", "--latent-dim", "3", "--net", "mlp",
+              "--runs-dir", str(tmp_path / "runs"), "--rare-fraction", "0.05", "--no-progress", *FAST]
+    r = cli("debias", "train", "--name", "db", "--alpha", "0.01", "--bins", "5", "--combine", "product", *common)
+    assert r.returncode == 0, r.stderr
+    assert "weights.png" in r.stdout
+    r = cli("debias", "train", "--name", "plain", "--model", "classifier", *common)
+    assert r.returncode == 0, r.stderr
+    db, plain = tmp_path / "runs" / "db", tmp_path / "runs" / "plain"
+    cfg = (db / "config.yaml").read_text()
+    assert "combine: product" in cfg and "resample: latent" in cfg and "rare_fraction: 0.05" in cfg
+    assert "resample: none" in (plain / "config.yaml").read_text()
+    r = cli("debias", "audit", str(db))
+    assert r.returncode == 0, r.stderr
+    assert "positive-inverted" in r.stdout and "worst group" in r.stdout
+    doc = json.loads((db / "debias" / "audit-test.json").read_text())
+    assert [g["n"] for g in doc["groups"]] == [21, 21, 9, 9] and (db / "debias" / "audit-test.png").is_file()
+    r = cli("debias", "audit", str(db), "--groups", "latent", "--n-clusters", "3", "--split", "val")
+    assert r.returncode == 0, r.stderr
+    assert "latent clusters" in r.stdout
+    r = cli("debias", "audit", str(db), "--groups", "inverted")
+    assert r.returncode == 0 and "group 1" in r.stdout
+    out = tmp_path / "cmp"
+    r = cli("debias", "compare", str(plain), str(db), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "| plain |" in r.stdout and "| db |" in r.stdout
+    assert (out / "compare.png").is_file() and (out / "compare.md").read_text().startswith("| run |")
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--alpha", "0"], "alpha"), (["--alpha", "-1"], "alpha"), (["--bins", "1"], "bins"),
+    (["--rare-fraction", "0"], "rare_fraction"), (["--rare-fraction", "1"], "rare_fraction"),
+    (["--debias-class", "3"], "debiased class 3 is absent"),
+])
+def test_bad_input_one_line_and_no_run(cli, tmp_path, fmnist_dir, args, match):
+    r = cli("debias", "train", "--data-dir", str(fmnist_dir), "--runs-dir", str(tmp_path / "runs"), *args)
+    assert r.returncode == 2 and match in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_audit_of_a_missing_run(cli, tmp_path):
+    r = cli("debias", "audit", str(tmp_path / "missing"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
