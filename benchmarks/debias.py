@@ -45,7 +45,7 @@ ARMS = {
     "dbvae-max a=1e-3": ("dbvae", "latent", "max", 1e-3),
     "dbvae-max a=1e-4": ("dbvae", "latent", "max", 1e-4),
     "dbvae-product a=1": ("dbvae", "latent", "product", 1.0),
-    "dbvae-product a=0.1": ("dbvae", "latent", "product", 0.1),
+    "dbvae-product a=0.3": ("dbvae", "latent", "product", 0.3),
     "oracle": ("classifier", "groups", "max", 1e-3),
 }
 CURVE_ARMS = ("plain", "dbvae-max a=1e-4")
@@ -75,18 +75,31 @@ def run_arm(cfg: RunConfig, splits) -> dict[str, float]:
     return {"worst": result.worst_group_accuracy, **{g.name: g.accuracy for g in result.groups}}
 
 
-def sweep(fractions, arms, seeds, epochs, n_samples, log) -> dict:
+def sweep(fractions, arms, seeds, epochs, n_samples, log, first_seed: int = 0) -> dict:
     out: dict = {}
     for f in fractions:
         splits = load_splits(config(f, "plain", 0, epochs, n_samples))  # data seed 0 for every arm and seed
         for arm in arms:
-            for seed in range(seeds):
+            for seed in range(first_seed, first_seed + seeds):
                 t0 = time.perf_counter()
                 r = run_arm(config(f, arm, seed, epochs, n_samples), splits)
                 out.setdefault(str(f), {}).setdefault(arm, []).append(r)
                 log(f"rare {100 * f:g}%  {arm:<20s} seed {seed}: worst {r['worst']:.3f}  "
                     f"({time.perf_counter() - t0:.0f} s)")
     return out
+
+
+def merge(paths: list[Path], fraction: float) -> tuple[dict, dict]:
+    """Main-table and curve results of several ``--json`` files, runs of the same arm and fraction pooled."""
+    main: dict = {}
+    curve: dict = {}
+    for path in paths:
+        doc = json.loads(Path(path).read_text())
+        for part, into in (("main", main), ("curve", curve)):
+            for f, arms in doc[part].items():
+                for arm, runs in arms.items():
+                    into.setdefault(f, {}).setdefault(arm, []).extend(runs)
+    return main, {f: v for f, v in curve.items() if float(f) != fraction}
 
 
 def summary(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
@@ -112,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arms", default=",".join(ARMS), help="comma-separated arms of the main table")
     p.add_argument("--n-samples", type=int, default=None, help="cap the train+val pool (default: all 60,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2,000 images, 1 epoch, 1 seed, 2 arms")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds are first-seed, first-seed + 1, ...")
+    p.add_argument("--merge", type=Path, nargs="+", help="train nothing: merge the --json files of earlier runs "
+                                                          "(e.g. split over processes) and print their tables")
     p.add_argument("--json", type=Path, help="write every run's numbers here")
     p.add_argument("--plot", type=Path, help="write the worst-group-accuracy curve here (PNG)")
     a = p.parse_args(argv)
@@ -123,9 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         arms, curve = ["plain", "dbvae-max a=1e-3"], [0.02]
         a.fraction = 0.05
     t0 = time.perf_counter()
-    results = sweep([a.fraction], arms, a.seeds, a.epochs, a.n_samples, print) if arms and a.seeds else {}
-    curve_results = sweep([f for f in curve if f != a.fraction], CURVE_ARMS, a.curve_seeds, a.epochs, a.n_samples,
-                          print) if curve else {}
+    if a.merge:
+        results, curve_results = merge(a.merge, a.fraction)
+    else:
+        results = sweep([a.fraction], arms, a.seeds, a.epochs, a.n_samples, print, a.first_seed) \
+            if arms and a.seeds else {}
+        curve_results = sweep([f for f in curve if f != a.fraction], CURVE_ARMS, a.curve_seeds, a.epochs,
+                              a.n_samples, print, a.first_seed) if curve else {}
     for f in curve:  # the main fraction's runs count for the curve too
         if f == a.fraction and results:
             curve_results[str(f)] = {arm: results[str(f)][arm][:a.curve_seeds] for arm in CURVE_ARMS

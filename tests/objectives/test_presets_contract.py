@@ -38,7 +38,8 @@ def test_the_builtin_presets_are_registered():
 def test_preset_contract(preset, tiny_images, tiny_labelled, runs_dir, fast):
     grab = GrabTrainer()
     needs_labels = PRESETS[preset](PresetParams()).classifier  # DB-VAE and its baseline train a classifier head
-    run = api.train(data=str(tiny_labelled if needs_labels else tiny_images), model=preset, latent_dim=4, seed=0, runs_dir=runs_dir, name=preset,
+    data = tiny_labelled if needs_labels else tiny_images
+    run = api.train(data=str(data), model=preset, latent_dim=4, seed=0, runs_dir=runs_dir, name=preset,
                     overrides=[*fast, f"trainer.max_steps={STEPS}", "trainer.epochs=1000", "trainer.log_every=1"],
                     progress=False, callbacks=[grab])
     trainer = grab.trainer

@@ -3,8 +3,8 @@
 They build on ``shadowplay.workflow`` (train a config, load a model, load a run's data), never on ``shadowplay.api``.
 
 >>> import shadowplay as sp
->>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, alpha=1e-3, bins=10, combine="max")  # doctest: +SKIP
->>> sp.debias.audit_run(run.path, groups="group").table()                                                # doctest: +SKIP
+>>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, alpha=1e-3, combine="max")  # doctest: +SKIP
+>>> sp.debias.audit_run(run.path, groups="group").table()                                      # doctest: +SKIP
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
 sampling weight of the last epoch), ``audit-<split>.json|.md|.png`` (one audit). ``compare`` writes
@@ -30,7 +30,7 @@ from .audit import AuditResult, audit
 from .figures import audit_chart, save_figure, save_weight_extremes
 
 
-def train(config: str | Path | None = None, *, data: str | None = "biased-fmnist", model: str = "dbvae",
+def train(config: str | Path | None = None, *, data: str | None = None, model: str = "dbvae",
           debias_class: int | None = None, resample: str | None = None, bins: int | None = None,
           alpha: float | None = None, combine: str | None = None, rare_fraction: float | None = None,
           positive_classes: Sequence[int] | None = None, latent_dim: int | None = None, epochs: int | None = None,
@@ -42,8 +42,11 @@ def train(config: str | Path | None = None, *, data: str | None = "biased-fmnist
     ``resample``: ``latent`` (DB-VAE's histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the
     true groups; needs a source with groups) or ``none`` (the default for other models). ``bins``, ``alpha``,
     ``combine`` and ``debias_class`` set the ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the
-    ``data.*`` keys of ``biased-fmnist``; ``None`` keeps the config's value.
+    ``data.*`` keys of ``biased-fmnist``; ``None`` keeps the config's value. Without a config, ``data`` defaults to
+    ``biased-fmnist``.
     """
+    if data is None and config is None:
+        data = "biased-fmnist"
     if bins is not None or alpha is not None or combine is not None:  # fail before loading anything
         check_weight_options(10 if bins is None else bins, 1e-3 if alpha is None else alpha, combine or "max")
     if rare_fraction is not None and not 0.0 < rare_fraction < 1.0:

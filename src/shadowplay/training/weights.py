@@ -7,7 +7,7 @@ inputs of the debiased class; an input's weight is W(x) ∝ Π_j 1 / (Q̂_j(μ_j
 1 / (Q̂_j + α) over the inputs and keeps their maximum over j (combine ``"max"``), which is far less sensitive to α,
 the bin count and the latent size, because a product over L dimensions sharpens exponentially with L.
 
-Q̂_j here is the **probability mass** of a bin (count / N), with ``bins`` equal-width bins spanning [min μ_j, max μ_j].
+Q̂_j here is the **probability mass** of a bin (count / N), with ``bins`` equal-width bins over [min μ_j, max μ_j].
 The course lab uses numpy's ``density=True`` (count / (N · bin width)), which makes α's effect depend on the scale of
 each latent; with the mass, α = 1e-3 means "one bin holding 0.1 % of the inputs" whatever the scale.
 """
