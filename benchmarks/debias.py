@@ -48,7 +48,7 @@ ARMS = {
     "dbvae-product a=0.3": ("dbvae", "latent", "product", 0.3),
     "oracle": ("classifier", "groups", "max", 1e-3),
 }
-CURVE_ARMS = ("plain", "dbvae-max a=1e-4")
+CURVE_ARMS = "plain,dbvae-product a=0.3"
 GROUPS = ("negative", "negative-inverted", "positive", "positive-inverted")
 
 
@@ -106,6 +106,11 @@ def summary(runs: list[dict[str, float]]) -> dict[str, tuple[float, float]]:
     return {k: (float(np.mean([r[k] for r in runs])), float(np.std([r[k] for r in runs]))) for k in runs[0]}
 
 
+def _worst(curve_results: dict, f: float, arm: str) -> tuple[float, float]:
+    runs = curve_results.get(str(f), {}).get(arm)
+    return summary(runs)["worst"] if runs else (float("nan"), float("nan"))
+
+
 def table(results: dict, fraction: float) -> str:
     rows = ["| arm | worst-group | " + " | ".join(GROUPS) + " |", "| --- |" + " ---: |" * (len(GROUPS) + 1)]
     for arm, runs in results[str(fraction)].items():
@@ -122,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fraction", type=float, default=0.005, help="rare fraction of the main table")
     p.add_argument("--curve", default="0.0025,0.005,0.01,0.02,0.05", help="rare fractions of the curve ('' = none)")
     p.add_argument("--curve-seeds", type=int, default=5)
+    p.add_argument("--curve-arms", default=CURVE_ARMS, help="comma-separated arms of the curve")
     p.add_argument("--arms", default=",".join(ARMS), help="comma-separated arms of the main table")
     p.add_argument("--n-samples", type=int, default=None, help="cap the train+val pool (default: all 60,000)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2,000 images, 1 epoch, 1 seed, 2 arms")
@@ -133,10 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(1)
     arms = [s for s in a.arms.split(",") if s]
+    curve_arms = [s for s in a.curve_arms.split(",") if s]
     curve = [float(v) for v in a.curve.split(",") if v]
     if a.quick:
         a.seeds, a.curve_seeds, a.epochs, a.n_samples = 1, 1, 1, 2000
-        arms, curve = ["plain", "dbvae-max a=1e-3"], [0.02]
+        arms, curve, curve_arms = ["plain", "dbvae-max a=1e-3"], [0.02], ["plain", "dbvae-product a=0.3"]
         a.fraction = 0.05
     t0 = time.perf_counter()
     if a.merge:
@@ -144,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         results = sweep([a.fraction], arms, a.seeds, a.epochs, a.n_samples, print, a.first_seed) \
             if arms and a.seeds else {}
-        curve_results = sweep([f for f in curve if f != a.fraction], CURVE_ARMS, a.curve_seeds, a.epochs,
+        curve_results = sweep([f for f in curve if f != a.fraction], curve_arms, a.curve_seeds, a.epochs,
                               a.n_samples, print, a.first_seed) if curve else {}
     for f in curve:  # the main fraction's runs count for the curve too
         if f == a.fraction and results:
-            curve_results[str(f)] = {arm: results[str(f)][arm][:a.curve_seeds] for arm in CURVE_ARMS
+            curve_results[str(f)] = {arm: results[str(f)][arm][:a.curve_seeds] for arm in curve_arms
                                      if arm in results[str(f)]}
     if a.json:  # first, so that a failure in printing loses nothing
         a.json.write_text(json.dumps({"fraction": a.fraction, "epochs": a.epochs, "main": results,
@@ -160,15 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         print("\nworst-group accuracy against the rare fraction\n")
         print("| arm | " + " | ".join(f"{100 * f:g} %" for f in curve) + " |")
         print("| --- |" + " ---: |" * len(curve))
-        for arm in CURVE_ARMS:
-            cells = [summary(curve_results[str(f)][arm])["worst"] for f in curve
-                     if arm in curve_results.get(str(f), {})]
-            print(f"| {arm} | " + " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in cells) + " |")
+        for arm in curve_arms:
+            cells = [f"{m:.3f} ± {s:.3f} ({len(curve_results[str(f)][arm])})"
+                     if arm in curve_results.get(str(f), {}) else "-"
+                     for f in curve for m, s in [_worst(curve_results, f, arm)]]
+            print(f"| {arm} | " + " | ".join(cells) + " |")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if a.plot and curve:
         from shadowplay.debias.figures import rare_fraction_curve, save_figure
-        series = {arm: tuple(zip(*[summary(curve_results[str(f)][arm])["worst"] for f in curve]))
-                  for arm in CURVE_ARMS}
+        series = {arm: tuple(zip(*[_worst(curve_results, f, arm) for f in curve])) for arm in curve_arms}
         save_figure(rare_fraction_curve(curve, series, target=0.9), a.plot)
     return 0
 
