@@ -73,6 +73,7 @@ def rare_fraction_curve(fractions: Sequence[float], series: Mapping[str, tuple[S
     if target is not None:
         ax.axhline(target, color="#888888", ls="--", lw=1, label=f"target {target:.2f}")
     ax.set_xscale("log")
+    ax.minorticks_off()  # the log axis' minor labels (3×10⁻¹ …) would overprint the fractions
     ax.set_xticks(f)
     ax.set_xticklabels([f"{v:g}" for v in f])
     ax.set_xlabel("inverted share of the positive training images (%)")
