@@ -323,8 +323,9 @@ def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
 
 def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
     print(result.table())
-    split = getattr(a, "split", "test")
-    print(f"files: {RunFolder(a.run).debias_dir}/audit-{split}.json, .md, .png")
+    split, groups = getattr(a, "split", "test"), getattr(a, "groups", "group")
+    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"
+    print(f"files: {RunFolder(a.run).debias_dir}/{stem}.json, .md, .png")
     return 0
 
 

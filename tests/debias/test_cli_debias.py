@@ -42,7 +42,7 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     assert [g["n"] for g in doc["groups"]] == [21, 21, 9, 9] and (db / "debias" / "audit-test.png").is_file()
     r = cli("debias", "audit", str(db), "--groups", "latent", "--n-clusters", "3", "--split", "val")
     assert r.returncode == 0, r.stderr
-    assert "latent clusters" in r.stdout
+    assert "latent clusters" in r.stdout and (db / "debias" / "audit-val-latent.json").is_file()
     r = cli("debias", "audit", str(db), "--groups", "inverted")
     assert r.returncode == 0 and "group 1" in r.stdout
     out = tmp_path / "cmp"

@@ -7,7 +7,8 @@ They build on ``shadowplay.workflow`` (train a config, load a model, load a run'
 >>> sp.debias.audit_run(run.path, groups="group").table()                                      # doctest: +SKIP
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
-sampling weight of the last epoch), ``audit-<split>.json|.md|.png`` (one audit). ``compare`` writes
+sampling weight of the last epoch), ``audit-<split>[-<groups>].json|.md|.png`` (one audit; the suffix names a
+grouping other than ``group``). ``compare`` writes
 ``compare.md`` and ``compare.png`` into ``out``.
 """
 
@@ -112,10 +113,11 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
                    group_names=names, positive=folder.config.debias.debias_class, seed=seed)
     out = folder.debias_dir
     out.mkdir(exist_ok=True)
-    (out / f"audit-{split}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
-    (out / f"audit-{split}.md").write_text(result.table() + "\n")
+    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"  # one file set per grouping
+    (out / f"{stem}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
+    (out / f"{stem}.md").write_text(result.table() + "\n")
     save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
-                out / f"audit-{split}.png")
+                out / f"{stem}.png")
     return result
 
 
