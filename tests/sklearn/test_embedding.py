@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 from shadowplay.errors import DataError
-from shadowplay.objectives import PRESETS
+from shadowplay.objectives import PRESETS, PresetParams
 from shadowplay.sklearn import VAEEmbedding
 
 
@@ -57,7 +57,11 @@ def test_inverse_transform_with_the_wrong_width(fitted):
         fitted.inverse_transform(np.array([[0, 0, 0], [np.nan, 0, 0]]))
 
 
-@pytest.mark.parametrize("preset", sorted(PRESETS))
+# DB-VAE's presets train a classifier head and need labels: an unsupervised embedding refuses them (below)
+UNSUPERVISED = sorted(p for p in PRESETS if not PRESETS[p](PresetParams()).classifier)
+
+
+@pytest.mark.parametrize("preset", UNSUPERVISED)
 def test_every_preset_embeds(preset, data, fast):
     x, _ = data
     emb = VAEEmbedding(n_components=2, model=preset, **fast).fit(x)
@@ -68,6 +72,11 @@ def test_every_preset_embeds(preset, data, fast):
     else:
         assert np.all(std > 0)
     assert emb.inverse_transform(mean).shape == x.shape
+
+
+def test_classifier_presets_need_labels(data, fast):
+    with pytest.raises(DataError, match="labelled data"):
+        VAEEmbedding(n_components=2, model="dbvae", **fast).fit(data[0])
 
 
 def test_feature_names_out(fitted):
