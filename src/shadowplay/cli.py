@@ -337,7 +337,8 @@ def _show_compare(audits: dict, a: argparse.Namespace) -> int:
 def _add_debias(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("debias", help="DB-VAE training, bias audit and comparison of runs",
                        description="Debiasing with learned latent structure (Amini et al., AIES 2019).")
-    dsub = p.add_subparsers(dest="debias_command", metavar="SUBCOMMAND")
+    dsub = p.add_subparsers(dest="debias_command", metavar="SUBCOMMAND",
+                            help="train (a DB-VAE run), audit (one run's classifier), compare (several runs)")
     c = _Command(dsub, "train", debias.train, _show_debias_run,
                  help="train a DB-VAE (or the plain classifier) and write a run folder")
     c.arg("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=3e-4")
