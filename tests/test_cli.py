@@ -209,11 +209,15 @@ def test_train_warns_at_the_end_when_the_posterior_collapsed(cli, tmp_path):
 
 def test_info_into_a_closed_pipe_ends_quietly(trained, tmp_path):
     # issue 9 item 7: `shadowplay info <run> | head` ended in a BrokenPipeError traceback
+    import os
+    import shlex
     import subprocess
+    import sys
 
-    from conftest import cli_command, subprocess_env
-    p = subprocess.run(" ".join([*map(str, cli_command("info", trained))]) + " | head -n 1", shell=True,
-                       env=subprocess_env(), capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    src = Path(__file__).resolve().parents[1] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1"}
+    cmd = shlex.join([sys.executable, "-m", "shadowplay.cli", "info", str(trained)]) + " | head -n 1"
+    p = subprocess.run(cmd, shell=True, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert p.stdout.startswith("run ") and "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr, p.stderr
 
 
