@@ -42,6 +42,19 @@ def test_total_correlation_scale_invariant_and_dead_dims_dropped():
     assert gaussian_total_correlation(codes[:, [0, 0]]) == math.inf
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_total_correlation_of_a_rank_deficient_covariance_is_infinite(seed):
+    """10 dimensions that are linear maps of 5: Σ has rank 5. Decided from the eigenvalues, not by the sign of a
+    rounded log-determinant (which gave a finite 90.75 on such codes)."""
+    rng = np.random.default_rng(seed)
+    codes = rng.standard_normal((2000, 5)) @ rng.standard_normal((5, 10))
+    assert np.linalg.matrix_rank(np.cov(codes, rowvar=False)) == 5
+    assert gaussian_total_correlation(codes) == math.inf
+    # a little independent noise makes Σ full rank: a large but finite total correlation
+    noisy = codes + 1e-3 * rng.standard_normal(codes.shape)
+    assert 10 < gaussian_total_correlation(noisy) < math.inf
+
+
 def test_wasserstein_correlation_against_matrix_square_root():
     codes = _codes_with_covariance(COV)
     ref = 2 * np.trace(COV) - 2 * np.trace(scipy.linalg.sqrtm(COV * np.diag(COV)[:, None])).real

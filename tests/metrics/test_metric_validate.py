@@ -91,3 +91,27 @@ def test_results_are_json_and_record_sklearn_version(factors, perfect):
         d = metric(perfect[:600], factors[:600]).as_dict()
         assert d["sklearn_version"] == sklearn.__version__
         json.dumps(d, allow_nan=False)
+
+
+SPLIT_METRICS = {
+    "sap": lambda c, f, **kw: sap(c, f, **kw),
+    "dci": lambda c, f, **kw: dci(c, f, predictor="lasso", **kw),
+    "modularity_explicitness": lambda c, f, **kw: modularity_explicitness(c, f, **kw),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SPLIT_METRICS))
+def test_every_split_based_metric_takes_an_explicit_split(name, rotated, factors):
+    """An explicit (train, test) pair equal to the seeded default split gives the same result; another split gives
+    the counts it was given and (here) another result; a bad split is refused."""
+    c, f = rotated[:600], factors[:600]
+    fn = SPLIT_METRICS[name]
+    default = fn(c, f, seed=4)
+    perm = np.random.default_rng(4).permutation(len(c))  # the documented default: PCG64(seed), first part is test
+    n_test = default.n_test
+    same = fn(c, f, seed=4, split=(perm[n_test:], perm[:n_test]))
+    assert same.as_dict() == default.as_dict()
+    other = fn(c, f, seed=4, split=(np.arange(100, 600), np.arange(0, 100)))
+    assert (other.n_train, other.n_test) == (500, 100) and other.as_dict() != default.as_dict()
+    with pytest.raises(MetricError, match="overlap"):
+        fn(c, f, split=(np.arange(0, 400), np.arange(300, 600)))

@@ -120,6 +120,35 @@ def split_indices(n: int, test_fraction: float, rng: np.random.Generator) -> tup
     return perm[n_test:], perm[:n_test]
 
 
+def resolve_split(n: int, test_fraction: float, seed: int, split: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(train, test)`` row indices a split-based metric uses.
+
+    ``split=None``: :func:`split_indices` with ``test_fraction`` and PCG64(``seed``). Otherwise ``split`` is an
+    explicit ``(train_indices, test_indices)`` pair of integer row indices into the codes, so a published protocol
+    (e.g. disentanglement_lib's separately drawn 10,000 training and 5,000 test points, concatenated) is reproduced
+    exactly. The two parts must be non-empty, in range and disjoint.
+    """
+    if split is None:
+        return split_indices(n, test_fraction, make_rng(seed))
+    try:
+        train, test = split
+    except (TypeError, ValueError):
+        raise MetricError("split must be a pair (train_indices, test_indices)") from None
+    parts = []
+    for name, idx in (("train", train), ("test", test)):
+        arr = np.asarray(idx)
+        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise MetricError(f"split: the {name} indices must be a non-empty 1-D array of integers, got "
+                              f"shape {arr.shape} and dtype {arr.dtype}")
+        if arr.min() < 0 or arr.max() >= n:
+            raise MetricError(f"split: {name} index out of range for {n} points (got {arr.min()}..{arr.max()})")
+        parts.append(arr.astype(np.int64))
+    if np.intersect1d(parts[0], parts[1]).size:
+        raise MetricError("split: the train and test indices overlap; a point scored on its own training fit "
+                          "inflates the score")
+    return parts[0], parts[1]
+
+
 def dead_mask(x: np.ndarray) -> np.ndarray:
     """``(N, L)`` → ``(L,)`` True where a column is constant (max == min).
 

@@ -12,7 +12,8 @@ Explicitness: per factor, a one-vs-rest ``LogisticRegression()`` (scikit-learn d
 standardized codes predicts the factor's value; its macro-averaged ROC-AUC over the values is the factor's
 explicitness, and the score is the mean over factors. The reference uses 10,000 training and 5,000 test points and
 computes the MI on the training points; this splits the given arrays with ``test_fraction`` (one
-``rng.permutation`` from PCG64(``seed``)) and computes the MI on the training part.
+``rng.permutation`` from PCG64(``seed``)), or uses the explicit ``split=(train_indices, test_indices)`` given, and
+computes the MI on the training part.
 
 Dead dimensions (constant on the training points), handled deliberately where the reference does not:
 - standardization leaves them at 0 instead of dividing by 0 (the reference crashes, or feeds NaN to the solver);
@@ -37,8 +38,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from ._validate import (SKLEARN_VERSION, ResultMixin, check_codes_factors, dead_mask, discretize, frozen, make_rng,
-                        mutual_info_matrix, split_indices, standardize)
+from ._validate import (SKLEARN_VERSION, ResultMixin, check_codes_factors, dead_mask, discretize, frozen,
+                        mutual_info_matrix, resolve_split, standardize)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _mean_finite(x: np.ndarray) -> float:
 
 
 def modularity_explicitness(codes: Any, factors: Any, bins: int = 20, test_fraction: float = 1 / 3,
-                            seed: int = 0) -> ModularityExplicitnessResult:
+                            seed: int = 0, split: Any = None) -> ModularityExplicitnessResult:
     """Modularity and explicitness of ``(N, L)`` codes against ``(N, F)`` integer factors.
 
     Args:
@@ -105,12 +106,13 @@ def modularity_explicitness(codes: Any, factors: Any, bins: int = 20, test_fract
         bins: equal-width bins per dimension for the MI (disentanglement_lib: 20).
         test_fraction: share of the points held out for test explicitness (reference ratio 5,000 : 10,000).
         seed: seeds the split (PCG64) and the logistic regressions.
+        split: explicit ``(train_indices, test_indices)`` row indices instead of ``test_fraction``/``seed``.
 
     Returns:
         :class:`ModularityExplicitnessResult`.
     """
     c, f = check_codes_factors(codes, factors)
-    train, test = split_indices(len(c), test_fraction, make_rng(seed))
+    train, test = resolve_split(len(c), test_fraction, seed, split)
     live = ~dead_mask(c[train])
     mi = mutual_info_matrix(discretize(c[train], bins), f[train])
     per_dim = modularity_from_mi(mi, live)

@@ -4,8 +4,12 @@ of Disentangled Representations").
 
 With Σ the ``(L, L)`` sample covariance of the codes (``np.cov``, ddof 1) and D = diag(Σ):
 
-- Gaussian total correlation: KL( N(0, Σ) ‖ N(0, D) ) = ½ (Σ_j log Σ_jj − log det Σ) (nats). 0 for
-  uncorrelated dimensions, +∞ for a singular Σ (a dimension that is a linear function of others).
+- Gaussian total correlation: KL( N(0, Σ) ‖ N(0, D) ) = ½ (Σ_j log Σ_jj − log det Σ) = −½ Σ_i log λ_i(R) (nats),
+  with R = D^−½ Σ D^−½ the correlation matrix and λ_i(R) its eigenvalues. 0 for uncorrelated dimensions, +∞ for a
+  singular Σ (a dimension that is a linear function of others). Singularity is decided from the eigenvalues of R,
+  not from the sign of a rounded log-determinant: R is singular when λ_min(R) ≤ L · ε · λ_max(R) (ε the float64
+  machine epsilon, the tolerance ``numpy.linalg.matrix_rank`` uses), so a rank-deficient covariance scores +∞
+  whatever the rounding. Working on R makes the tolerance independent of the units of each dimension.
 - Gaussian Wasserstein correlation: the squared 2-Wasserstein distance between the same two Gaussians,
   W² = tr Σ + tr D − 2 tr (D^½ Σ D^½)^½ = 2 tr Σ − 2 tr (D^½ Σ D^½)^½ (Dowson & Landau 1982, Gelbrich 1990);
   ``..._norm`` divides it by tr Σ so that it does not scale with the codes.
@@ -26,6 +30,10 @@ import numpy as np
 
 from ._validate import (SKLEARN_VERSION, MetricError, ResultMixin, check_codes, check_min_dims, dead_mask, discretize,
                         mutual_info_matrix)
+
+
+# Relative eigenvalue tolerance for a singular correlation matrix, times L · λ_max (numpy.linalg.matrix_rank's rule).
+SINGULAR_RTOL = float(np.finfo(np.float64).eps)
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,12 @@ def gaussian_total_correlation(codes: Any) -> float:
     cov = _live_cov(codes)
     if cov.shape[0] < 2:
         return 0.0
-    sign, logdet = np.linalg.slogdet(cov)
-    if sign <= 0:
+    sd = np.sqrt(np.diag(cov))                      # (L,) > 0: dead dimensions were dropped
+    eig = np.linalg.eigvalsh(cov / np.outer(sd, sd))  # (L,) eigenvalues of the correlation matrix, ascending
+    tol = SINGULAR_RTOL * len(eig) * eig[-1]
+    if eig[0] <= tol:
         return float("inf")
-    return float(0.5 * (np.sum(np.log(np.diag(cov))) - logdet))
+    return float(-0.5 * np.sum(np.log(eig)))
 
 
 def gaussian_wasserstein_correlation(codes: Any, normalize: bool = False) -> float:
