@@ -78,6 +78,8 @@ class TrainerConfig:
     log_every: int = 50                # steps between train metric lines
     progress: bool = True
     max_steps: int | None = None       # stop early (tests, budgets)
+    precision: str = "fp32"            # fp32 | bf16 (CPU and GPU) | fp16 (GPU, gradient scaler); nets only
+    compile: bool = False              # torch.compile the encoder and decoder (falls back to eager on failure)
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.checkpoint_every >= 0, "trainer.checkpoint_every must be >= 0 (0 = once per epoch)")
     _check(t.log_every >= 1, "trainer.log_every must be >= 1")
     _check(t.max_steps is None or t.max_steps >= 1, "trainer.max_steps must be >= 1")
+    _check(t.precision in ("fp32", "bf16", "fp16"), f"trainer.precision must be fp32, bf16 or fp16, got {t.precision!r}")
     _check(m.latent_dim >= 1, f"model.latent_dim must be >= 1, got {m.latent_dim}")
     _check(m.scale is None or m.scale > 0, "model.scale must be > 0 (or none for a learned scale)")
     _check(all(h >= 1 for h in m.hidden) and len(m.hidden) >= 1, "model.hidden must be positive widths")

@@ -27,7 +27,9 @@ from ..objectives.terms.kl import kl_per_latent
 from ..run import RunFolder
 from .callbacks import Callback
 from .checkpoint import (Checkpoint, copy_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
+from .distributed import Dist, NullLogger
 from .logger import MetricsLogger
+from .precision import Accelerator
 
 
 @dataclass
@@ -62,8 +64,14 @@ class Trainer:
     def __init__(self, model: LatentVariableModel, objective: Objective, train_x: torch.Tensor,
                  val_x: torch.Tensor | None, cfg: TrainerConfig, run_dir: Path, device: torch.device,
                  binarize: bool = False, callbacks: Iterable[Callback] = (), header: dict[str, Any] | None = None,
-                 train_labels: torch.Tensor | None = None, val_labels: torch.Tensor | None = None):
+                 train_labels: torch.Tensor | None = None, val_labels: torch.Tensor | None = None,
+                 dist: Dist | None = None):
         self.model, self.objective, self.cfg = model.to(device), objective.to(device), cfg
+        # precision/compile act on the nets (training/precision.py); DDP wraps the model (training/distributed.py)
+        self.acc = Accelerator(self.model, cfg.precision, cfg.compile, device)
+        self.dist = dist or Dist()
+        self.net = self.dist.wrap(self.model, device)
+        self.shard_weight = 1.0
         self.device, self.run_dir, self.binarize = device, Path(run_dir), binarize
         self.train_x = train_x.to(device)
         self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None
@@ -92,7 +100,7 @@ class Trainer:
 
     @property
     def batches_per_epoch(self) -> int:
-        return math.ceil(self.n / self.cfg.batch_size)
+        return self.dist.batches_per_epoch(self.n, self.cfg.batch_size)
 
     def save(self) -> Path:
         tensors = {f"model/{k}": v for k, v in self.model.state_dict().items()}
@@ -103,15 +111,18 @@ class Trainer:
             tensors.update(t)
             optim_meta[name] = meta
         tensors["rng/cpu"] = torch.get_rng_state()
+        tensors.update(self.dist.rng_tensors())  # a collective under DDP: every rank saves, rank 0 writes
         if self.device.type == "cuda":
             tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
         if self.sample_weights is not None:
             tensors["data/sample_weights"] = self.sample_weights
         state = dict(self.header, step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
                      best=self.best, optimizers=optim_meta, val_metrics=self.val_metrics,
-                     finished=self.finished)
-        path = write_checkpoint(self.folder.step_checkpoint(self.step), tensors, state)
-        prune(self.ckpt_dir, self.cfg.keep_last)
+                     finished=self.finished, precision=self.acc.state(), world_size=self.dist.world)
+        path = self.folder.step_checkpoint(self.step)
+        if self.dist.is_main:  # every rank took part in the RNG gather above; rank 0 alone writes
+            write_checkpoint(path, tensors, state)
+            prune(self.ckpt_dir, self.cfg.keep_last)
         self.last_path = path
         return path
 
@@ -122,6 +133,8 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(optimizer_from_flat(ckpt, name, ckpt.state["optimizers"][name]))
         torch.set_rng_state(ckpt.tensors["rng/cpu"])
+        self.dist.restore_rng(ckpt.tensors, self.cfg.seed, ckpt.state["step"])
+        self.acc.load_state(ckpt.state.get("precision"))
         if self.device.type == "cuda" and "rng/cuda" in ckpt.tensors:
             torch.cuda.set_rng_state(ckpt.tensors["rng/cuda"], self.device)
         self.sample_weights = ckpt.tensors.get("data/sample_weights")
@@ -147,7 +160,7 @@ class Trainer:
 
     def draw_batch(self) -> torch.Tensor:
         """A uniformly drawn extra training batch (global RNG, so it is part of the resumable state)."""
-        idx = torch.randint(self.n, (self.cfg.batch_size,), device="cpu").to(self.device)
+        idx = torch.randint(self.n, (-(-self.cfg.batch_size // self.dist.world),), device="cpu").to(self.device)
         return self._prepare(self.train_x[idx])
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,16 +175,18 @@ class Trainer:
             f"{self.epoch}); training stopped and {keep}. Try a lower trainer.lr or trainer.grad_clip=1.0")
 
     def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
-        out = self.model(x)
+        with self.acc.training():  # nets in bf16/fp16 if asked; distributions and the objective stay float32
+            out = self.net(x)
         lo = self.objective(out, ctx)
         if not bool(torch.isfinite(lo.loss)):
             raise self._diverged(lo.terms, lo.loss)
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
-        lo.loss.backward()
+        self.acc.backward(lo.loss * self.shard_weight if self.shard_weight != 1.0 else lo.loss)
         if self.cfg.grad_clip:
+            self.acc.unscale(opt)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        opt.step()
+        self.acc.step(opt)
         values = {"loss": lo.loss.detach(), **{k: v.detach() for k, v in lo.terms.items()}}
         for name, term in self.objective.aux_terms().items():
             aux = term.aux_loss(out, ctx)
@@ -180,6 +195,7 @@ class Trainer:
             aopt = self.optimizers[name]
             aopt.zero_grad(set_to_none=True)
             aux.backward()
+            self.dist.average_grads(term.parameters())
             aopt.step()
             values[f"{name}_aux"] = aux.detach()
         return values
@@ -213,14 +229,18 @@ class Trainer:
         total = cfg.epochs * self.batches_per_epoch
         if cfg.max_steps is not None:
             total = min(total, cfg.max_steps)
-        logger = MetricsLogger(self.folder.metrics_path, self.folder.tensorboard_dir)
-        bar = tqdm(total=total, initial=min(self.step, total), unit="step", disable=not cfg.progress,
+        logger = MetricsLogger(self.folder.metrics_path, self.folder.tensorboard_dir) if self.dist.is_main \
+            else NullLogger()
+        bar = tqdm(total=total, initial=min(self.step, total), unit="step", disable=not (cfg.progress and
+                                                                                          self.dist.is_main),
                    dynamic_ncols=True, mininterval=0.5, desc="train")
         self.model.train()
         window = _Window()
         t_start = time.perf_counter()
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
         rate = 0.0
+        self.acc.warm_up(lambda: self.objective(self.model(self._prepare(self.train_x[:cfg.batch_size])), ctx).loss,
+                         self.model.parameters())
         try:
             while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
                 if self.batch_in_epoch == 0:
@@ -230,7 +250,7 @@ class Trainer:
                 for b in range(self.batch_in_epoch, self.batches_per_epoch):
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
                         break
-                    idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+                    idx, self.shard_weight = self.dist.shard(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
                     x = self._prepare(self.train_x[idx])
                     ctx.step = self.step
                     ctx.labels = self.train_labels[idx] if self.train_labels is not None else None
@@ -263,6 +283,7 @@ class Trainer:
     def _log_train(self, logger: MetricsLogger, window: "_Window", bar: Any) -> float:
         """Log the window's mean terms, weights and samples/s; reset the window; return samples/s."""
         means, rate = window.flush()
+        means, rate = self.dist.mean(means), rate * self.dist.world  # the whole global batch, not rank 0's shard
         weights = {f"weight/{k}": w for k, w in self.objective.weights(self.step).items()}
         logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
         bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
@@ -279,7 +300,7 @@ class Trainer:
         if improved:
             self.best = score
         path = self.save()
-        if improved:
+        if improved and self.dist.is_main:
             self.best_path = self.folder.best_path
             copy_as(path, self.best_path)
         for cb in self.callbacks:

@@ -1,0 +1,172 @@
+"""Data-parallel training with PyTorch DistributedDataParallel, under ``torchrun`` or ``shadowplay train --nproc N``.
+
+Every rank holds the whole training set and computes the same seeded epoch order as a single process would (the
+trainer's ``randperm`` from ``(seed, epoch)``). Global batch ``b`` is ``order[b·B:(b+1)·B]`` exactly as in one process;
+rank ``r`` takes the ``r``-th of ``world`` near-equal contiguous pieces of it (``tensor_split``). That is the sharding a
+``DistributedSampler`` does, but on the trainer's index gather, so ``trainer.batch_size`` is the *global* batch and a
+run on N processes sees the same batches, in the same order, as a run on one.
+
+Gradients: DDP averages the model's gradients over ranks. A rank's loss is a mean over its ``n_r`` rows; scaling it
+by ``world · n_r / B`` makes that average the gradient of the mean over all ``B`` rows, also when ``B`` does not
+divide evenly. Terms that are not means over examples (β-TCVAE's minibatch estimates of log q(z), DIP-VAE's
+covariance) are computed per shard, as in every data-parallel VAE. Term networks with their own optimizer
+(FactorVAE's discriminator) are not inside the DDP module; their gradients are all-reduced (averaged) here before
+their optimizer steps, so every rank keeps the same discriminator.
+
+Rank 0 alone writes the run folder (checkpoints, metrics, pictures). Checkpoints hold every rank's RNG state
+(``rng/cpu/rank-<r>``), gathered to rank 0, so a resume on the same number of processes continues every rank's noise
+stream. A rank that dies is detected by torchrun's agent, which stops the others and exits non-zero naming the failed
+rank; collectives also carry a timeout (``SHADOWPLAY_DIST_TIMEOUT`` seconds, default 600) so nothing waits forever.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+import torch.distributed as td
+
+from ..errors import ShadowplayError
+
+
+class DistributedError(ShadowplayError):
+    """A distributed run failed (a rank died, the launcher could not start, a collective timed out)."""
+
+
+@dataclass
+class Dist:
+    """This process's place in a data-parallel run (``world == 1``: a plain single-process run)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    # ------------------------------------------------------------ data
+    def shard(self, batch_idx: torch.Tensor) -> tuple[torch.Tensor, float]:
+        """This rank's piece of a global batch of indices and the loss weight ``world · n_r / B`` (see module doc)."""
+        if not self.active:
+            return batch_idx, 1.0
+        piece = batch_idx.tensor_split(self.world)[self.rank]
+        return piece, self.world * len(piece) / max(len(batch_idx), 1)
+
+    def batches_per_epoch(self, n: int, batch: int) -> int:
+        """A last partial batch smaller than the world would leave some rank empty; it is dropped."""
+        full, rest = divmod(n, batch)
+        return full + (1 if rest and (rest >= self.world) else 0)
+
+    # ------------------------------------------------------------ model and gradients
+    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+        """``model`` in DDP (rank 0's weights are broadcast to all ranks here); unchanged in a single process."""
+        if not self.active:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+        ids = [device.index if device.index is not None else self.local_rank] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def average_grads(self, params: Iterable[torch.nn.Parameter]) -> None:
+        """Average ``.grad`` over ranks (for networks outside the DDP module)."""
+        if not self.active:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        td.all_reduce(flat)
+        flat /= self.world
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+
+    def mean(self, values: dict[str, float]) -> dict[str, float]:
+        """Average logged scalars over ranks (every rank logs at the same steps)."""
+        if not self.active or not values:
+            return values
+        keys = sorted(values)
+        t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
+        td.all_reduce(t)
+        return {k: float(v) / self.world for k, v in zip(keys, t)}
+
+    def broadcast_object(self, obj):  # noqa: ANN001, ANN201 - any picklable value from rank 0 (in memory only)
+        if not self.active:
+            return obj
+        box = [obj]
+        td.broadcast_object_list(box, src=0)
+        return box[0]
+
+    # ------------------------------------------------------------ RNG
+    def rng_tensors(self) -> dict[str, torch.Tensor]:
+        """Every rank's CPU RNG state, gathered (a collective: all ranks call it); keys ``rng/cpu/rank-<r>``."""
+        state = torch.get_rng_state()
+        if not self.active:
+            return {}
+        parts = [torch.empty_like(state) for _ in range(self.world)]
+        td.all_gather(parts, state)  # gloo and NCCL gather uint8 tensors of equal size
+        return {f"rng/cpu/rank-{r}": p for r, p in enumerate(parts)}
+
+    def restore_rng(self, tensors: dict[str, torch.Tensor], seed: int, step: int) -> None:
+        if not self.active or self.rank == 0:
+            return
+        key = f"rng/cpu/rank-{self.rank}"
+        if key in tensors:
+            torch.set_rng_state(tensors[key])
+        else:  # resumed on more processes than it was saved with: a fresh, distinct stream for this rank
+            torch.manual_seed(seed * 1_000_003 + step * 7_919 + self.rank)
+
+    def seed(self, seed: int) -> None:
+        """Distinct noise per rank (rank 0 keeps the single-process stream)."""
+        if self.active and self.rank:
+            torch.manual_seed(seed + 104_729 * self.rank)
+
+
+class NullLogger:
+    """What ranks other than 0 log to: nothing (rank 0 alone writes ``metrics.jsonl`` and TensorBoard)."""
+
+    def log(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def from_env(device_type: str) -> Dist:
+    """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single process.
+
+    gloo on CPU, NCCL on CUDA; each rank uses ``cuda:LOCAL_RANK``.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if not td.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(local)
+        timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
+        td.init_process_group(backend, timeout=timeout)
+    return Dist(rank=rank, world=world, local_rank=local)
+
+
+def launch(nproc: int, argv: list[str]) -> None:
+    """Run ``shadowplay <argv>`` on ``nproc`` local processes with torchrun (``--standalone``: a private rendezvous
+    on a free port). Raises :class:`DistributedError` naming the exit status when a rank failed."""
+    if nproc < 1:
+        raise DistributedError(f"--nproc must be >= 1, got {nproc}")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+           "-m", "shadowplay", *argv]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    code = subprocess.call(cmd, env=env)
+    if code != 0:
+        raise DistributedError(f"distributed training on {nproc} processes failed (torchrun exit status {code}); "
+                               "the failing rank's error is printed above")
