@@ -87,6 +87,8 @@ class _Command:
 
 # ------------------------------------------------------------------ what each command prints
 def _show_run(run: api.Run, a: argparse.Namespace) -> int:
+    if os.environ.get("RANK", "0") != "0" or (os.environ.get("RANK") and os.environ.get("SHADOWPLAY_NPROC")):
+        return 0  # under torchrun rank 0 reports for all; under `--nproc` the launching process does
     r = run.result
     val = ", ".join(f"{k} {v:.3f}" for k, v in r.val_metrics.items())
     folder = RunFolder(run)
@@ -223,6 +225,9 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--seed", type=int, help="seed of weights, data split and noise")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
+    c.arg("--precision", choices=("fp32", "bf16", "fp16"), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
+    c.arg("--compile", action="store_true", help="torch.compile the nets (eager fallback with a warning)")
+    c.arg("--nproc", type=int, help="train on N local processes with DDP (torchrun)")
     c.arg("--runs-dir", help="parent folder of run folders")
     c.arg("--name", help="run folder name (default <model>-<data>-<time>)")
     c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
@@ -231,6 +236,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c = _Command(sub, "resume", api.resume, _show_run, help="continue a run from its last checkpoint")
     c.run().arg("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
     c.arg("--data", help="where the run's data are now, if they moved (a built-in name or a path)")
+    c.arg("--nproc", type=int, help="continue on N local processes with DDP (torchrun)")
     c.no_progress()
 
     c = _Command(sub, "sample", api.sample, _show_picture("samples_path"),

@@ -26,10 +26,12 @@ from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError
 from ..model import LatentVariableModel
 from ..objectives import PRESETS
 from ..reports.images import check_grid, save_examples
-from ..run import RunFolder, open_run
+from ..run import RunFolder, default_name, open_run
 from ..study import StudyResult, run_study
-from ..training import Callback
-from ..workflow import Run, load_model, load_splits, resume_run, run_splits, train_run
+from ..training import Callback, resolve_device
+from ..training.distributed import launch_run
+from ..training.precision import check_precision
+from ..workflow import Run, load_model, load_splits, resume_run, run_on_disk, run_splits, train_run
 
 RunLike = str | Path | Run
 
@@ -39,7 +41,8 @@ TRAIN_KEYS = {"data": "data.source", "data_dir": "data.data_dir", "model": "mode
               "beta": "objective.beta", "capacity_weight": "objective.capacity_weight",
               "tc_weight": "objective.tc_weight", "dimwise_kl_weight": "objective.dimwise_kl_weight",
               "epochs": "trainer.epochs", "batch_size": "trainer.batch_size", "lr": "trainer.lr",
-              "seed": "trainer.seed", "device": "trainer.device", "deterministic": "trainer.deterministic"}
+              "seed": "trainer.seed", "device": "trainer.device", "deterministic": "trainer.deterministic",
+              "precision": "trainer.precision", "compile": "trainer.compile"}
 
 
 def _overrides(overrides: list[str] | dict[str, Any] | None) -> dict[str, Any]:
@@ -53,10 +56,10 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
           likelihood: str | None = None, beta: float | None = None, capacity_weight: float | None = None,
           tc_weight: float | None = None, dimwise_kl_weight: float | None = None, epochs: int | None = None,
           batch_size: int | None = None, lr: float | None = None, seed: int | None = None,
-          device: str | None = None, deterministic: bool | None = None,
-          overrides: list[str] | dict[str, Any] | None = None, runs_dir: str | Path = "runs",
-          name: str | None = None, overwrite: bool = False, progress: bool = True,
-          callbacks: Iterable[Callback] = ()) -> Run:
+          device: str | None = None, deterministic: bool | None = None, precision: str | None = None,
+          compile: bool | None = None, overrides: list[str] | dict[str, Any] | None = None,
+          runs_dir: str | Path = "runs", name: str | None = None, overwrite: bool = False, progress: bool = True,
+          callbacks: Iterable[Callback] = (), nproc: int = 1) -> Run:
     """Train a model and write a run folder; returns the :class:`Run`.
 
     ``config`` is a YAML file (or a ``RunConfig``). Each keyword that is not ``None`` sets one config key
@@ -64,11 +67,16 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     at ``None`` keeps the config's value, whose default is in ``shadowplay.config``); ``overrides`` are
     ``"section.key=value"`` strings or a dict, applied last. Everything is validated and the data are loaded
     before the run folder is created, so a bad input leaves nothing behind.
+
+    ``precision`` (``fp32``, ``bf16``, ``fp16`` on GPU) and ``compile`` speed up the nets
+    (``shadowplay.training.precision``); ``nproc`` > 1 trains one model on that many local processes with DDP
+    through torchrun (``shadowplay.training.distributed``). Under ``torchrun`` itself each rank just calls this.
     """
     given = {"data": data, "data_dir": data_dir, "model": model, "latent_dim": latent_dim, "net": net,
              "likelihood": likelihood, "beta": beta, "capacity_weight": capacity_weight, "tc_weight": tc_weight,
              "dimwise_kl_weight": dimwise_kl_weight, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-             "seed": seed, "device": device, "deterministic": deterministic}
+             "seed": seed, "device": device, "deterministic": deterministic, "precision": precision,
+             "compile": compile}
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     keys = {TRAIN_KEYS[k]: v for k, v in given.items() if v is not None}
     if keys:
@@ -76,13 +84,18 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     extra = _overrides(overrides)
     if extra:
         cfg = set_keys(cfg, extra)
+    if nproc > 1:  # every rank loads and checks the data before rank 0 creates the folder
+        check_precision(cfg.trainer.precision, resolve_device(cfg.trainer.device))
+        path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress,
+                          name=name or default_name(cfg.model.preset, cfg.data.source))
+        return run_on_disk(path, cfg)
     return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
 
 
 def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *, data: str | None = None,
-           progress: bool = True, callbacks: Iterable[Callback] = ()) -> Run:
+           progress: bool = True, callbacks: Iterable[Callback] = (), nproc: int = 1) -> Run:
     """Continue a run from its newest readable checkpoint, exactly where it stopped. ``data``: where the run's
-    data are now, when they moved (a built-in name or a path).
+    data are now, when they moved (a built-in name or a path). ``nproc`` > 1: continue under DDP (see ``train``).
 
     ``overrides`` may extend the budget (``trainer.epochs=50``); keys that change the model or data are refused.
     """
@@ -103,6 +116,11 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
         raise ConfigError(f"{folder.path} is finished (epoch {state['epoch']} of {cfg.trainer.epochs}, step "
                           f"{state['step']}): nothing to resume. To train longer, raise the budget: "
                           f"shadowplay resume {folder.path} trainer.epochs={2 * cfg.trainer.epochs}")
+    if nproc > 1:  # DDP on nproc local processes (see train)
+        if data is not None:
+            raise ConfigError("resume --nproc reads the run's data where run.json says they are; move them back "
+                              "or resume once on one process with --data first")
+        return run_on_disk(launch_run("resume", cfg, nproc, run=folder.path, progress=progress, overrides=items), cfg)
     return resume_run(folder, cfg, progress=progress, callbacks=callbacks, data=data)
 
 

@@ -25,7 +25,9 @@ import datetime
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 import torch
@@ -158,6 +160,25 @@ def from_env(device_type: str) -> Dist:
     return Dist(rank=rank, world=world, local_rank=local)
 
 
+def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_dir: str | Path = "runs",  # noqa: ANN001
+               name: str | None = None, overwrite: bool = False, progress: bool = True,
+               overrides: dict[str, object] | None = None) -> Path:
+    """``shadowplay train`` of the resolved config ``cfg`` (or ``resume`` of ``run`` with ``overrides``) on ``nproc``
+    processes; returns the run folder. The config travels as a YAML file, so every setting reaches every rank."""
+    from ..config import save_yaml
+    with tempfile.TemporaryDirectory(prefix="shadowplay-ddp-") as tmp:
+        if command == "train":
+            save_yaml(cfg, Path(tmp) / "config.yaml")
+            argv = ["train", "--config", str(Path(tmp) / "config.yaml"), "--runs-dir", str(runs_dir),
+                    "--name", str(name)] + (["--overwrite"] if overwrite else [])
+            out = Path(runs_dir) / str(name)
+        else:
+            argv = ["resume", str(run)] + [f"{k}={v}" for k, v in (overrides or {}).items()]
+            out = Path(str(run))
+        launch(nproc, argv + ([] if progress else ["--no-progress"]))
+    return out
+
+
 def launch(nproc: int, argv: list[str]) -> None:
     """Run ``shadowplay <argv>`` on ``nproc`` local processes with torchrun (``--standalone``: a private rendezvous
     on a free port). Raises :class:`DistributedError` naming the exit status when a rank failed."""
@@ -165,7 +186,8 @@ def launch(nproc: int, argv: list[str]) -> None:
         raise DistributedError(f"--nproc must be >= 1, got {nproc}")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "shadowplay", *argv]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc))
+    env.pop("SHADOWPLAY_STUDY_PID", None)  # the ranks' parent is torchrun, not a study: they must not exit at start
     code = subprocess.call(cmd, env=env)
     if code != 0:
         raise DistributedError(f"distributed training on {nproc} processes failed (torchrun exit status {code}); "

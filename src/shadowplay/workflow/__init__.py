@@ -8,8 +8,9 @@
 from .build import OBJECTIVE_SEED_OFFSET, build_objective, load_model, load_splits, model_spec, preset_params
 from .data_place import DataChangedWarning, data_fingerprint, is_run_data, resolve_source, run_splits
 from .latents import PosteriorCollapseWarning, collapse_warnings, latent_check
-from .training_run import Run, resume_run, train_run
+from .training_run import Run, resume_run, run_on_disk, train_run
 
 __all__ = ["OBJECTIVE_SEED_OFFSET", "build_objective", "load_model", "load_splits", "model_spec", "preset_params",
            "DataChangedWarning", "data_fingerprint", "is_run_data", "resolve_source", "run_splits",
-           "PosteriorCollapseWarning", "collapse_warnings", "latent_check", "Run", "resume_run", "train_run"]
+           "PosteriorCollapseWarning", "collapse_warnings", "latent_check", "Run", "resume_run",
+           "run_on_disk", "train_run"]

@@ -21,6 +21,8 @@ from ..objectives.presets import PresetResult
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
+from ..training.distributed import Dist, from_env
+from ..training.precision import check_precision
 from .build import build_objective, head_size, load_model, load_splits, model_spec
 from .data_place import data_fingerprint, resolve_source, run_splits
 from .latents import PosteriorCollapseWarning, latent_check
@@ -46,11 +48,13 @@ class Run:
 
 
 def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: PresetResult, spec: ModelSpec,
-             callbacks: Iterable[Callback], progress: bool) -> Trainer:
+             callbacks: Iterable[Callback], progress: bool, dist: Dist | None = None) -> Trainer:
     t, b = cfg.trainer, cfg.debias
     device = resolve_device(t.device)
     # seed before the model is built: its initial weights come from the global stream, so the seed fixes them
     seed_everything(t.seed, t.deterministic)
+    dist = dist or Dist()
+    dist.seed(t.seed)  # under DDP each rank > 0 gets its own noise stream (DDP broadcasts rank 0's weights)
     model = build_model(spec)
     # saved in every checkpoint: the model spec alone rebuilds the architecture, the config documents the run
     header = {"config": cfg.to_dict(), "model_spec": spec.to_dict(), "preset": cfg.model.preset}
@@ -60,7 +64,7 @@ def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: Prese
     # a progress bar only when both the caller (progress=False: --no-progress, studies) and the config allow it
     return Trainer(model, built.objective, splits.train.x, splits.val.x, replace(t, progress=progress and t.progress),
                    folder.path, device, binarize=cfg.data.binarize, callbacks=callbacks, header=header,
-                   train_labels=splits.train.labels, val_labels=splits.val.labels)
+                   train_labels=splits.train.labels, val_labels=splits.val.labels, dist=dist)
 
 
 def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
@@ -80,6 +84,8 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
 
 
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False) -> Run:
+    if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
+        return Run(trainer.run_dir, cfg, trainer.fit())
     result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
@@ -119,8 +125,14 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     if cfg.debias.resample != "none":
         head_size(splits.train.labels, cfg.debias.debias_class)  # resampling needs the class in the labels
     build_model(spec)  # fail on an impossible architecture before touching the disk
-    resolve_device(cfg.trainer.device)
-    folder = create_run(runs_dir, name or default_name(cfg.model.preset, cfg.data.source), overwrite)
+    device = resolve_device(cfg.trainer.device)
+    check_precision(cfg.trainer.precision, device)
+    dist = from_env(device.type)  # a single process unless torchrun started us
+    name = dist.broadcast_object(name or default_name(cfg.model.preset, cfg.data.source))  # rank 0's clock
+    if not dist.is_main:
+        return _finish(_trainer(cfg, RunFolder(Path(runs_dir) / name), splits, built, spec, callbacks, progress, dist),
+                       cfg, splits, pictures)
+    folder = create_run(runs_dir, name, overwrite)
     data_info: dict[str, Any] = {
         "source": cfg.data.source, "in_memory": in_memory, "shape": list(splits.train.shape),
         "value_range": splits.train.value_range, "sizes": {s: len(splits.get(s)) for s in ("train", "val", "test")},
@@ -132,7 +144,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
                                        "preset": cfg.model.preset}))
     folder.mark_running()
     try:
-        trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress)
+        trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
     except BaseException:  # nothing trained yet: leave no half-made folder behind
         shutil.rmtree(folder.path, ignore_errors=True)
         raise
@@ -150,9 +162,22 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
     if splits is None:  # the run's data, or `data` when they moved (checked against the recorded fingerprint)
         splits = run_splits(folder, data)  # resume changes trainer settings only, never the data options
     spec = ModelSpec.from_dict(ckpt.state["model_spec"])  # the checkpoint's, not rebuilt from data that may differ
-    trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress)
+    dist = from_env(resolve_device(cfg.trainer.device).type)
+    trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
     trainer.restore(ckpt)
+    if not dist.is_main:
+        return _finish(trainer, cfg, splits)
     if cfg != folder.config:
         folder.write_config(cfg)
     folder.mark_running()
     return _finish(trainer, cfg, splits)
+
+
+def run_on_disk(path: Path, cfg: RunConfig) -> Run:
+    """The :class:`Run` of a folder that other processes trained (``--nproc``), from its newest checkpoint."""
+    folder = open_run(path)
+    ckpt = folder.newest_checkpoint()
+    s = ckpt.state
+    best = folder.best_path if folder.best_path.is_file() else None
+    return Run(folder.path, cfg, TrainResult(folder.path, s["step"], s["epoch"], bool(s.get("finished")), ckpt.path,
+                                             best, dict(s.get("val_metrics", {}))))

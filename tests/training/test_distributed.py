@@ -1,0 +1,112 @@
+"""DDP: sharding of the seeded batches, 2 gloo processes = 1 process at the same global batch, resume, FactorVAE's
+second optimizer, rank 0 alone writing, and a dying rank stopping the run. Tiny data and few steps: each
+``torchrun`` launch costs a few seconds of interpreter start-up per process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import shadowplay.api as api
+from shadowplay.training import latest_good, read_metrics
+from shadowplay.training.distributed import Dist
+
+
+TOL = 1e-6  # float32 all-reduce sums in another order than one process's batch mean; Adam amplifies little in 8 steps
+
+
+def test_shards_cover_the_global_batch_in_order_and_weights_make_the_mean():
+    idx = torch.arange(10, 21)  # 11 rows: pieces of 4, 4, 3
+    parts = [Dist(rank=r, world=3).shard(idx) for r in range(3)]
+    assert torch.equal(torch.cat([p for p, _ in parts]), idx)
+    assert [len(p) for p, _ in parts] == [4, 4, 3]
+    assert sum(w for _, w in parts) == pytest.approx(3.0)  # DDP divides by world: mean weight 1
+    assert Dist(rank=0, world=1).shard(idx) == (idx, 1.0)
+    assert Dist(world=4).batches_per_epoch(n=66, batch=32) == 2  # a last batch of 2 rows < 4 ranks is dropped
+    assert Dist(world=2).batches_per_epoch(n=66, batch=32) == 3
+
+
+def _overrides(extra=()):
+    return ["model.hidden=[32]", "trainer.batch_size=32", "trainer.epochs=1", "trainer.checkpoint_every=4",
+            "trainer.log_every=2", *extra]
+
+
+def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_dir):
+    """The plain autoencoder draws no noise, so one process and two (each half of every global batch of 32) must
+    end at the same weights up to float rounding; the 2-process run is stopped at step 4 and resumed on 2."""
+    one = api.train(data=str(tiny_flat), model="ae", latent_dim=3, runs_dir=runs_dir, name="one", progress=False,
+                    overrides=_overrides(["trainer.max_steps=8"]))
+    two = api.train(data=str(tiny_flat), model="ae", latent_dim=3, runs_dir=runs_dir, name="two", progress=False,
+                    overrides=_overrides(["trainer.max_steps=4"]), nproc=2)
+    assert two.result.step == 4
+    two = api.resume(two.path, ["trainer.max_steps=8"], progress=False, nproc=2)
+    assert two.result.step == 8
+    ckpt = latest_good(two.path / "checkpoints")
+    assert ckpt.state["world_size"] == 2 and {"rng/cpu/rank-0", "rng/cpu/rank-1"} <= set(ckpt.tensors)
+    a, b = latest_good(one.path / "checkpoints").section("model"), ckpt.section("model")
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=TOL)
+    steps = [r["step"] for r in read_metrics(two.path) if r["split"] == "train"]
+    assert steps == [2, 4, 6, 8]  # rank 0 alone logs: each line once
+    assert json.loads((two.path / "run.json").read_text())["status"] == "finished"  # 8 steps = the one epoch
+
+
+def test_factor_vae_trains_its_discriminator_under_ddp(tiny_flat, runs_dir):
+    run = api.train(data=str(tiny_flat), model="factor_vae", latent_dim=3, runs_dir=runs_dir, name="fvae",
+                    progress=False, overrides=_overrides(["trainer.max_steps=4"]), nproc=2)
+    ckpt = latest_good(run.path / "checkpoints")
+    assert any(k.startswith("optim/factor_tc/") for k in ckpt.tensors)
+    lines = [r for r in read_metrics(run.path) if r["split"] == "train"]
+    assert lines and all(torch.isfinite(torch.tensor(r["factor_tc_aux"])) for r in lines)
+
+
+def _cli_env() -> dict[str, str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(api.__file__).parents[2]), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _local_rank(pid: int) -> str | None:
+    env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"LOCAL_RANK=")), None)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the rank processes through /proc (Linux)")
+def test_a_rank_that_dies_stops_the_run_with_a_clear_error(tiny_flat, tmp_path):
+    cmd = [sys.executable, "-m", "shadowplay", "train", "--data", str(tiny_flat), "--model", "vae", "--latent-dim", "3", "--nproc", "2",
+                      "--no-progress", "--name", "dies", "--epochs", "100000", "model.hidden=[32]",
+                      "trainer.batch_size=32"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not (tmp_path / "runs" / "dies" / "checkpoints").is_dir():  # both ranks are training
+            assert proc.poll() is None and time.monotonic() < deadline, "the 2-process run did not start"
+            time.sleep(0.5)
+        agent = _children(proc.pid)[0]  # shadowplay → torchrun → the two ranks
+        rank1 = next(p for p in _children(agent) if _local_rank(p) == "1")
+        t_kill = time.monotonic()
+        os.kill(rank1, signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - t_kill < 120
+    assert proc.returncode == 2
+    assert "error: distributed training on 2 processes failed" in err
+    assert "SIGKILL" in err or "Signal 9" in err  # torchrun names the failed rank and its signal

@@ -1,0 +1,112 @@
+"""Mixed precision and compiled nets: low precision in the nets only, float32 objective, checkpoints and resume."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import shadowplay.api as api
+from shadowplay.errors import ConfigError, TrainingDivergedError
+from shadowplay.model import ModelSpec, build_model
+from shadowplay.objectives.terms.kl import KL
+from shadowplay.training import latest_good, precision
+from shadowplay.training.precision import Accelerator
+
+
+def _train(data, runs_dir, name, extra=(), **kw):
+    overrides = ["model.hidden=[32]", "trainer.batch_size=32", "trainer.epochs=2", *extra]
+    return api.train(data=str(data), latent_dim=3, runs_dir=runs_dir, name=name, overrides=overrides,
+                     progress=False, **kw)
+
+
+def _weights(run_dir):
+    return latest_good(run_dir / "checkpoints").section("model")
+
+
+def test_bf16_runs_the_nets_in_bf16_and_everything_after_them_in_fp32():
+    model = build_model(ModelSpec((1, 8, 8), 3, net="mlp", hidden=(32,), posterior="gaussian",
+                                  likelihood="bernoulli"))
+    acc = Accelerator(model, "bf16", False, torch.device("cpu"))
+    seen = []
+    for m in model.modules():
+        if isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(lambda mod, i, o: seen.append(o.dtype))
+    x = torch.rand(16, 1, 8, 8)
+    with acc.training():
+        out = model(x)
+    assert set(seen) == {torch.bfloat16}  # every GEMM ran in bf16 …
+    assert out.posterior.loc.dtype == out.z.dtype == out.likelihood.mean.dtype == torch.float32  # … nothing else
+    assert out.likelihood.log_prob(x).dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+    seen.clear()
+    model(x)  # outside training (validation, evaluation): plain fp32
+    assert set(seen) == {torch.float32}
+
+
+def test_bf16_trains_to_about_the_fp32_loss_and_resumes_exactly(tiny_flat, runs_dir):
+    fp32 = _train(tiny_flat, runs_dir, "fp32", model="vae")
+    bf16 = _train(tiny_flat, runs_dir, "bf16", ["trainer.precision=bf16"], model="vae")
+    assert bf16.result.step == fp32.result.step
+    assert abs(bf16.result.val_metrics["elbo"] - fp32.result.val_metrics["elbo"]) < 0.5  # nats per example
+    assert any(not torch.equal(a, b) for a, b in zip(_weights(bf16.path).values(), _weights(fp32.path).values()))
+    half = _train(tiny_flat, runs_dir, "half", ["trainer.precision=bf16", "trainer.max_steps=9"], model="vae")
+    assert latest_good(half.path / "checkpoints").state["precision"]["precision"] == "bf16"
+    api.resume(half.path, ["trainer.max_steps=null"], progress=False)
+    for k, v in _weights(bf16.path).items():
+        assert torch.equal(v, _weights(half.path)[k]), k
+
+
+def test_fp16_on_cpu_is_a_clear_error_before_anything_is_written(tiny_flat, runs_dir):
+    with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU.*bf16"):
+        _train(tiny_flat, runs_dir, "fp16", ["trainer.precision=fp16", "trainer.device=cpu"], model="vae")
+    assert not (runs_dir / "fp16").exists()
+    with pytest.raises(ConfigError, match="trainer.precision must be"):
+        _train(tiny_flat, runs_dir, "x", ["trainer.precision=int8"], model="vae")
+
+
+def test_the_gradient_scaler_path_trains_saves_and_restores_its_scale(tiny_flat, runs_dir, monkeypatch):
+    """fp16 is refused on CPU for users; the scaler logic itself (torch.amp.GradScaler("cpu")) is exercised here so
+    it is tested without a GPU."""
+    monkeypatch.setattr(precision, "check_precision", lambda p, d: None)
+    monkeypatch.setattr(api.runs, "check_precision", lambda p, d: None)
+    run = _train(tiny_flat, runs_dir, "fp16", ["trainer.precision=fp16", "trainer.grad_clip=1.0"], model="vae")
+    state = latest_good(run.path / "checkpoints").state["precision"]
+    assert state["precision"] == "fp16" and state["scaler"]["scale"] > 0
+    assert math.isfinite(run.result.val_metrics["elbo"])
+    assert all(torch.isfinite(t).all() for t in _weights(run.path).values())
+
+
+def test_nan_guard_under_bf16_still_names_the_step_and_the_term(tiny_flat, runs_dir, monkeypatch):
+    real = KL.forward
+    monkeypatch.setattr(KL, "forward", lambda self, out, ctx: real(self, out, ctx) * (math.nan if ctx.step >= 5
+                                                                                      else 1.0))
+    with pytest.raises(TrainingDivergedError, match=r"'kl' became nan at step 5"):
+        _train(tiny_flat, runs_dir, "nan", ["trainer.precision=bf16", "trainer.checkpoint_every=2"], model="vae")
+
+
+def test_a_failing_compiler_falls_back_to_eager_with_one_warning(tiny_flat, runs_dir, monkeypatch):
+    def broken_compile(fn, **kw):
+        def call(*a, **k):
+            raise RuntimeError("no C++ compiler found (test)")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    eager = _train(tiny_flat, runs_dir, "eager", ["trainer.max_steps=5"], model="vae")
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .*no C\\+\\+ compiler.*without compilation"):
+        fell_back = _train(tiny_flat, runs_dir, "fallback", ["trainer.max_steps=5", "trainer.compile=true"],
+                           model="vae")
+    for k, v in _weights(eager.path).items():  # the failed attempt left the RNG stream and the weights alone
+        assert torch.equal(v, _weights(fell_back.path)[k]), k
+
+
+@pytest.mark.slow
+def test_compiled_nets_train_to_the_eager_result(tiny_flat, runs_dir):
+    """A real torch.compile (inductor, C++ backend); minutes on a small shared CPU, so marked slow."""
+    eager = _train(tiny_flat, runs_dir, "eager", ["trainer.max_steps=12"], model="vae")
+    comp = _train(tiny_flat, runs_dir, "comp", ["trainer.max_steps=12", "trainer.compile=true"], model="vae")
+    ckpt = latest_good(comp.path / "checkpoints")
+    assert ckpt.state["precision"]["compile"] is True  # it really compiled (no fallback)
+    for k, v in _weights(eager.path).items():
+        torch.testing.assert_close(v, _weights(comp.path)[k], rtol=1e-4, atol=1e-5)
