@@ -9,7 +9,11 @@ levels is not a normalized density of those levels, so these numbers compare wit
 numbers, not with results on dynamically binarized MNIST-style data (``--binarize`` trains on
 x ~ Bernoulli(intensity) instead, and then evaluates on the same grey levels).
 
-Usage: ``python benchmarks/fmnist_likelihood.py [--epochs 10] [--iw-samples 1000] [--json out.json]``.
+``--precision fp32,bf16`` trains one run per precision (bf16: the nets under autocast, issue 12) and prints them
+side by side with the bf16 − fp32 test-ELBO gap (target: within 0.5 nats after 10 epochs).
+
+Usage: ``python benchmarks/fmnist_likelihood.py [--epochs 10] [--iw-samples 1000] [--precision fp32,bf16]
+[--json out.json]``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,24 @@ import torch  # noqa: E402
 from shadowplay import api  # noqa: E402
 
 
+def one_run(a: argparse.Namespace, precision: str) -> dict:
+    """Train in ``precision`` (``trainer.precision``), evaluate in float32; the numbers of one table column."""
+    overrides = {"model.hidden": [512, 256], "model.likelihood": "bernoulli", "trainer.batch_size": a.batch_size,
+                 "data.binarize": a.binarize, "trainer.max_steps": a.max_steps, "trainer.precision": precision}
+    t0 = time.perf_counter()
+    name = a.name if precision == "fp32" else f"{a.name}-{precision}"
+    run = api.train(data="fashion-mnist", model="vae", latent_dim=16, net="mlp", epochs=a.epochs, seed=0,
+                    runs_dir=a.runs_dir, name=name, overwrite=True, progress=False, overrides=overrides)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev = api.evaluate(run.path, "test", a.iw_samples)
+    eval_s = time.perf_counter() - t0
+    lk, dg = ev.document["likelihood"], ev.document["diagnostics"]
+    return {"precision": precision, "epochs": run.result.epoch, "steps": run.result.step, "train_seconds": train_s,
+            "eval_seconds": eval_s, "iw_samples": a.iw_samples, "binarize": a.binarize, "likelihood": lk,
+            "n_active": dg["n_active"], "latent_dim": len(dg["active"]), "run": str(run.path)}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--epochs", type=int, default=10)
@@ -41,36 +63,36 @@ def main() -> int:
     p.add_argument("--runs-dir", default="runs", help="where the run folder goes (default runs/)")
     p.add_argument("--name", default="fmnist-vae16")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--precision", default="fp32", help="comma-separated trainer.precision values, one run and one "
+                   "column each, e.g. fp32,bf16 (default fp32)")
+    p.add_argument("--json", default=None, help="write the results here (one document per precision if several)")
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    overrides = {"model.hidden": [512, 256], "model.likelihood": "bernoulli", "trainer.batch_size": a.batch_size,
-                 "data.binarize": a.binarize, "trainer.max_steps": a.max_steps}
-    t0 = time.perf_counter()
-    run = api.train(data="fashion-mnist", model="vae", latent_dim=16, net="mlp", epochs=a.epochs, seed=0,
-                    runs_dir=a.runs_dir, name=a.name, overwrite=True, progress=False, overrides=overrides)
-    train_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ev = api.evaluate(run.path, "test", a.iw_samples)
-    eval_s = time.perf_counter() - t0
-    lk, dg = ev.document["likelihood"], ev.document["diagnostics"]
+    precisions = [v for v in a.precision.split(",") if v]
+    results = {prec: one_run(a, prec) for prec in precisions}
     rows = [("test ELBO", "elbo"), ("  reconstruction E_q[log p(x|z)]", "recon_ll"), ("  KL", "kl"),
             (f"test log p(x), IWAE K={a.iw_samples}", "log_px"), ("bits per dimension (IWAE)", "bits_per_dim")]
-    print(f"Fashion-MNIST, MLP VAE 784-512-256-16 Bernoulli, {run.result.epoch} epochs ({run.result.step} steps, "
-          f"batch {a.batch_size}{', dynamic binarization' if a.binarize else ''}) in {train_s:.0f} s; "
-          f"evaluation of {ev.document['n_inputs']} test images in {eval_s:.0f} s "
-          f"({torch.get_num_threads()} torch threads)")
+    first = next(iter(results.values()))
+    print(f"Fashion-MNIST, MLP VAE 784-512-256-16 Bernoulli, {first['epochs']} epochs ({first['steps']} steps, "
+          f"batch {a.batch_size}{', dynamic binarization' if a.binarize else ''}), {torch.get_num_threads()} torch "
+          "threads; evaluation always in float32")
+    print(f"  {'':36s}" + "".join(f"{prec:>18s}" for prec in results))
     for label, key in rows:
-        print(f"  {label:36s} {lk[key]:10.2f} ± {lk[key + '_sem']:.2f}")
-    print(f"  {'active units':36s} {dg['n_active']:10d} / {len(dg['active'])}")
-    print(f"run folder: {run.path}")
+        print(f"  {label:36s}" + "".join(f"{r['likelihood'][key]:10.2f} ± {r['likelihood'][key + '_sem']:5.2f}"
+                                         for r in results.values()))
+    print(f"  {'active units':36s}" + "".join(f"{r['n_active']:>13d} / {r['latent_dim']:<2d}" for r in results.values()))
+    print(f"  {'train / eval seconds':36s}" + "".join(f"{r['train_seconds']:>11.0f} / {r['eval_seconds']:<4.0f}"
+                                                     for r in results.values()))
+    if "fp32" in results and len(results) > 1:
+        for prec, r in results.items():
+            if prec != "fp32":
+                gap = r["likelihood"]["elbo"] - results["fp32"]["likelihood"]["elbo"]
+                print(f"  test ELBO {prec} − fp32: {gap:+.2f} nats   (target |gap| <= 0.5)")
+    for prec, r in results.items():
+        print(f"run folder ({prec}): {r['run']}")
     if a.json:
-        Path(a.json).write_text(json.dumps({"epochs": run.result.epoch, "steps": run.result.step,
-                                            "train_seconds": train_s, "eval_seconds": eval_s,
-                                            "iw_samples": a.iw_samples, "binarize": a.binarize,
-                                            "likelihood": lk, "n_active": dg["n_active"],
-                                            "run": str(run.path)}, indent=2))
+        Path(a.json).write_text(json.dumps(results if len(results) > 1 else first, indent=2))
     return 0
 
 

@@ -8,6 +8,12 @@ sum + closed-form KL) and ``pythae`` (pythae 0.1.2's ``BaseTrainer``, custom enc
 One run = a fresh model trained one epoch; an arm's figure is the median samples/s of ``--runs`` runs. The FLOP
 floor is the large-GEMM rate (``torch.mm``) over the model's FLOPs per sample. A subprocess runs a whole
 ``shadowplay.api.train`` on Fashion-MNIST for one epoch and reports its peak RSS. See benchmarks/README.md.
+
+Precision and compile arms (issue 12): ``bf16`` (``trainer.precision=bf16``: the nets under CPU autocast),
+``bf16+compile`` and ``fp32+compile`` (``trainer.compile=true``; compilation happens in the untimed warm-up), and
+``sp.train``: the whole public call from a ``.npy`` file against pythae's whole ``train()``. pythae 0.1.2 has a
+mixed-precision switch (``amp``) but turns it off without CUDA (``no_cuda`` sets ``amp=False``), so on CPU its only
+arm is fp32.
 """
 
 from __future__ import annotations
@@ -98,7 +104,7 @@ def load_inputs(n: int, synthetic: bool) -> tuple[torch.Tensor, str]:
     return x, f"SYNTHETIC binary-ish 28x28 data ({n:,} images; {why})"
 
 
-def shadowplay_arm(x: torch.Tensor, batch: int, workdir: Path):
+def shadowplay_arm(x: torch.Tensor, batch: int, workdir: Path, precision: str = "fp32", compile: bool = False):
     from shadowplay.config import TrainerConfig
     from shadowplay.model import ModelSpec, build_model
     from shadowplay.objectives import PresetParams, build_preset
@@ -108,12 +114,38 @@ def shadowplay_arm(x: torch.Tensor, batch: int, workdir: Path):
     def run() -> float:
         built = build_preset("vae", PresetParams())
         spec = ModelSpec(SHAPE, LATENT, net="mlp", hidden=HIDDEN, posterior=built.posterior, likelihood="bernoulli")
-        cfg = TrainerConfig(epochs=1, batch_size=batch, lr=LR, progress=False, device="cpu")
-        run_dir = workdir / f"shadowplay-b{batch}-{next(counter)}"
+        cfg = TrainerConfig(epochs=1, batch_size=batch, lr=LR, progress=False, device="cpu", precision=precision,
+                            compile=compile)
+        run_dir = workdir / f"shadowplay-{precision}{'-compile' if compile else ''}-b{batch}-{next(counter)}"
         run_dir.mkdir(parents=True)
         trainer = Trainer(build_model(spec), built.objective, x, None, cfg, run_dir, torch.device("cpu"),
                           header={"model_spec": spec.to_dict(), "preset": "vae"})
         return _timed(trainer.fit)
+    return run
+
+
+def variant(precision: str, compile: bool):
+    """A shadowplay arm in another precision and/or with ``trainer.compile``."""
+    return lambda x, batch, workdir: shadowplay_arm(x, batch, workdir, precision, compile)
+
+
+def whole_train_arm(x: torch.Tensor, batch: int, workdir: Path):
+    """The whole ``shadowplay.train`` call from a ``.npy`` file (uint8, as images are stored): loading and checking
+    the data, splitting (80/10/10), one epoch, validation, checkpoint, pictures. Its samples/s counts all ``len(x)``
+    images, like the pythae arm's whole ``train()`` (which gets its tensor ready-made)."""
+    import numpy as np
+    import shadowplay as sp
+    path = workdir / f"whole-{len(x)}.npy"
+    if not path.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        np.save(path, (x.numpy() * 255).round().astype(np.uint8))
+    counter = itertools.count()
+
+    def run() -> float:
+        overrides = {"model.hidden": list(HIDDEN), "trainer.batch_size": batch, "trainer.lr": LR, "trainer.device": "cpu"}
+        return _timed(lambda: sp.train(data=str(path), model="vae", net="mlp", latent_dim=LATENT, epochs=1,
+                                       runs_dir=workdir / "whole", name=f"r{next(counter)}", progress=False,
+                                       overrides=overrides))
     return run
 
 
@@ -218,6 +250,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cpu-time", action="store_true", help="time with process CPU time, not wall clock, and use one "
                    "thread: steadier on a machine other processes share (a single-core figure)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
+    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile arms (compiling takes minutes "
+                   "on a small CPU)")
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
 
@@ -229,10 +263,15 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[st
         print("note: pythae is not installed (pip install -e '.[bench]'); skipping the pythae arm")
     else:
         arms["pythae"] = pythae_arm
-    plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal")]
+    arms.update({"bf16": variant("bf16", False), "bf16+compile": variant("bf16", True),
+                 "fp32+compile": variant("fp32", True), "sp.train": whole_train_arm})
+    plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal", "bf16")]
+    if a.no_compile:
+        plan = [k for k in plan if "compile" not in k[0]]
     runners = {(name, b): arms[name](x, b, work) for name, b in plan}
-    for name, b in plan:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports
-        arms[name](x[:4 * b], b, work / "warmup")()
+    for name, b in plan:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports, torch.compile's graphs for
+        # the full batch and for the last partial batch of a timed epoch (the compile cost is not timed)
+        arms[name](x[:4 * b + len(x) % b], b, work / "warmup")()
     times: dict[tuple[str, int], list[float]] = {k: [] for k in plan}
     for r in range(a.runs):
         for key in plan[r % len(plan):] + plan[:r % len(plan)]:
@@ -283,21 +322,31 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
            ) -> dict:
     res = {f"{name}@{b}": statistics.median(n / t for t in ts) for (name, b), ts in times.items()}
     best = {f"{name}@{b}": n / min(ts) for (name, b), ts in times.items()}  # robust to other processes' bursts
-    print(f"\n{'arm':<11}{'batch':>6}{'median/s':>10}{'best/s':>9}{'of floor':>10}{'of GEMM-only':>14}   all runs")
+    print(f"\n{'arm':<13}{'batch':>6}{'median/s':>10}{'best/s':>9}{'of floor':>10}{'of GEMM-only':>14}   all runs")
     for (name, b), ts in times.items():
         r = res[f"{name}@{b}"]
-        print(f"{name:<11}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
+        print(f"{name:<13}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
               + ", ".join(f"{n / t:,.0f}" for t in ts))
     print("GEMM-only ceiling (the model's GEMMs alone, no other work): "
           + ", ".join(f"{bound[b]:,.0f} samples/s @ {b}" for b in bound))
     out = {"samples_per_s": res, "best_samples_per_s": best, "gemm_flops": rate, "flops_per_sample": rule,
            "gemm_only_bound": bound, "floor_fraction_big": res[f"shadowplay@{a.big_batch}"] * rule / rate}
-    for other, target in (("pythae", 1.5), ("minimal", 1.0)):
-        if f"{other}@{a.batch}" in res:
-            k, sp = f"{other}@{a.batch}", f"shadowplay@{a.batch}"
-            out[f"shadowplay/{other}"], ratio_best = res[sp] / res[k], best[sp] / best[k]
-            print(f"shadowplay/{other:<8}@ {a.batch}: {out[f'shadowplay/{other}']:.2f}x median, {ratio_best:.2f}x best"
-                  f"   (target >= {target})")
+    pairs = [("shadowplay", "pythae", 1.5), ("shadowplay", "minimal", 1.0), ("bf16", "pythae", 1.8),
+             ("bf16", "shadowplay", 1.3), ("bf16+compile", "pythae", 1.8), ("bf16+compile", "shadowplay", 1.3),
+             ("fp32+compile", "shadowplay", None), ("sp.train", "pythae", None)]
+    for arm, other, target in pairs:
+        sp, k = f"{arm}@{a.batch}", f"{other}@{a.batch}"
+        if sp in res and k in res:
+            out[f"{arm}/{other}"], ratio_best = res[sp] / res[k], best[sp] / best[k]
+            goal = f"   (target >= {target})" if target else ""
+            print(f"{arm + '/' + other:<24}@ {a.batch}: {out[f'{arm}/{other}']:.2f}x median, {ratio_best:.2f}x best"
+                  + goal)
+    if f"fp32+compile@{a.batch}" in res:
+        print(f"fp32+compile @ {a.batch}: {res[f'fp32+compile@{a.batch}'] / bound[a.batch]:.2f} of the GEMM-only "
+              "ceiling (fp32)")
+    if f"bf16@{a.big_batch}" in res:
+        print(f"bf16/shadowplay @ {a.big_batch}: {res[f'bf16@{a.big_batch}'] / res[f'shadowplay@{a.big_batch}']:.2f}x "
+              "median")
     print(f"shadowplay, fraction of the FLOP floor @ {a.big_batch}: {out['floor_fraction_big']:.2f} median, "
           f"{best[f'shadowplay@{a.big_batch}'] * rule / rate:.2f} best   (target >= 0.6)")
     if mem is not None:

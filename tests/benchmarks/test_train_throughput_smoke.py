@@ -26,13 +26,15 @@ def test_quick_run_trains_every_arm_and_reports(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
                OMP_NUM_THREADS="1")  # one thread: a shared, busy machine cannot stall it in OpenMP barriers
     proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--synthetic", "--n", "256", "--batch", "64",
-                           "--big-batch", "128", "--json", str(out)], capture_output=True, text=True, env=env,
+                           "--big-batch", "128", "--no-compile", "--runs", "2", "--json", str(out)],
+                          capture_output=True, text=True, env=env,
                           cwd=tmp_path, timeout=170)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "SYNTHETIC" in proc.stdout and "shadowplay/minimal" in proc.stdout
     res = json.loads(out.read_text())
     rates = res["samples_per_s"]
-    arms = {"shadowplay@64", "minimal@64", "shadowplay@128", "minimal@128"}
+    arms = {"shadowplay@64", "minimal@64", "shadowplay@128", "minimal@128", "bf16@64", "bf16@128", "sp.train@64"}
+    assert not any("compile" in k for k in rates)  # --no-compile (compiling takes minutes on a small CPU)
     has_pythae = importlib.util.find_spec("pythae") is not None
     if has_pythae:
         arms.add("pythae@64")

@@ -73,10 +73,13 @@ def value_scale(arr: np.ndarray) -> float:
 
 def array_to_tensor(arr: np.ndarray, name: str) -> tuple[torch.Tensor, str]:
     """``(x, value_range)``: a float32 tensor laid out as in the module docstring, checked for NaN/Inf/empty."""
-    out = channels_first(arr, name).astype(np.float32) / np.float32(value_scale(arr))
-    x = torch.from_numpy(np.ascontiguousarray(out))
+    scale = value_scale(arr)
+    x = torch.from_numpy(np.ascontiguousarray(channels_first(arr, name))).to(torch.float32)  # one copy, in torch
+    if scale != 1.0:
+        x.div_(scale)
     validate_tensor(x, name)
-    return x, ("unit" if float(x.min()) >= 0 and float(x.max()) <= 1 else "real")
+    lo, hi = torch.aminmax(x)  # one pass for both ends
+    return x, ("unit" if float(lo) >= 0 and float(hi) <= 1 else "real")
 
 
 def _int_column(arr: np.ndarray, name: str, what: str, n: int, ndim: int) -> torch.Tensor:
