@@ -264,6 +264,9 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("study", help="study YAML (base config, models grid, seeds, metrics, output)")
     c.arg("--jobs", "-j", type=int, help="runs at once")
     c.arg("--output", help="output folder (default: the file's `output`, else a folder named after it)")
+    c.arg("--launcher", choices=("local", "ray"), help="child processes, or one Ray task per run step "
+                                                       "(pip install 'shadowplay[ray]')")
+    c.arg("--address", help="with --launcher ray: join this Ray cluster (auto or HOST:PORT)")
     c.no_progress()
 
     c = _Command(sub, "evaluate", api.evaluate, _show_evaluation,

@@ -211,10 +211,13 @@ def presets() -> dict[str, str]:
     return out
 
 
-def study(study: str | Path, jobs: int = 1, output: str | Path | None = None, progress: bool = True) -> StudyResult:
+def study(study: str | Path, jobs: int = 1, output: str | Path | None = None, progress: bool = True,
+          launcher: str = "local", address: str | None = None) -> StudyResult:
     """Run the grid of a study file (models × hyper-parameters × seeds), ``jobs`` child processes at a time, and
     aggregate every finished run's metrics into ``results.csv``/``summary.csv`` and plots; returns a
     :class:`shadowplay.study.StudyResult`. Started again after a kill, it skips finished runs and resumes the others.
-    The file format is documented in ``shadowplay.study.spec``.
+    The file format is documented in ``shadowplay.study.spec``. ``launcher="ray"`` runs each run step as a Ray task
+    (``shadowplay.study.ray_launcher``), on a private local instance or on the cluster at ``address``.
     """
-    return run_study(study, jobs=jobs, output=output, log=print if progress else (lambda msg: None))
+    return run_study(study, jobs=jobs, output=output, log=print if progress else (lambda msg: None),
+                     launcher=launcher, address=address)

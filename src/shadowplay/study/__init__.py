@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ..errors import ConfigError
 from .aggregate import collect, summarize, table, write_outputs
 from .runner import RunRecord, StudyRunner, training_state
 from .spec import StudyRun, StudySpec, load_study, run_name
@@ -31,10 +32,24 @@ class StudyResult:
 
 
 def run_study(path: str | Path, jobs: int = 1, output: str | Path | None = None,
-              log: Callable[[str], None] = print) -> StudyResult:
-    """Run (or finish) the study in ``path``; see the module docstring."""
+              log: Callable[[str], None] = print, launcher: str = "local", address: str | None = None
+              ) -> StudyResult:
+    """Run (or finish) the study in ``path``; see the module docstring. ``launcher="ray"`` runs each step as a Ray
+    task (``study/ray_launcher.py``), on a local instance or on the cluster at ``address``."""
+    if launcher not in ("local", "ray"):
+        raise ConfigError(f"--launcher must be local or ray, got {launcher!r}")
+    if address and launcher != "ray":
+        raise ConfigError("--address joins a Ray cluster; it needs --launcher ray")
     spec = load_study(path, output)
-    records = StudyRunner(spec, jobs=jobs, log=log).run()
+    if launcher == "ray":
+        from .ray_launcher import RayLauncher
+        ray = RayLauncher(address)
+        try:
+            records = StudyRunner(spec, jobs=jobs, log=log, launcher=ray).run()
+        finally:
+            ray.close()
+    else:
+        records = StudyRunner(spec, jobs=jobs, log=log).run()
     files = write_outputs(spec)
     return StudyResult(spec.output, records, files)
 

@@ -103,13 +103,15 @@ class StudyRunner:
     """Schedules every run's steps as child processes, at most ``jobs`` at once."""
 
     def __init__(self, spec: StudySpec, jobs: int = 1, log: Callable[[str], None] = print,
-                 evaluate_step: Callable[[StudySpec, StudyRun, Path], list[str]] | None = None):
+                 evaluate_step: Callable[[StudySpec, StudyRun, Path], list[str]] | None = None,
+                 launcher: Any = None):
         if jobs < 1:
             raise ValueError(f"--jobs must be >= 1, got {jobs}")
         self.spec, self.jobs, self.log = spec, jobs, log
         self.evaluate_step = evaluate_step or evaluate_command
-        self.out = spec.output
+        self.out = spec.output if launcher is None else Path(spec.output).resolve()  # Ray workers' cwd differs
         self.env = _child_env(jobs)
+        self.launcher = launcher  # None: local child processes; else e.g. ray_launcher.RayLauncher
 
     def run_dir(self, run: StudyRun) -> Path:
         return self.out / "runs" / run.name
@@ -128,6 +130,9 @@ class StudyRunner:
         logf = open(self.out / "logs" / f"{run.name}.{step}.log", "a")
         logf.write(f"\n$ shadowplay {' '.join(args)}\n")
         logf.flush()
+        if self.launcher is not None:  # the task appends to the same log file itself
+            logf.close()
+            return self.launcher.start(args, self.env, Path(logf.name)), logf, time.perf_counter()
         cmd = [sys.executable, "-m", "shadowplay", *args]  # = shadowplay <args>; __main__ makes it die with us
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=self.env)
         return proc, logf, time.perf_counter()
