@@ -13,6 +13,7 @@ from shadowplay.model import ModelSpec, build_model
 from shadowplay.objectives.terms.kl import KL
 from shadowplay.training import latest_good, precision
 from shadowplay.training.precision import Accelerator
+from shadowplay.workflow import training_run
 
 
 def _train(data, runs_dir, name, extra=(), **kw):
@@ -70,7 +71,7 @@ def test_the_gradient_scaler_path_trains_saves_and_restores_its_scale(tiny_flat,
     """fp16 is refused on CPU for users; the scaler logic itself (torch.amp.GradScaler("cpu")) is exercised here so
     it is tested without a GPU."""
     monkeypatch.setattr(precision, "check_precision", lambda p, d: None)
-    monkeypatch.setattr(api.runs, "check_precision", lambda p, d: None)
+    monkeypatch.setattr(training_run, "check_precision", lambda p, d: None)
     run = _train(tiny_flat, runs_dir, "fp16", ["trainer.precision=fp16", "trainer.grad_clip=1.0"], model="vae")
     state = latest_good(run.path / "checkpoints").state["precision"]
     assert state["precision"] == "fp16" and state["scaler"]["scale"] > 0
