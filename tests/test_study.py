@@ -14,11 +14,14 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
+import torch
 import yaml
 
 import shadowplay.api as api
+from shadowplay.config import set_keys
 from shadowplay.errors import ConfigError
 from shadowplay.study import load_study, summarize, table, write_outputs
 
@@ -49,6 +52,18 @@ def test_grid_expands_into_named_validated_runs(tmp_path):
     assert dip.trainer.lr == 3e-4 and dip.trainer.seed == 2 and dip.data.n_samples == 320
     assert spec.runs[2].config.objective.beta == 4.0
     assert load_study(_write(tmp_path, {"models": [{"preset": "vae"}], "metrics": "all"})).metrics[-1] == "factor_vae"
+
+
+def test_runs_over_seeds_share_one_test_set(tmp_path):
+    """Seeds vary trainer.seed only; the split and the drawn dSprites subset follow data.seed, so every seed of a
+    study is scored on the same test images (and a different data.seed draws other ones)."""
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 2], "models": [{"preset": "vae"}]}))
+    a, b = (api.load_splits(r.config) for r in spec.runs)
+    assert spec.runs[0].config.trainer.seed != spec.runs[1].config.trainer.seed
+    for part in ("train", "val", "test"):
+        assert torch.equal(a.get(part).x, b.get(part).x) and np.array_equal(a.get(part).factors, b.get(part).factors)
+    other = api.load_splits(set_keys(spec.runs[0].config, {"data.seed": 1}))
+    assert not np.array_equal(other.test.factors, a.test.factors)
 
 
 @pytest.mark.parametrize("doc, match", [

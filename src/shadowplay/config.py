@@ -35,6 +35,8 @@ class DataConfig:
     color: str = "auto"              # image folders: auto | grayscale | rgb
     label_column: str | None = None  # CSV
     binarize: bool = False           # dynamic binarization: x ~ Bernoulli(intensity) each batch
+    seed: int = 0                    # train/val/test split and drawn subsets (dSprites); not trainer.seed, so a
+                                     # study over training seeds keeps one test set
     positive_classes: tuple[int, ...] = (5, 7, 9)  # biased-fmnist: classes labelled positive (footwear)
     rare_fraction: float = 0.005     # biased-fmnist: share of positive training images that are colour-inverted
 

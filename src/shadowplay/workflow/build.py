@@ -27,12 +27,14 @@ OBJECTIVE_SEED_OFFSET = 7919
 
 
 def load_splits(cfg: RunConfig) -> DataSplits:
-    """The train/val/test splits that ``cfg.data`` describes."""
+    """The train/val/test splits that ``cfg.data`` describes. Splits and drawn subsets (dSprites) follow
+    ``data.seed``, never ``trainer.seed``: runs that differ only in their training seed (the seeds of a study) see
+    the same train/val/test sets, so their test numbers are comparable."""
     d = cfg.data
     opts = SourceOptions(data_dir=d.data_dir, n_samples=d.n_samples, image_size=d.image_size, color=d.color,
-                         label_column=d.label_column, seed=cfg.trainer.seed, positive_classes=d.positive_classes,
+                         label_column=d.label_column, seed=d.seed, positive_classes=d.positive_classes,
                          rare_fraction=d.rare_fraction)
-    return load_data(d.source, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=cfg.trainer.seed,
+    return load_data(d.source, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=d.seed,
                      options=opts)
 
 
