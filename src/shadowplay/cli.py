@@ -30,6 +30,7 @@ from .data import SPLITS
 from .distributions import LIKELIHOODS
 from .errors import ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
+from .evaluation.codes import MAP_METHODS
 from .metrics import METRIC_NAMES
 from .nets import NETS
 from .outliers import SCORE_NAMES as SCORES
@@ -415,6 +416,7 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
 COMMANDS.append(_add_explore)
 
 
+<<<<<<< HEAD
 # ------------------------------------------------------------------ outliers
 def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
     d = r.detector
@@ -489,6 +491,37 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS.append(_add_outliers)
+=======
+# ------------------------------------------------------------------ embed
+def _show_embedding(e: api.Embedding, a: argparse.Namespace) -> int:
+    what = f"{e.map.method} map of {len(e.map.index)} of" if e.map is not None else "codes of"
+    print(f"{what} {len(e.codes)} inputs, {e.codes.shape[1]} latents{', labelled' if e.labels is not None else ''}")
+    for f in e.files:
+        print(f)
+    return 0
+
+
+def _add_embed(sub: argparse._SubParsersAction) -> None:
+    c = _Command(sub, "embed", api.embed, _show_embedding,
+                 help="latent codes of any data as .npy/.csv, or a 2-D map of them",
+                 description="Encode inputs with a trained run. Without --map, write the posterior means (and with "
+                             "--logvar the log-variances) as .npy or .csv; with --map, draw the codes in 2-D (top2: "
+                             "the two latents with the most KL; pca; tsne), coloured by label when the data have "
+                             "labels.")
+    c.run().arg("--data", help="data to embed (a built-in name or a path of the run's input shape); default the "
+                               "run's own data")
+    c.arg("--split", choices=api.EMBED_SPLITS, help="default: all rows of --data, or the test split of the run's "
+                                                     "own data")
+    c.arg("-o", "--out", help="codes file (.npy/.csv) or, with --map, the PNG (default <run>/embeddings/...)")
+    c.arg("--logvar", action="store_true", help="also write log-variances: .npy (N, 2L) = [means | logvar]")
+    c.arg("--map", choices=MAP_METHODS, help="draw a 2-D map instead of writing codes")
+    c.checkpoint().arg("--seed", type=int, help="seed of the map's subsample and t-SNE")
+    c.arg("--max-points", type=int, help="most points drawn on a map")
+    c.arg("--device", help="auto | cpu | cuda | cuda:N")
+
+
+COMMANDS.append(_add_embed)
+>>>>>>> 9b62f1f (shadowplay embed / sp.embed: posterior means (and log-variances) of any data the run can read as .npy/.csv, or a 2-D map (top-2 KL latents, PCA, t-SNE) coloured by label)
 
 
 def build_parser() -> argparse.ArgumentParser:
