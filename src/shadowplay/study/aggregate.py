@@ -8,7 +8,9 @@ Files written under the study's output folder:
   the mean, the sample standard deviation over seeds (0 for one seed), min and max;
 - ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar (the layout of
   Locatello et al. 2019, figs. 7 and 13);
-- ``plots/metrics_vs_beta.png``: for presets run at several β, each metric against β, mean ± std over seeds.
+- ``plots/metrics_vs_beta.png``: for presets run at several β, each metric against β, mean ± std over seeds;
+- ``rate_distortion.csv`` and ``plots/rate_distortion.png``: when a preset ran at several β, every run's rate and
+  distortion on the evaluation split with lines of equal ELBO (:mod:`.rate_distortion`, Alemi et al. 2018).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .rate_distortion import rate_distortion_rows, varies_beta, write_rate_distortion
 from .spec import StudySpec
 
 PLOT_EXCLUDE = re.compile(r"(train|eval_accuracy)")  # keep the plots to headline scores (score = eval accuracy)
@@ -101,6 +104,9 @@ def write_outputs(spec: StudySpec) -> dict[str, Path]:
              and any(isinstance(r.get(m), (int, float)) and math.isfinite(r[m]) for r in rows)]
     if rows and shown:
         paths.update(plot(rows, shown, out / "plots"))
+    rd = rate_distortion_rows(rows, {r.name: r.config.objective.beta for r in spec.runs})
+    if varies_beta(rd):
+        paths.update(write_rate_distortion(rd, out, spec.eval_split))
     return paths
 
 

@@ -55,6 +55,11 @@ def read_metrics_output(spec: StudySpec, run: StudyRun, run_dir: Path) -> tuple[
     lik = doc.get("likelihood", {})
     if isinstance(lik.get("elbo"), float):
         flat["elbo"] = lik["elbo"]
+    # Alemi et al. 2018's rate R = E KL(q(z|x) || p(z)) and distortion D = -E log p(x|z), nats: ELBO = -(D + R)
+    if isinstance(lik.get("kl"), float):
+        flat["rate"] = lik["kl"]
+    if isinstance(lik.get("recon_ll"), float):
+        flat["distortion"] = -lik["recon_ll"]
     if spec.eval_iw_samples > 1 and isinstance(lik.get("log_px"), float):
         flat["log_px"] = lik["log_px"]
     return flat, "shadowplay evaluate"
