@@ -86,17 +86,23 @@ def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
                 ax.annotate(f"β={b:g}", (d, r), textcoords="offset points", xytext=(4, 4), fontsize=7)
         else:
             ax.scatter([], [], color=f"C{i}", label=preset)
-    # lines of equal ELBO (R + D = c) through the span of the runs; 5 evenly spaced levels
-    lo, hi = float((D + R).min()), float((D + R).max())
-    levels = np.linspace(lo, hi, 5) if hi > lo else np.array([lo])
-    d_span = np.array([0.0, float(D.max()) * 1.05 + 1e-9])
-    for c in levels:
-        ax.plot(d_span, c - d_span, ls="--", lw=0.7, color="0.6")
-        ax.annotate(f"−ELBO {c:.1f}", (min(c, d_span[1]), max(c - d_span[1], 0)), fontsize=6, color="0.4",
-                    xytext=(-40, 3), textcoords="offset points")
     pad_d, pad_r = 0.08 * (np.ptp(D) + 1.0), 0.08 * (np.ptp(R) + 1.0)
-    ax.set_xlim(max(0.0, D.min() - pad_d), D.max() + pad_d)
-    ax.set_ylim(max(0.0, R.min() - pad_r), R.max() + pad_r)
+    x0, x1 = max(0.0, D.min() - pad_d), D.max() + pad_d
+    y0, y1 = max(0.0, R.min() - pad_r), R.max() + pad_r
+    # lines of equal ELBO (R + D = c) through the span of the runs: 5 evenly spaced levels, each labelled where it
+    # leaves the plot (right edge, or top edge when it leaves there first)
+    lo, hi = float((D + R).min()), float((D + R).max())
+    for c in (np.linspace(lo, hi, 5) if hi > lo else np.array([lo])):
+        ax.plot([x0, x1], [c - x0, c - x1], ls="--", lw=0.7, color="0.6")
+        x_end = min(x1, c - y0)
+        y_end = c - x_end
+        if y_end > y1:
+            x_end, y_end = c - y1, y1
+        if x0 <= x_end <= x1 and y0 <= y_end <= y1:
+            ax.annotate(f"−ELBO {c:.1f}", (x_end, y_end), fontsize=6, color="0.4", ha="right", va="bottom",
+                        xytext=(-2, 2), textcoords="offset points")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_xlabel("distortion D = −E log p(x|z)  (nats)")
     ax.set_ylabel("rate R = E KL(q(z|x) ‖ p(z))  (nats)")
     ax.set_title(f"rate–distortion on the {split} split (dashed: equal ELBO = −(D + R))", fontsize=9)
