@@ -19,12 +19,9 @@ from .outliers import (OutlierEvaluation, OutlierRun, OutlierScores, outliers_ev
 from .inspect import Evaluation, InterpolationResult, TraversalResult, evaluate, interpolate, report, traverse
 from .runs import TRAIN_KEYS, RunInfo, info, load, presets, reconstruct, resume, sample, study, train
 
-<<<<<<< HEAD
-__all__ = ["ExposedExplorerWarning", "explore", "OutlierEvaluation", "OutlierRun", "OutlierScores",
-           "outliers_evaluate", "outliers_fit", "outliers_score", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate",
-=======
-__all__ = ["EMBED_SPLITS", "Embedding", "embed", "ExposedExplorerWarning", "explore", "Evaluation", "InterpolationResult", "TraversalResult", "evaluate",
->>>>>>> 9b62f1f (shadowplay embed / sp.embed: posterior means (and log-variances) of any data the run can read as .npy/.csv, or a 2-D map (top-2 KL latents, PCA, t-SNE) coloured by label)
-           "interpolate", "report", "traverse", "PosteriorCollapseWarning",
+__all__ = ["EMBED_SPLITS", "Embedding", "embed", "ExposedExplorerWarning", "explore", "OutlierEvaluation",
+           "OutlierRun", "OutlierScores", "outliers_evaluate", "outliers_fit", "outliers_score", "Evaluation",
+           "InterpolationResult", "TraversalResult", "evaluate", "interpolate", "report", "traverse",
+           "PosteriorCollapseWarning",
            "Run", "RunInfo", "TRAIN_KEYS", "build_objective", "info", "load", "load_splits", "model_spec", "presets",
            "reconstruct", "resume", "sample", "study", "train"]
