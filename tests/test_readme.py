@@ -335,6 +335,23 @@ def _debias_compare(world, run, out):
 for _fn in (_debias_train, _debias_audit, _debias_compare):
     _fn.in_python = True
 
+
+@_check("shadowplay embed runs/<run> --data new.npy -o codes.csv --logvar")
+def _embed_codes(world, run, out):
+    rows = (world / "codes.csv").read_text().splitlines()
+    assert rows[0].startswith("index,z0,") and "logvar7" in rows[0] and len(rows) == 21  # other.npy: 20 inputs
+    assert "codes of 20 inputs, 8 latents" in out
+
+
+_embed_codes.replace = {"new.npy": "other.npy"}  # the world's data of the run's shape
+
+
+@_check("shadowplay embed runs/<run> --map tsne -o map.png")
+def _embed_map(world, run, out):
+    assert out.startswith("tsne map of") and "labelled" in out  # the digits test split has labels
+    assert Image.open(world / "map.png").size[0] > 400
+
+
 ORDERED = [c for c in CHECKS if c != QUICKSTART]
 
 

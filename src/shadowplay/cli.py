@@ -416,7 +416,6 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
 COMMANDS.append(_add_explore)
 
 
-<<<<<<< HEAD
 # ------------------------------------------------------------------ outliers
 def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
     d = r.detector
@@ -491,7 +490,8 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS.append(_add_outliers)
-=======
+
+
 # ------------------------------------------------------------------ embed
 def _show_embedding(e: api.Embedding, a: argparse.Namespace) -> int:
     what = f"{e.map.method} map of {len(e.map.index)} of" if e.map is not None else "codes of"
@@ -521,7 +521,6 @@ def _add_embed(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS.append(_add_embed)
->>>>>>> 9b62f1f (shadowplay embed / sp.embed: posterior means (and log-variances) of any data the run can read as .npy/.csv, or a 2-D map (top-2 KL latents, PCA, t-SNE) coloured by label)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,16 +20,13 @@ Layout::
       interpolations/      `shadowplay interpolate`: <from>-<to>-<linear|slerp>.png
       report.html          `shadowplay report`: one self-contained page (reads only the files above)
       estimator.json       runs of shadowplay.sklearn estimators: class, parameters, feature names, shapes
-<<<<<<< HEAD
       outliers.safetensors a fitted VAEOutlierDetector's tensors: training scores, aggregate-posterior components,
                            the likelihood-ratio background model's weights
       outliers/            `shadowplay outliers score|evaluate`: scores-<data>-<split>.csv (index, score, flag, rank,
                            label), evaluation-<data>-<split>.json (AUROC, AUPR, FPR@95%TPR), histogram-<…>.png,
                            top_k-<…>.png
-=======
       embeddings/          `shadowplay embed`: codes-<data>-<split>.npy (posterior means), map-<method>-<data>-
                            <split>.png (2-D map of the codes)
->>>>>>> 9b62f1f (shadowplay embed / sp.embed: posterior means (and log-variances) of any data the run can read as .npy/.csv, or a 2-D map (top-2 KL latents, PCA, t-SNE) coloured by label)
 
 Everything that reads or writes a run (the API, the trainer, reports, studies) asks a :class:`RunFolder` for the
 path; no other module spells these names. Checkpoint file names live beside, in :mod:`.checkpoints`.
@@ -162,7 +159,6 @@ class RunFolder:
     # DB-VAE: weights.png (inputs with the highest/lowest sampling weight), audit-<split>.json|.md|.png
     debias_dir = property(lambda self: self.path / "debias")
     estimator_path = property(lambda self: self.path / ESTIMATOR_FILE)
-<<<<<<< HEAD
     outliers_state_path = property(lambda self: self.path / "outliers.safetensors")
     outliers_dir = property(lambda self: self.path / "outliers")
 
@@ -170,9 +166,7 @@ class RunFolder:
         """Where ``outliers score|evaluate`` of ``data`` (a source name or a path; its stem is used) go."""
         stem = data if "/" not in data and "." not in data else Path(data).stem
         return OutlierFiles(self.outliers_dir, f"-{stem}-{split}")
-=======
     embeddings_dir = property(lambda self: self.path / "embeddings")
->>>>>>> 9b62f1f (shadowplay embed / sp.embed: posterior means (and log-variances) of any data the run can read as .npy/.csv, or a 2-D map (top-2 KL latents, PCA, t-SNE) coloured by label)
 
     @cached_property
     def config(self) -> RunConfig:
