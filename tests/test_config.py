@@ -53,11 +53,17 @@ def test_unknown_section_in_yaml_is_named(tmp_path):
 
 @pytest.mark.parametrize("item", ["trainer.epochs=abc", "trainer.epochs=1.5", "trainer.deterministic=maybe",
                                   "trainer.lr=fast", "model.hidden=[a, b]", "objective.extra=[1, 2]",
-                                  "trainer.epochs=true", "trainer.lr=none"])
+                                  "trainer.epochs=true", "trainer.batch_size=none"])
 def test_type_errors_name_the_key(item):
     key = item.partition("=")[0]
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         load_config(None, [item])
+
+
+def test_trainer_lr_none_means_the_presets_default():
+    assert load_config(None).trainer.lr is None  # the value lives in objectives.OptimizerDefaults, not here
+    assert load_config(None, ["trainer.lr=3e-4"]).trainer.lr == 3e-4
+    assert load_config(None, ["trainer.lr=3e-4", "trainer.lr=none"]).trainer.lr is None
 
 
 @pytest.mark.parametrize("item", ["trainer.epochs=0", "objective.beta=-1", "trainer.lr=0", "trainer.batch_size=0",

@@ -68,7 +68,7 @@ class ObjectiveConfig:
 class TrainerConfig:
     epochs: int | None = None          # None = auto_epochs(): 30, more on small data (>= 1,000 steps)
     batch_size: int = 128
-    lr: float = 1e-3
+    lr: float | None = None            # None: the preset's default (objectives.OptimizerDefaults: 1e-3; factor_vae 1e-4)
     optimizer: str = "adam"            # adam | adamw
     weight_decay: float = 0.0
     grad_clip: float | None = None
@@ -113,7 +113,6 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-SECTIONS = {f.name: f.type for f in fields(RunConfig)}
 RESAMPLE_MODES = ("none", "latent", "groups")
 _SECTION_TYPES = {"data": DataConfig, "model": ModelConfig, "objective": ObjectiveConfig, "trainer": TrainerConfig,
                   "debias": DebiasConfig}
@@ -248,7 +247,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     t, m, o, d = cfg.trainer, cfg.model, cfg.objective, cfg.data
     _check(t.epochs is None or t.epochs >= 1, f"trainer.epochs must be >= 1, got {t.epochs}")
     _check(t.batch_size >= 1, f"trainer.batch_size must be >= 1, got {t.batch_size}")
-    _check(t.lr > 0, f"trainer.lr must be > 0, got {t.lr}")
+    _check(t.lr is None or t.lr > 0, f"trainer.lr must be > 0 (or none for the preset's default), got {t.lr}")
     _check(t.optimizer in ("adam", "adamw"), f"trainer.optimizer must be adam or adamw, got {t.optimizer!r}")
     _check(t.keep_last >= 1, f"trainer.keep_last must be >= 1, got {t.keep_last}")
     _check(t.checkpoint_every >= 0, "trainer.checkpoint_every must be >= 0 (0 = once per epoch)")

@@ -7,7 +7,7 @@ checkpoint without unpickling anything.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -63,8 +63,7 @@ class ModelOutput:
     z: torch.Tensor
     likelihood: Distribution
     prior: Distribution
-    extras: dict[str, Any] = field(default_factory=dict)
-    logits: torch.Tensor | None = None
+    logits: torch.Tensor | None = None  # (B, head_dim) classifier logits when ModelSpec.head_dim > 0
 
 
 class LatentVariableModel(nn.Module):

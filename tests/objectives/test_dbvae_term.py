@@ -27,8 +27,8 @@ def test_parts_equal_the_per_example_formula(head):
     ce_i = classification_loss(out.logits, y)
     # L = mean_i [ L_y + 1[y_i = 1] (recon_i + kl_i) ]  (Amini et al. 2019, eq. 4)
     assert torch.allclose(lo.loss, (ce_i + mask * (recon_i + kl_i)).mean())
-    assert set(lo.terms) == {"classification", "recon", "kl"}
-    assert torch.allclose(lo.terms["recon"], (mask * recon_i).mean())
+    assert set(lo.parts) == {"classification", "recon", "kl"}
+    assert torch.allclose(lo.parts["recon"], (mask * recon_i).mean())
     if head == 1:
         assert torch.allclose(ce_i, torch.nn.functional.binary_cross_entropy_with_logits(
             out.logits[:, 0], y.float(), reduction="none"))
@@ -39,8 +39,8 @@ def test_only_the_other_class_gives_zero_vae_loss_and_no_gradient():
     objective = build_preset("dbvae", PresetParams(debias_class=1)).objective
     out = m(torch.randn(8, 6))
     lo = objective(out, StepContext(labels=torch.zeros(8, dtype=torch.long)))  # no input of the debiased class
-    assert float(lo.terms["recon"].detach()) == 0.0 and float(lo.terms["kl"].detach()) == 0.0
-    (lo.terms["recon"] + lo.terms["kl"]).backward(retain_graph=True)
+    assert float(lo.parts["recon"].detach()) == 0.0 and float(lo.parts["kl"].detach()) == 0.0
+    (lo.parts["recon"] + lo.parts["kl"]).backward(retain_graph=True)
     assert all(p.grad is None or float(p.grad.abs().max()) == 0.0 for p in m.parameters())
     m.zero_grad()
     lo.loss.backward()

@@ -21,10 +21,9 @@ from torch.distributions import Normal
 from shadowplay.errors import ConfigError
 from shadowplay.model import ModelOutput
 from shadowplay.objectives import PresetParams, StepContext, build_preset
-from shadowplay.objectives.terms.dip import DIPDiagonal, DIPOffDiagonal, dip_covariance
+from shadowplay.objectives.terms.dip import DIPPenalty, dip_covariance
 from shadowplay.objectives.terms.factor_tc import DiscriminatorTC, permute_dims
-from shadowplay.objectives.terms.tc import (DimensionwiseKL, IndexCodeMI, TotalCorrelation, estimate_log_qz,
-                                            mss_log_weights, pairwise_log_density)
+from shadowplay.objectives.terms.tc import BetaTCVAE, estimate_log_qz, mss_log_weights, pairwise_log_density
 
 L = 2
 
@@ -112,18 +111,50 @@ def test_tc_terms_telescope_to_the_sampled_kl(estimator):
     mu, sd = _posteriors(16, 2)
     out = _output(mu, sd)
     ctx = StepContext(dataset_size=1000)
-    total = sum(float(t(out, ctx)) for t in (IndexCodeMI(estimator), TotalCorrelation(estimator),
-                                               DimensionwiseKL(estimator)))
+    res = BetaTCVAE(estimator)(out, ctx)
+    assert set(res.parts) == {"mi", "tc", "dwkl"}
+    total = sum(float(v) for v in res.parts.values())
     sampled_kl = (out.posterior.log_prob(out.z) - out.prior.log_prob(out.z)).sum(1).mean()
     assert math.isclose(total, float(sampled_kl), rel_tol=1e-9, abs_tol=1e-9)
+    closed = torch.distributions.kl_divergence(out.posterior, out.prior)  # (B, L): the logged diagnostics
+    assert math.isclose(float(res.diagnostics["kl"]), float(closed.sum(1).mean()), rel_tol=1e-12)
+    assert torch.allclose(res.diagnostics["kl_per_latent"], closed.mean(0))
+
+
+@pytest.mark.parametrize("estimator", ["mws", "mss"])
+def test_tc_parts_match_an_independent_computation(estimator):
+    """Each part from its definition (Chen et al. 2018, eq. 2) with scipy densities and numpy log-sum-exp."""
+    n_data, b = 50, 6
+    mu, sd = _posteriors(b, 7)
+    out = _output(mu, sd, seed=3)
+    res = BetaTCVAE(estimator)(out, StepContext(dataset_size=n_data))
+    z = out.z.numpy()
+    logq = norm.logpdf(z[:, None, :], mu.numpy()[None], sd.numpy()[None])       # (B, B, L): row i sample, col j
+    if estimator == "mws":
+        logw = np.full((b, b), -math.log(n_data * b))
+    else:
+        m = b - 1
+        w = np.full((b, b), 1.0 / m)
+        for i in range(b):
+            w[i, (i + 1) % b] = (n_data - m) / (n_data * m)
+            w[i, i] = 1.0 / n_data
+        logw = np.log(w)
+    from scipy.special import logsumexp
+    log_qz = logsumexp(logq.sum(2) + logw, axis=1)
+    log_prod = logsumexp(logq + logw[:, :, None], axis=1).sum(1)
+    log_own = np.array([logq[i, i].sum() for i in range(b)])
+    log_pz = norm.logpdf(z).sum(1)
+    expected = {"mi": np.mean(log_own - log_qz), "tc": np.mean(log_qz - log_prod), "dwkl": np.mean(log_prod - log_pz)}
+    for k, v in expected.items():
+        assert math.isclose(float(res.parts[k]), v, rel_tol=1e-9, abs_tol=1e-9), k
 
 
 def test_tc_terms_refuse_a_dataset_smaller_than_the_batch():
     out = _output(*_posteriors(8, 3))
     with pytest.raises(ValueError, match="dataset_size"):
-        TotalCorrelation("mss")(out, StepContext(dataset_size=1))
+        BetaTCVAE("mss")(out, StepContext(dataset_size=1))
     with pytest.raises(ValueError, match="estimator"):
-        TotalCorrelation("iwae")
+        BetaTCVAE("iwae")
 
 
 @pytest.mark.parametrize("kind", ["i", "ii"])
@@ -135,9 +166,10 @@ def test_dip_covariance_and_penalties_match_numpy(kind):
     out = _output(mu, sd)
     assert np.allclose(dip_covariance(out.posterior, kind).numpy(), c, atol=1e-12)
     off = c - np.diag(np.diag(c))
-    assert math.isclose(float(DIPOffDiagonal(kind)(out, StepContext())), float((off ** 2).sum()), rel_tol=1e-10)
-    assert math.isclose(float(DIPDiagonal(kind)(out, StepContext())), float(((np.diag(c) - 1) ** 2).sum()),
-                        rel_tol=1e-10)
+    res = DIPPenalty(kind)(out, StepContext())
+    assert set(res.parts) == {"dip_offdiag", "dip_diag"}
+    assert math.isclose(float(res.parts["dip_offdiag"]), float((off ** 2).sum()), rel_tol=1e-10)
+    assert math.isclose(float(res.parts["dip_diag"]), float(((np.diag(c) - 1) ** 2).sum()), rel_tol=1e-10)
 
 
 def test_factor_tc_equals_the_log_odds_of_a_fixed_discriminator():
@@ -146,7 +178,8 @@ def test_factor_tc_equals_the_log_odds_of_a_fixed_discriminator():
     out = _output(*_posteriors(20, 5))
     with torch.no_grad():
         p_q = torch.softmax(term.discriminator(out.z), 1)[:, 0].numpy()  # D(z): probability of "from q(z)"
-    assert math.isclose(float(term(out, StepContext())), float(np.mean(np.log(p_q / (1 - p_q)))), rel_tol=1e-9)
+    assert math.isclose(float(term(out, StepContext()).parts["factor_tc"]), float(np.mean(np.log(p_q / (1 - p_q)))),
+                        rel_tol=1e-9)
 
 
 def test_permute_dims_keeps_each_column_and_breaks_the_pairing():
@@ -166,7 +199,7 @@ def test_tc_gradient_reaches_the_encoder_but_not_the_discriminator_and_vice_vers
     post = Normal(h[:, :L], (0.5 * h[:, L:]).exp())
     out = ModelOutput(x=torch.zeros(16, 3), posterior=post, z=post.rsample(), likelihood=None,
                       prior=Normal(torch.zeros(16, L), torch.ones(16, L)))
-    term(out, StepContext()).backward(retain_graph=True)
+    term(out, StepContext()).parts["factor_tc"].backward(retain_graph=True)
     assert enc.weight.grad is not None and enc.weight.grad.abs().sum() > 0
     assert all(p.grad is None for p in term.parameters())
     enc.weight.grad = None
@@ -177,13 +210,14 @@ def test_tc_gradient_reaches_the_encoder_but_not_the_discriminator_and_vice_vers
 
 def test_presets_read_their_options_and_reject_unknown_ones():
     tc = build_preset("beta_tcvae", PresetParams(beta=3.0, dimwise_kl_weight=2.0, extra={"alpha": 0.5, "estimator": "mws"}))
-    assert tc.objective.weights(0) == {"recon": 1.0, "mi": 0.5, "tc": 3.0, "dwkl": 2.0, "kl": 0.0}
-    assert tc.objective.terms["tc"].estimator == "mws"
+    assert tc.objective.weights(0) == {"recon": 1.0, "mi": 0.5, "tc": 3.0, "dwkl": 2.0}  # no weight-0 KL term
+    assert list(tc.objective.terms) == ["recon", "beta_tc"] and tc.objective.terms["beta_tc"].estimator == "mws"
     fv = build_preset("factor_vae", PresetParams(tc_weight=10.0, latent_dim=3, extra={"disc_hidden": 16}))
     disc = fv.objective.terms["factor_tc"]
     assert fv.objective.weights(0)["factor_tc"] == 10.0 and disc.discriminator[0].in_features == 3
     assert disc.aux_lr == 1e-4 and disc.aux_betas == (0.5, 0.9) and len(disc.discriminator) == 13
-    assert build_preset("dip_vae_i", PresetParams()).objective.weights(0)["dip_diag"] == 100.0
+    assert build_preset("dip_vae_i", PresetParams()).objective.weights(0) == {"recon": 1.0, "kl": 1.0,
+                                                                              "dip_offdiag": 10.0, "dip_diag": 100.0}
     assert build_preset("dip_vae_ii", PresetParams(extra={"lambda_od": 5})).objective.weights(0)["dip_diag"] == 5.0
     with pytest.raises(ConfigError, match="not options of dip_vae_i"):
         build_preset("dip_vae_i", PresetParams(extra={"lambda": 1}))

@@ -36,6 +36,8 @@ def test_discriminator_optimizer_state_is_restored_exactly(tiny_flat, runs_dir, 
     assert disc_state, "the discriminator optimizer is missing from the checkpoint"
     meta = mid.state["optimizers"]["factor_tc"]["param_groups"][0]
     assert meta["lr"] == 1e-4 and tuple(meta["betas"]) == (0.5, 0.9)
+    vae = mid.state["optimizers"]["model"]["param_groups"][0]  # the preset's VAE optimizer (trainer.lr unset)
+    assert vae["lr"] == 1e-4 and tuple(vae["betas"]) == (0.9, 0.999)
 
     # a fresh trainer restored from step 3 holds the same discriminator Adam state, tensor for tensor
     cfg = part.config

@@ -2,8 +2,10 @@
 stands when the package is imported, so presets added later are covered without editing this file.
 
 A few dozen steps on 256 tiny 1×28×28 images (conv nets): every logged value is finite, the loss goes down, every
-term of the objective (and each auxiliary optimizer's loss) is logged to ``metrics.jsonl``, and the checkpoint
-rebuilds through ``api.load`` a model whose ``encode(x).mean`` and ``decode(z).mean`` equal the trained model's.
+part the objective reports (with its weight), every diagnostic and each auxiliary optimizer's loss is logged to
+``metrics.jsonl`` (train lines; the validation lines carry the same parts and diagnostics), a model with a KL logs an
+ELBO and the plain autoencoder none, and the checkpoint rebuilds through ``api.load`` a model whose
+``encode(x).mean`` and ``decode(z).mean`` equal the trained model's.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 import torch
 
 import shadowplay.api as api  # imports every module that registers a preset
-from shadowplay.objectives import PRESETS, PresetParams
+from shadowplay.objectives import PRESETS, PresetParams, StepContext
 from shadowplay.training import Callback, latest_good, read_metrics
 
 STEPS = 40
@@ -58,13 +60,23 @@ def test_preset_contract(preset, tiny_images, tiny_labelled, runs_dir, fast):
     last = sum(r["loss"] for r in train[-WINDOW:]) / WINDOW
     assert last < first - 1e-3 * abs(first), f"{preset}: loss {first:.3f} -> {last:.3f} did not decrease"
 
-    # every term (unweighted value and weight) and every auxiliary loss is logged
-    names = list(trainer.objective.terms)
-    assert names == list(api.build_objective(run.config).objective.terms) and names
-    expected = {"loss", *names, *(f"weight/{n}" for n in names), *(f"{n}_aux" for n in trainer.objective.aux_terms())}
+    # every reported part (unweighted value and weight), diagnostic and auxiliary loss is logged, by the name the
+    # objective reports it under (a (K,) diagnostic as name/0 … name/K−1)
+    parts = trainer.objective.parts
+    assert parts == api.build_objective(run.config).objective.parts and parts
+    with torch.no_grad():
+        x = trainer.train_x[:trainer.val_batch_size]
+        reported = trainer.objective(trainer.model(x), StepContext(dataset_size=trainer.n)).logged()
+    assert set(parts) <= set(reported)
+    names = {k if v.ndim == 0 else f"{k}/{i}" for k, v in reported.items() for i in range(max(v.numel(), 1))}
+    expected = {*names, *(f"weight/{n}" for n in parts), *(f"{n}_aux" for n in trainer.objective.aux_terms())}
     missing = expected - set(train[-1])
     assert not missing, f"{preset}: not logged: {sorted(missing)}"
     assert set(trainer.optimizers) == {"model", *trainer.objective.aux_terms()}
+    val = [r for r in read_metrics(run.path) if r["split"] == "val"]
+    assert val and not names - set(val[-1]), f"{preset}: not in validation: {sorted(names - set(val[-1]))}"
+    has_kl = api.build_objective(run.config).posterior != "point"
+    assert ("elbo" in names) == has_kl, "an ELBO is logged exactly when the posterior has a KL to the prior"
 
     # save -> load round trip: the rebuilt model computes exactly what the trained one does
     ckpt = latest_good(run.path / "checkpoints")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from shadowplay.model import ModelSpec, build_model
-from shadowplay.objectives import LinearRamp, Objective, PresetParams, StepContext, build_preset
+from shadowplay.objectives import LinearRamp, Objective, PresetParams, StepContext, Term, TermOutput, build_preset
 from shadowplay.objectives.terms.kl import KL, CapacityKL, kl_per_latent
 from shadowplay.objectives.terms.recon import Reconstruction
 
@@ -42,7 +42,8 @@ def test_vae_loss_is_minus_elbo_bernoulli():
     loglik = (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(dim=(1, 2, 3))
     neg_elbo = (-loglik + _closed_form_kl(model, x)).mean()
     torch.testing.assert_close(lo.loss, neg_elbo, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(lo.terms["recon"], -loglik.mean(), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(lo.parts["recon"], -loglik.mean(), rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(lo.diagnostics["elbo"], -neg_elbo.detach(), rtol=1e-10, atol=1e-10)  # logged ELBO
     assert lo.weights == {"recon": 1.0, "kl": 1.0}
 
 
@@ -65,7 +66,7 @@ def test_beta_weights_only_the_kl_and_ae_has_no_kl():
     x = torch.rand(5, 1, 6, 6, dtype=torch.float64)
     out = model(x)
     lo = build_preset("beta_vae", PresetParams(beta=4.0)).objective(out, StepContext())
-    torch.testing.assert_close(lo.loss, lo.terms["recon"] + 4.0 * lo.terms["kl"])
+    torch.testing.assert_close(lo.loss, lo.parts["recon"] + 4.0 * lo.parts["kl"])
     assert build_preset("beta_vae", PresetParams()).objective.weights(0)["kl"] == 4.0  # Higgins et al.'s default
     ae = build_preset("ae", PresetParams())
     assert ae.posterior == "point" and set(ae.objective.terms) == {"recon"}
@@ -75,10 +76,10 @@ def test_recon_is_summed_over_pixels_and_averaged_over_the_batch():
     model = _model()
     x = torch.rand(4, 1, 6, 6, dtype=torch.float64)
     out = model(x)
-    r = Reconstruction()(out, StepContext())
+    r = Reconstruction()(out, StepContext()).parts["recon"]
     twice = type(out)(x=torch.cat([x, x]), posterior=out.posterior, z=out.z,
                       likelihood=model.likelihood(model.decoder(torch.cat([out.z, out.z]))), prior=out.prior)
-    torch.testing.assert_close(Reconstruction()(twice, StepContext()), r)   # batch size does not change it
+    torch.testing.assert_close(Reconstruction()(twice, StepContext()).parts["recon"], r)   # batch size does not change it
     per_example = -out.likelihood.log_prob(x)
     torch.testing.assert_close(r, per_example.mean())
     assert float(r.detach()) > 36 * 0.1  # a sum over 36 pixels, not a per-pixel mean (each pixel costs > 0.1 nats here)
@@ -88,9 +89,13 @@ def test_kl_term_closed_form_and_monte_carlo():
     model = _model(latent=4, seed=3)
     x = torch.rand(6, 1, 6, 6, dtype=torch.float64)
     out = model(x)
-    kl = KL()(out, StepContext())
+    res = KL()(out, StepContext())
+    kl = res.parts["kl"]
     closed = _closed_form_kl(model, x)
     torch.testing.assert_close(kl, closed.mean(), rtol=1e-12, atol=1e-12)
+    mu, logvar = model.encoder(x).chunk(2, dim=-1)                      # diagnostic: per-latent batch mean
+    torch.testing.assert_close(res.diagnostics["kl_per_latent"], (0.5 * (logvar.exp() + mu**2 - 1 - logvar)).mean(0),
+                               rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(kl_per_latent(out).sum(-1), closed, rtol=1e-12, atol=1e-12)
     # Monte Carlo: per-example mean of log q(z|x) − log p(z) over K draws; standard error from the draws.
     torch.manual_seed(4)
@@ -107,20 +112,26 @@ def test_kl_is_undefined_for_a_point_mass():
     model = build_model(ModelSpec(data_shape=(4,), latent_dim=2, hidden=(8,), posterior="point"))
     with pytest.raises(ValueError, match="point-mass"):
         KL()(model(torch.rand(3, 4)), StepContext())
+    res = Reconstruction()(model(torch.rand(3, 4)), StepContext())
+    assert set(res.parts) == {"recon"} and not res.diagnostics  # an autoencoder has no ELBO to report
 
 
 def test_capacity_term_tracks_a_linear_target():
     model = _model()
     out = model(torch.rand(8, 1, 6, 6, dtype=torch.float64))
-    kl = float(KL()(out, StepContext()).detach())
+    kl = float(KL()(out, StepContext()).parts["kl"].detach())
     term = CapacityKL(c_max=20.0, steps=1000)
     for step, c in [(0, 0.0), (250, 5.0), (500, 10.0), (1000, 20.0), (5000, 20.0)]:
-        assert float(term(out, StepContext(step=step)).detach()) == pytest.approx(abs(kl - c), rel=1e-12)
+        res = term(out, StepContext(step=step))
+        assert float(res.parts["capacity"].detach()) == pytest.approx(abs(kl - c), rel=1e-12)
+        assert float(res.diagnostics["capacity_target"]) == c and float(res.diagnostics["kl"].detach()) == pytest.approx(kl)
     preset = build_preset("annealed_vae", PresetParams(capacity_weight=100.0, capacity_max=20.0, capacity_steps=1000))
     lo = preset.objective(out, StepContext(step=500))
-    assert lo.weights["capacity"] == 100.0 and lo.weights["kl"] == 0.0        # KL is logged, not optimized
-    torch.testing.assert_close(lo.loss, lo.terms["recon"] + 100.0 * lo.terms["capacity"])
-    assert float(lo.terms["capacity"].detach()) == pytest.approx(abs(kl - 10.0), rel=1e-12)
+    assert lo.weights == {"recon": 1.0, "capacity": 100.0}                    # no weight-0 KL term
+    assert float(lo.diagnostics["kl"]) == pytest.approx(kl, rel=1e-12)       # KL is logged, not optimized
+    assert not lo.diagnostics["kl"].requires_grad
+    torch.testing.assert_close(lo.loss, lo.parts["recon"] + 100.0 * lo.parts["capacity"])
+    assert float(lo.parts["capacity"].detach()) == pytest.approx(abs(kl - 10.0), rel=1e-12)
 
 
 def test_kl_warmup_schedule():
@@ -130,7 +141,7 @@ def test_kl_warmup_schedule():
     model = _model()
     out = model(torch.rand(3, 1, 6, 6, dtype=torch.float64))
     lo = obj(out, StepContext(step=0))
-    torch.testing.assert_close(lo.loss, lo.terms["recon"])                     # KL off at step 0
+    torch.testing.assert_close(lo.loss, lo.parts["recon"])                     # KL off at step 0
     assert build_preset("vae", PresetParams()).objective.weights(0)["kl"] == 1.0  # no warm-up by default
     assert LinearRamp(3.0, 1.0, 4)(2) == 2.0
     with pytest.raises(ValueError, match="steps >= 0"):
@@ -142,3 +153,31 @@ def test_objective_rejects_bad_term_lists():
         Objective([])
     with pytest.raises(ValueError, match="unique"):
         Objective([(KL(), 1.0), (KL(), 2.0)])
+
+
+class _TwoParts(Term):
+    """A test term with parts ``a`` = mean z and ``b`` = mean z², and a diagnostic ``c``."""
+
+    name = "two"
+    parts = ("a", "b")
+
+    def forward(self, out, ctx):
+        return TermOutput({"a": out.z.mean(), "b": (out.z ** 2).mean()}, {"c": out.z.abs().mean(), "recon": out.z[0, 0]})
+
+
+def test_parts_are_weighted_by_name_and_diagnostics_stay_out_of_the_loss():
+    model = _model()
+    out = model(torch.rand(5, 1, 6, 6, dtype=torch.float64))
+    with pytest.raises(ValueError, match="one weight per part"):
+        Objective([(_TwoParts(), {"a": 1.0})])
+    with pytest.raises(ValueError, match="dict of weights"):
+        Objective([(_TwoParts(), 2.0)])
+    obj = Objective([(KL(), 1.0), (_TwoParts(), {"a": 2.0, "b": LinearRamp(0.0, 4.0, 10)})])
+    assert obj.parts == ["kl", "a", "b"] and obj.weights(5) == {"kl": 1.0, "a": 2.0, "b": 2.0}
+    lo = obj(out, StepContext(step=5))
+    z = out.z
+    torch.testing.assert_close(lo.loss, lo.parts["kl"] + 2.0 * z.mean() + 2.0 * (z ** 2).mean())
+    assert set(lo.diagnostics) == {"kl_per_latent", "c", "recon"} and not lo.diagnostics["c"].requires_grad
+    assert set(lo.logged()) == {"loss", "kl", "a", "b", "kl_per_latent", "c", "recon"}
+    with pytest.raises(RuntimeError, match="reported twice"):  # diagnostic "recon" collides with a part
+        Objective([(Reconstruction(), 1.0), (_TwoParts(), {"a": 1.0, "b": 1.0})])(out, StepContext())

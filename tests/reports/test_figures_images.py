@@ -20,6 +20,12 @@ def test_training_curves_panels_per_term():
     assert titles == ["loss", "recon", "kl", "elbo", "weights"]
     assert figure_png(fig)[:4] == b"\x89PNG"
     assert training_curves([]) is None
+    recs[0].update({"kl_per_latent/0": 1.0, "kl_per_latent/1": 2.0})  # a vector diagnostic: one panel, two lines
+    fig = training_curves(recs)
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["loss", "recon", "kl", "kl_per_latent", "elbo",
+                                                                     "weights"]
+    panel = next(ax for ax in fig.axes if ax.get_title() == "kl_per_latent")
+    assert [line.get_label() for line in panel.get_lines()] == ["0 (train)", "1 (train)"]
 
 
 def test_latent_figures_render():

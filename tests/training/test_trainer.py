@@ -10,7 +10,7 @@ import torch
 
 import shadowplay.api as api
 from shadowplay.errors import TrainingDivergedError
-from shadowplay.objectives import Term
+from shadowplay.objectives import Term, TermOutput
 from shadowplay.objectives.terms.kl import KL
 from shadowplay.training import Callback, latest_good, read_checkpoint, read_metrics
 
@@ -29,8 +29,8 @@ def test_nan_in_a_term_stops_with_the_step_and_term_named(tiny_flat, runs_dir, m
     real = KL.forward
 
     def kl_goes_nan(self, out, ctx):
-        value = real(self, out, ctx)
-        return value * math.nan if ctx.step >= 7 else value
+        res = real(self, out, ctx)
+        return TermOutput({"kl": res.parts["kl"] * math.nan}, res.diagnostics) if ctx.step >= 7 else res
 
     monkeypatch.setattr(KL, "forward", kl_goes_nan)
     with pytest.raises(TrainingDivergedError) as e:
@@ -118,6 +118,7 @@ class _MeanMatcher(Term):
     batch mean of z with its own optimizer, like FactorVAE's discriminator (Kim & Mnih 2018, Alg. 2)."""
 
     name = "test_mean_matcher"
+    parts = ("test_mean_matcher",)
     aux_lr = 0.05
 
     def __init__(self):
@@ -125,7 +126,7 @@ class _MeanMatcher(Term):
         self.m = torch.nn.Parameter(torch.zeros(()))
 
     def forward(self, out, ctx):
-        return (self.m.detach() - out.z.mean()) ** 2
+        return TermOutput({"test_mean_matcher": (self.m.detach() - out.z.mean()) ** 2})
 
     def aux_loss(self, out, ctx):
         return (self.m - out.z.detach().mean()) ** 2
@@ -136,7 +137,7 @@ def test_a_term_with_its_own_optimizer_is_trained_saved_and_restored(tiny_flat, 
     from shadowplay.objectives.terms.recon import Reconstruction
 
     monkeypatch.setitem(presets.PRESETS, "test_aux", lambda p: PresetResult(
-        "gaussian", Objective([(Reconstruction(), 1.0), (KL(), 1.0), (_MeanMatcher(), 1.0)], preset="test_aux")))
+        "gaussian", Objective([(Reconstruction(), 1.0), (KL(), 1.0), (_MeanMatcher(), 1.0)])))
     full = _train(tiny_flat, runs_dir, "aux_full", ["trainer.checkpoint_every=5"], model="test_aux")
     part = _train(tiny_flat, runs_dir, "aux_part", ["trainer.checkpoint_every=5", "trainer.max_steps=7",
                                                     "trainer.log_every=1"],
@@ -158,3 +159,57 @@ def test_grad_clip_and_adamw_run(tiny_flat, runs_dir):
     assert run.result.step == 5 and not run.result.finished
     assert read_checkpoint(run.result.last_checkpoint).state["optimizers"]["model"]["param_groups"][0][
         "weight_decay"] == 0.01
+
+
+def test_the_presets_optimizer_defaults_apply_unless_the_user_gives_an_lr(tiny_flat, runs_dir):
+    def model_lr(run):
+        group = read_checkpoint(run.result.last_checkpoint).state["optimizers"]["model"]["param_groups"][0]
+        return group["lr"], tuple(group["betas"])
+
+    small = ["trainer.max_steps=1", "trainer.epochs=1"]
+    assert model_lr(_train(tiny_flat, runs_dir, "lr_vae", small, model="vae")) == (1e-3, (0.9, 0.999))
+    fv = ["objective.extra={disc_hidden: 8, disc_layers: 1}"]
+    assert model_lr(_train(tiny_flat, runs_dir, "lr_fv", [*small, *fv], model="factor_vae")) == (1e-4, (0.9, 0.999))
+    user = _train(tiny_flat, runs_dir, "lr_user", [*small, *fv, "trainer.lr=3e-3"], model="factor_vae")
+    assert model_lr(user) == (3e-3, (0.9, 0.999))  # the user's lr wins over the preset's
+
+
+class _BatchSizes(Term):
+    """Records the size of every batch it sees (a stand-in for any batch-based estimate)."""
+
+    name = "batch_sizes"
+    parts = ("batch_sizes",)
+    seen: list[int] = []
+
+    def forward(self, out, ctx):
+        _BatchSizes.seen.append((len(out.z), ctx.dataset_size))
+        return TermOutput({"batch_sizes": out.z.sum() * 0.0})
+
+
+def test_validation_uses_minibatches_of_the_training_batch_size(tiny_flat, runs_dir, monkeypatch):
+    from shadowplay.objectives import Objective, PresetResult, presets
+    from shadowplay.objectives.terms.recon import Reconstruction
+
+    monkeypatch.setitem(presets.PRESETS, "test_sizes", lambda p: PresetResult(
+        "gaussian", Objective([(Reconstruction(), 1.0), (KL(), 1.0), (_BatchSizes(), 1.0)])))
+    _BatchSizes.seen = []
+    run = _train(tiny_flat, runs_dir, "sizes", ["trainer.epochs=1", "trainer.batch_size=7"], model="test_sizes")
+    splits = api.load_splits(run.config)
+    n_train, n_val = len(splits.train), len(splits.val)
+    assert n_val > 7
+    val_sizes = _BatchSizes.seen[run.result.step:]  # the training steps come first, then one validation pass
+    assert [b for b, _ in val_sizes] == [7] * (n_val // 7) + ([n_val % 7] if n_val % 7 else [])
+    assert {n for _, n in val_sizes} == {n_train}  # the training estimator's N
+
+
+def test_beta_tcvae_validates_a_validation_set_larger_than_the_training_set(runs_dir):
+    """The audit's crash: validation chunks larger than N made β-TCVAE refuse the batch before any checkpoint."""
+    run = api.train(data="digits", model="beta_tcvae", runs_dir=runs_dir, name="tcval", progress=False,
+                    overrides=["data.n_samples=300", "data.val_fraction=0.5", "trainer.epochs=1",
+                               "model.hidden=[32]", "model.latent_dim=3"])
+    splits = api.load_splits(run.config)
+    assert len(splits.val) > len(splits.train)
+    val = [r for r in read_metrics(run.path) if r["split"] == "val"]
+    assert len(val) == 1 and {"mi", "tc", "dwkl", "kl", "elbo"} <= set(val[0])
+    assert all(math.isfinite(val[0][k]) for k in ("mi", "tc", "dwkl"))
+    assert (run.path / "checkpoints" / "best.safetensors").is_file()

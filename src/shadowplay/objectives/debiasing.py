@@ -15,19 +15,19 @@ from __future__ import annotations
 
 from .objective import Objective
 from .presets import PresetParams, PresetResult, kl_weight, register_preset
-from .terms.dbvae import Classification, DebiasedKL, DebiasedRecon
+from .terms.dbvae import Classification, DebiasedVAE
 
 
 @register_preset("dbvae")
 def _dbvae(p: PresetParams) -> PresetResult:
     """DB-VAE: classification + VAE loss on the debiased class (β = 1: the paper's plain VAE)."""
     beta = 1.0 if p.beta is None else p.beta
-    terms = [(Classification(), 1.0), (DebiasedRecon(p.debias_class), 1.0),
-             (DebiasedKL(p.debias_class), kl_weight(beta, p.warmup_steps))]
-    return PresetResult("gaussian", Objective(terms, preset="dbvae"), classifier=True)
+    terms = [(Classification(), 1.0),
+             (DebiasedVAE(p.debias_class), {"recon": 1.0, "kl": kl_weight(beta, p.warmup_steps)})]
+    return PresetResult("gaussian", Objective(terms), classifier=True)
 
 
 @register_preset("classifier")
 def _classifier(p: PresetParams) -> PresetResult:
     """The DB-VAE encoder and head trained on the classification loss alone (the decoder stays untrained)."""
-    return PresetResult("gaussian", Objective([(Classification(), 1.0)], preset="classifier"), classifier=True)
+    return PresetResult("gaussian", Objective([(Classification(), 1.0)]), classifier=True)

@@ -10,7 +10,13 @@ preset                    objective (minimized, per example)                    
 ========================  ==========================================================  ========================
 
 A preset function takes plain values (β, γ, …) and returns a :class:`PresetResult`. Disentangling presets
-(β-TCVAE, FactorVAE, DIP-VAE) register themselves the same way in their own modules.
+(β-TCVAE, FactorVAE, DIP-VAE) register themselves the same way in their own modules. Every preset's model
+optimizer defaults to ``OptimizerDefaults()`` (Adam, lr 1e-3, betas (0.9, 0.999)) unless its objective is built with
+others; ``trainer.lr`` given by the user always wins.
+
+Where each default lives: β, γ and the capacity schedule in the preset function that reads them (below and in
+``disentangling.py``); the model optimizer's lr and betas in ``objective.OptimizerDefaults`` or the preset's
+``Objective(..., optimizer=...)``; a term's own optimizer on the term (``Term.aux_lr``/``aux_betas``).
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ class PresetParams:
 
 @dataclass(frozen=True)
 class PresetResult:
+    """``posterior``: the model's posterior kind (``gaussian`` or ``point``); ``objective``: its terms, weights and
+    optimizer defaults."""
+
     posterior: str
     objective: Objective
     classifier: bool = False  # the model needs a classifier head on its encoder and labelled data (DB-VAE)
@@ -81,28 +90,27 @@ def kl_weight(beta: float, warmup_steps: int) -> Constant | LinearRamp:
 @register_preset("ae")
 def _ae(p: PresetParams) -> PresetResult:
     """Autoencoder: recon only, point-mass posterior (no KL, no sampling)."""
-    return PresetResult("point", Objective([(Reconstruction(), 1.0)], preset="ae"))
+    return PresetResult("point", Objective([(Reconstruction(), 1.0)]))
 
 
 @register_preset("vae")
 def _vae(p: PresetParams) -> PresetResult:
     """VAE: recon + KL, i.e. −ELBO (Kingma & Welling 2014); objective.warmup_steps ramps the KL weight 0 → 1."""
     beta = 1.0 if p.beta is None else p.beta
-    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
-                                              preset="vae"))
+    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))]))
 
 
 @register_preset("beta_vae")
 def _beta_vae(p: PresetParams) -> PresetResult:
     """β-VAE: recon + β·KL (Higgins et al. 2017; β=4 by default, un-normalized)."""
     beta = 4.0 if p.beta is None else p.beta
-    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))],
-                                              preset="beta_vae"))
+    return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (KL(), kl_weight(beta, p.warmup_steps))]))
 
 
 @register_preset("annealed_vae")
 def _annealed(p: PresetParams) -> PresetResult:
     """Capacity-annealed β-VAE: recon + γ·|KL − C(t)| (Burgess et al. 2018; γ=1000, C_max=25 over 100k steps)."""
     gamma = 1000.0 if p.capacity_weight is None else p.capacity_weight
-    terms = [(Reconstruction(), 1.0), (CapacityKL(p.capacity_max, p.capacity_steps), gamma), (KL(), 0.0)]
-    return PresetResult("gaussian", Objective(terms, preset="annealed_vae"))
+    # The KL itself is a diagnostic of the capacity term (logged, never optimized), not a weight-0 term.
+    terms = [(Reconstruction(), 1.0), (CapacityKL(p.capacity_max, p.capacity_steps), gamma)]
+    return PresetResult("gaussian", Objective(terms))

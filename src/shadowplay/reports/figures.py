@@ -35,28 +35,35 @@ def _numeric(v: Any) -> float | None:
 
 
 def training_curves(records: Sequence[dict[str, Any]]) -> Figure | None:
-    """One panel per logged quantity (every loss term, the total, the ELBO), train lines and validation markers
-    against the step; the term weights (``weight/<term>``) share one panel. ``None`` when nothing was logged."""
+    """One panel per logged quantity (every loss part, the total, each diagnostic such as the ELBO), train lines and
+    validation markers against the step. Keys ``group/name`` share one panel per group: the part weights
+    (``weight/<part>``, panel "weights") and vector diagnostics (``kl_per_latent/<j>``). ``None`` when nothing was
+    logged."""
     keys: list[str] = []
     for r in records:
         keys += [k for k in r if k not in _SKIP and k not in keys and _numeric(r[k]) is not None]
-    panels = [k for k in keys if not k.startswith("weight/")]
-    weights = [k for k in keys if k.startswith("weight/")]
-    n = len(panels) + (1 if weights else 0)
+    groups: dict[str, list[str]] = {}
+    for k in keys:
+        group = k.split("/", 1)[0] if "/" in k else k
+        groups.setdefault("weights" if group == "weight" else group, []).append(k)
+    if "weights" in groups:  # the weights panel comes last
+        groups["weights"] = groups.pop("weights")
+    n = len(groups)
     if n == 0:
         return None
     ncol = min(3, n)
     nrow = int(np.ceil(n / ncol))
     fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
-    for ax, key in zip(axes.flat, panels + (["weights"] if weights else [])):
+    for ax, (title, members) in zip(axes.flat, groups.items()):
+        shared = len(members) > 1 or "/" in members[0]
         for split, style in (("train", dict(lw=1.2)), ("val", dict(marker="o", ms=3, lw=1))):
-            for k in (weights if key == "weights" else [key]):
+            for k in members:
                 pts = [(r["step"], _numeric(r[k])) for r in records if r.get("split") == split and k in r]
                 if pts:
                     s, v = zip(*pts)
-                    label = f"{k.split('/', 1)[-1]} ({split})" if key == "weights" else split
+                    label = f"{k.split('/', 1)[-1]} ({split})" if shared else split
                     ax.plot(s, v, label=label, **style)
-        ax.set_title(key, fontsize=10)
+        ax.set_title(title, fontsize=10)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7)

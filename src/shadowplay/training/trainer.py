@@ -5,6 +5,12 @@ epoch order is a permutation drawn from a generator seeded by ``(seed, epoch)``,
 function of the position and needs no saved state; the global torch RNG (reparameterization noise, dynamic
 binarization, extra minibatches) is saved in every checkpoint. Together with weights, optimizers and the step this
 makes resume exact: a run killed mid-epoch and resumed ends with the same weights as an uninterrupted one.
+
+The trainer knows no formula. It minimizes ``LossOutput.loss`` and logs what the objective reports: the loss, every
+part (unweighted) with its weight as ``weight/<part>``, every diagnostic (a ``(K,)`` vector as ``name/0`` …
+``name/K−1``) and each auxiliary loss as ``<term>_aux``. ``best.safetensors`` is the epoch with the highest
+validation ``elbo`` when the objective reports one (every preset with a Gaussian posterior), else the lowest
+validation loss (the plain autoencoder).
 """
 
 from __future__ import annotations
@@ -19,11 +25,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import TrainerConfig
-from ..distributions import PointMass
 from ..errors import TrainingDivergedError
 from ..model import LatentVariableModel
 from ..objectives import Objective, StepContext
-from ..objectives.terms.kl import kl_per_latent
 from ..run import RunFolder
 from .callbacks import Callback
 from .checkpoint import (Checkpoint, copy_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
@@ -82,7 +86,11 @@ class Trainer:
         self.header = header or {}
         self.folder = RunFolder(self.run_dir)  # every file name of the run comes from here
         self.ckpt_dir = self.folder.checkpoints_dir
-        self.optimizers = {"model": make_optimizer(model.parameters(), cfg.optimizer, cfg.lr, cfg.weight_decay)}
+        # trainer.lr given by the user wins; otherwise the preset's default (objectives.OptimizerDefaults).
+        defaults = objective.optimizer
+        self.lr = cfg.lr if cfg.lr is not None else defaults.lr
+        self.optimizers = {"model": make_optimizer(model.parameters(), cfg.optimizer, self.lr, cfg.weight_decay,
+                                                   defaults.betas)}
         for name, term in objective.aux_terms().items():
             self.optimizers[name] = make_optimizer(term.parameters(), cfg.optimizer, term.aux_lr or cfg.lr, 0.0,
                                                    term.aux_betas)
@@ -179,7 +187,7 @@ class Trainer:
             out = self.net(x)
         lo = self.objective(out, ctx)
         if not bool(torch.isfinite(lo.loss)):
-            raise self._diverged(lo.terms, lo.loss)
+            raise self._diverged(lo.parts, lo.loss)
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
         self.acc.backward(lo.loss * self.shard_weight if self.shard_weight != 1.0 else lo.loss)
@@ -187,7 +195,7 @@ class Trainer:
             self.acc.unscale(opt)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.acc.step(opt)
-        values = {"loss": lo.loss.detach(), **{k: v.detach() for k, v in lo.terms.items()}}
+        values = lo.logged()  # loss, parts and diagnostics, detached: tensors, so logging costs no sync per step
         for name, term in self.objective.aux_terms().items():
             aux = term.aux_loss(out, ctx)
             if not bool(torch.isfinite(aux)):
@@ -200,29 +208,34 @@ class Trainer:
             values[f"{name}_aux"] = aux.detach()
         return values
 
+    @property
+    def val_batch_size(self) -> int:
+        """Validation minibatches have the size of the training minibatches (a training batch never exceeds N)."""
+        return min(self.cfg.batch_size, self.n)
+
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """Mean loss, terms and ELBO (= −recon − KL, nats per example) over the validation set."""
+        """Mean over the validation set of everything the objective reports (loss, parts, diagnostics).
+
+        The set is cut into minibatches of the training batch size and each is scored with the training
+        ``dataset_size``, so batch-based estimates (β-TCVAE's MI, TC and dimension-wise KL, DIP-VAE's covariance)
+        come from the same estimator as the training values and the two are comparable; each minibatch's means are
+        weighted by its size. The data are not binarized here: validation scores the intensities as given.
+        """
         if self.val_x is None:
             return {}
         self.model.eval()
-        sums: dict[str, float] = {}
+        sums: dict[str, torch.Tensor] = {}
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model)
-        labels = self.val_labels.split(1024) if self.val_labels is not None else [None] * len(self.val_x.split(1024))
-        for chunk, y in zip(self.val_x.split(1024), labels):
-            ctx.labels = y
-            out = self.model(chunk)
-            lo = self.objective(out, ctx)
-            vals = {"loss": lo.loss, **lo.terms}
-            if "kl" not in vals and not isinstance(out.posterior, PointMass):
-                vals["kl"] = kl_per_latent(out).sum(-1).mean()
-            for k, v in vals.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(chunk)
+        vx = self.val_x.split(self.val_batch_size)  # (b, *shape) chunks, b <= the training batch size
+        vy = self.val_labels.split(self.val_batch_size) if self.val_labels is not None else [None] * len(vx)
+        for chunk, y in zip(vx, vy):
+            ctx.labels = y  # (b,) or None: DB-VAE's mask needs the chunk's labels
+            lo = self.objective(self.model(chunk), ctx)
+            for k, v in lo.logged().items():
+                sums[k] = sums[k] + v * len(chunk) if k in sums else v * len(chunk)
         self.model.train()
-        m = {k: v / len(self.val_x) for k, v in sums.items()}
-        if "recon" in m:
-            m["elbo"] = -(m["recon"] + m.get("kl", 0.0))
-        return m
+        return _flatten({k: v / len(self.val_x) for k, v in sums.items()})
 
     def fit(self) -> TrainResult:
         cfg = self.cfg
@@ -284,7 +297,8 @@ class Trainer:
         """Log the window's mean terms, weights and samples/s; reset the window; return samples/s."""
         means, rate = window.flush()
         means, rate = self.dist.mean(means), rate * self.dist.world  # the whole global batch, not rank 0's shard
-        weights = {f"weight/{k}": w for k, w in self.objective.weights(self.step).items()}
+        # The weights the window's last step used: that step was computed with ctx.step = self.step − 1.
+        weights = {f"weight/{k}": w for k, w in self.objective.weights(max(self.step - 1, 0)).items()}
         logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
         bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
         return rate
@@ -323,7 +337,19 @@ class _Window:
 
     def flush(self) -> tuple[dict[str, float], float]:
         dt = time.perf_counter() - self.t0
-        means = {k: float(v) / self.n for k, v in self.sums.items()}
+        means = _flatten({k: v / self.n for k, v in self.sums.items()})
         rate = self.seen / dt if dt > 0 else 0.0
         self.__init__()
         return means, rate
+
+
+def _flatten(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Scalars as they are; a ``(K,)`` vector ``name`` (a diagnostic such as ``kl_per_latent``) as ``name/0`` …
+    ``name/K−1``, the names the metrics log and TensorBoard show."""
+    flat: dict[str, float] = {}
+    for key, value in values.items():
+        if value.ndim == 0:
+            flat[key] = float(value)
+        else:
+            flat.update({f"{key}/{i}": float(v) for i, v in enumerate(value.reshape(-1).tolist())})
+    return flat

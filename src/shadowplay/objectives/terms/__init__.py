@@ -1,8 +1,7 @@
-"""Loss terms. Each returns its **unweighted** value averaged over the batch (summed over data and latent
-dimensions); the objective applies weights. A term is a ``Term`` subclass registered by name where it is defined."""
+"""Loss terms, one file per term. Each returns a :class:`TermOutput`: its named **unweighted** parts, averaged over
+the batch (summed over data and latent dimensions), and logged-only diagnostics; the objective applies the weights.
+"""
 
-from .base import TERMS, StepContext, Term, register_term
-from . import kl, recon  # noqa: F401  (register)
-from . import dip, factor_tc, tc  # noqa: F401  (register the disentangling terms)
+from .base import StepContext, Term, TermOutput
 
-__all__ = ["TERMS", "StepContext", "Term", "register_term"]
+__all__ = ["StepContext", "Term", "TermOutput"]

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ...errors import DataError
 from ...model import ModelOutput
-from .base import StepContext, Term, register_term
+from .base import StepContext, Term, TermOutput
 from .kl import kl_per_latent
 
 
@@ -47,42 +47,36 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values[mask].sum() / values.shape[0]
 
 
-@register_term
 class Classification(Term):
-    """L_y: classifier cross-entropy, mean over the batch. Scalar."""
+    """Part ``classification``: L_y, the classifier cross-entropy, mean over the batch ``(B,)`` → scalar."""
 
     name = "classification"
+    parts = ("classification",)
 
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
         labels = _labels(out, ctx)
-        return classification_loss(out.logits, labels).mean()
+        return TermOutput({"classification": classification_loss(out.logits, labels).mean()})
 
 
-@register_term
-class DebiasedRecon(Term):
-    """1[y = c] · −log p(x|z), summed over the inputs of the debiased class c, divided by B. Scalar."""
+class DebiasedVAE(Term):
+    """Parts ``recon`` = Σ_{i: y_i = c} −log p(x_i|z_i) / B and ``kl`` = Σ_{i: y_i = c} KL(q(z|x_i) ‖ N(0, I)) / B.
 
-    name = "recon"
+    One term with two parts, so the preset weights KL by name (β, or a warm-up schedule). Diagnostic
+    ``kl_per_latent`` ``(L,)``: the mean KL of each latent over the inputs of class c (zeros when the batch has none),
+    which shows which latents the VAE uses for the debiased class.
+    """
 
-    def __init__(self, debias_class: int = 1):
-        super().__init__()
-        self.debias_class = int(debias_class)
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        mask = _labels(out, ctx) == self.debias_class
-        return masked_mean(-out.likelihood.log_prob(out.x), mask)
-
-
-@register_term
-class DebiasedKL(Term):
-    """1[y = c] · KL(q(z|x) ‖ N(0, I)), summed over the inputs of class c, divided by B. Scalar."""
-
-    name = "kl"
+    name = "dbvae"
+    parts = ("recon", "kl")
 
     def __init__(self, debias_class: int = 1):
         super().__init__()
         self.debias_class = int(debias_class)
 
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        mask = _labels(out, ctx) == self.debias_class
-        return masked_mean(kl_per_latent(out).sum(-1), mask)
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        mask = _labels(out, ctx) == self.debias_class  # (B,) bool
+        per_latent = kl_per_latent(out)  # (B, L)
+        n_c = mask.sum().clamp(min=1)
+        return TermOutput(
+            {"recon": masked_mean(-out.likelihood.log_prob(out.x), mask), "kl": masked_mean(per_latent.sum(-1), mask)},
+            {"kl_per_latent": per_latent[mask].sum(0) / n_c})

@@ -11,8 +11,8 @@ covariance of the prior:
   of total covariance for a diagonal Gaussian q(z|x).
 
 Both are estimated on the minibatch, with the population covariance (divide by B, as disentanglement_lib's
-``compute_covariance_z_mean``). The two sums are separate terms so each is logged unweighted and λ_od, λ_d are
-ordinary term weights.
+``compute_covariance_z_mean``). The two sums are the two parts of one term, so each is logged unweighted and
+λ_od, λ_d are ordinary part weights.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 from torch.distributions import Normal
 
 from ...model import ModelOutput
-from .base import StepContext, Term, register_term
+from .base import StepContext, Term, TermOutput
 
 KINDS = ("i", "ii")
 
@@ -33,44 +33,31 @@ def dip_covariance(posterior: Normal, kind: str = "i") -> torch.Tensor:
     if not isinstance(posterior, Normal):
         raise ValueError("DIP-VAE needs a Gaussian posterior (model.posterior 'gaussian'), got "
                          f"{type(posterior).__name__}")
-    mu = posterior.loc
+    mu = posterior.loc                        # (B, L) encoder means
     centred = mu - mu.mean(0, keepdim=True)
-    cov = centred.T @ centred / mu.shape[0]
-    if kind == "ii":
+    cov = centred.T @ centred / mu.shape[0]   # (L, L) population covariance of μ (divide by B, not B − 1)
+    if kind == "ii":  # law of total covariance: + E[diag σ²(x)]
         cov = cov + torch.diag(posterior.variance.mean(0))
     return cov
 
 
-class _DIPPart(Term):
+class DIPPenalty(Term):
+    """DIP-VAE's penalty (Kumar et al. 2018, eqs. 6–7), one term with two parts from one ``(L, L)`` covariance C:
+
+    - ``dip_offdiag`` Σ_{i≠j} C_ij², weighted by λ_od;
+    - ``dip_diag``    Σ_i (C_ii − 1)², weighted by λ_d.
+    """
+
+    name = "dip"
+    parts = ("dip_offdiag", "dip_diag")
+
     def __init__(self, kind: str = "i"):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"unknown DIP-VAE kind {kind!r}; choose 'i' or 'ii'")
         self.kind = kind
 
-    def covariance(self, out: ModelOutput) -> torch.Tensor:
-        key = f"dip_covariance/{self.kind}"
-        if key not in out.extras:
-            out.extras[key] = dip_covariance(out.posterior, self.kind)
-        return out.extras[key]
-
-
-@register_term
-class DIPOffDiagonal(_DIPPart):
-    """Σ_{i≠j} C_ij², weighted by λ_od (Kumar et al. 2018, eqs. 6–7)."""
-
-    name = "dip_offdiag"
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        c = self.covariance(out)
-        return (c ** 2).sum() - (torch.diagonal(c) ** 2).sum()
-
-
-@register_term
-class DIPDiagonal(_DIPPart):
-    """Σ_i (C_ii − 1)², weighted by λ_d (Kumar et al. 2018, eqs. 6–7)."""
-
-    name = "dip_diag"
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        return ((torch.diagonal(self.covariance(out)) - 1.0) ** 2).sum()
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        c = dip_covariance(out.posterior, self.kind)  # (L, L)
+        diag = torch.diagonal(c)                      # (L,)
+        return TermOutput({"dip_offdiag": (c ** 2).sum() - (diag ** 2).sum(), "dip_diag": ((diag - 1.0) ** 2).sum()})

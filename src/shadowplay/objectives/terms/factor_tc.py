@@ -25,7 +25,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ...model import ModelOutput
-from .base import StepContext, Term, register_term
+from .base import StepContext, Term, TermOutput
 
 
 def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -49,11 +49,12 @@ def discriminator_mlp(latent_dim: int, hidden: int = 1000, layers: int = 6, slop
     return nn.Sequential(*mods)
 
 
-@register_term
 class DiscriminatorTC(Term):
-    """TC ≈ mean over the batch of the log-odds s_0(z) − s_1(z) of a discriminator (Kim & Mnih 2018, eq. 3)."""
+    """Part ``factor_tc``: TC ≈ mean over the batch of the log-odds s_0(z) − s_1(z) of a discriminator (Kim & Mnih
+    2018, eq. 3). Its auxiliary loss (the discriminator's cross-entropy) is logged as ``factor_tc_aux``."""
 
     name = "factor_tc"
+    parts = ("factor_tc",)
 
     def __init__(self, latent_dim: int, hidden: int = 1000, layers: int = 6, lr: float = 1e-4,
                  betas: tuple[float, float] = (0.5, 0.9)):
@@ -70,8 +71,8 @@ class DiscriminatorTC(Term):
         logits = functional_call(self.discriminator, frozen, (z,))
         return logits[:, 0] - logits[:, 1]
 
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        return self.log_odds(out.z).mean()
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        return TermOutput({"factor_tc": self.log_odds(out.z).mean()})
 
     def aux_loss(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
         """D's cross-entropy on this batch's codes (label 0) and a second batch's permuted codes (label 1).

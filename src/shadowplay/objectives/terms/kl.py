@@ -12,41 +12,54 @@ from torch.distributions import kl_divergence
 from ...distributions import PointMass
 from ...model import ModelOutput
 from ..schedules import LinearRamp
-from .base import StepContext, Term, register_term
+from .base import StepContext, Term, TermOutput
+
+
+def has_kl(out: ModelOutput) -> bool:
+    """Whether KL(q(z|x) ‖ p(z)) is defined: false for the plain autoencoder's point-mass posterior."""
+    return not isinstance(out.posterior, PointMass)
 
 
 def kl_per_latent(out: ModelOutput) -> torch.Tensor:
     """``(B, L)`` KL of each latent dimension of each example."""
-    if isinstance(out.posterior, PointMass):
+    if not has_kl(out):
         raise ValueError("KL to the prior is not defined for a point-mass (autoencoder) posterior")
     return kl_divergence(out.posterior, out.prior)
 
 
-@register_term
 class KL(Term):
-    """KL(q(z|x) ‖ N(0, I)) summed over latents, mean over the batch (β-VAE weights it by β; Higgins et al. 2017)."""
+    """Part ``kl``: KL(q(z|x) ‖ N(0, I)) summed over latents, mean over the batch (β-VAE weights it by β; Higgins
+    et al. 2017). Diagnostic ``kl_per_latent``: ``(L,)`` the batch mean of each latent's KL (Burda et al. 2016 use
+    it to spot inactive units); the trainer logs it as ``kl_per_latent/0`` … ``kl_per_latent/L−1``."""
 
     name = "kl"
+    parts = ("kl",)
 
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        return kl_per_latent(out).sum(-1).mean()
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        per_latent = kl_per_latent(out)  # (B, L)
+        return TermOutput({"kl": per_latent.sum(-1).mean()}, {"kl_per_latent": per_latent.mean(0)})
 
 
-@register_term
 class CapacityKL(Term):
-    """|KL − C(t)| with C rising linearly from 0 to ``c_max`` nats over ``steps`` steps.
+    """Part ``capacity``: |KL − C(t)| with C rising linearly from 0 to ``c_max`` nats over ``steps`` steps.
 
     Burgess et al. 2018, "Understanding disentangling in β-VAE", eq. 8: the objective is
     E_q[log p(x|z)] − γ·|KL(q(z|x) ‖ p(z)) − C|; the paper uses γ = 1000, C_max = 25 nats over 100,000 steps for
-    dSprites. The KL here is the batch mean, as in the paper's minibatch estimate.
+    dSprites. The KL here is the batch mean, as in the paper's minibatch estimate. Diagnostics: ``kl`` (that batch
+    mean, so the run shows how well KL tracks the target), ``capacity_target`` C(t) and ``kl_per_latent`` ``(L,)``.
     """
 
     name = "capacity"
+    parts = ("capacity",)
 
     def __init__(self, c_max: float = 25.0, steps: int = 100_000):
         super().__init__()
         self.capacity = LinearRamp(0.0, float(c_max), int(steps))
 
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        kl = kl_per_latent(out).sum(-1).mean()
-        return (kl - self.capacity(ctx.step)).abs()
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        per_latent = kl_per_latent(out)  # (B, L)
+        kl = per_latent.sum(-1).mean()
+        target = self.capacity(ctx.step)
+        return TermOutput({"capacity": (kl - target).abs()},
+                          {"kl": kl, "capacity_target": torch.as_tensor(target, dtype=kl.dtype, device=kl.device),
+                           "kl_per_latent": per_latent.mean(0)})

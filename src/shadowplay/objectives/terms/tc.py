@@ -19,19 +19,20 @@ minibatch ``{n_1..n_B}`` at the batch's own samples z_i ~ q(z|n_i):
   the weights here are on the diagonal, and ``tests/objectives`` checks them against a brute-force expectation.)
 
 N is ``StepContext.dataset_size``: a wrong N biases every term, so a batch larger than N is refused. The three
-terms always sum to the one-sample KL estimate E[log q(z|x) − log p(z)] whatever the estimator.
+parts always sum to the one-sample KL estimate E[log q(z|x) − log p(z)] whatever the estimator. They are the parts
+of one term, :class:`BetaTCVAE`, computed from one ``(B, B, L)`` table of log densities per batch.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch.distributions import Normal
 
 from ...model import ModelOutput
-from .base import StepContext, Term, register_term
+from .base import StepContext, Term, TermOutput
+from .kl import kl_per_latent
 
 ESTIMATORS = ("mws", "mss")
 
@@ -61,16 +62,6 @@ def mss_log_weights(batch: int, dataset_size: int, device=None, dtype: torch.dty
     return w.log().to(dtype)
 
 
-@dataclass
-class TCDecomposition:
-    """Per-example estimates, each ``(B,)``: log q(z|x), log q(z), Σ_j log q(z_j), log p(z)."""
-
-    log_qz_x: torch.Tensor
-    log_qz: torch.Tensor
-    log_qz_product: torch.Tensor
-    log_pz: torch.Tensor
-
-
 def estimate_log_qz(log_q: torch.Tensor, dataset_size: int, estimator: str = "mws"
                     ) -> tuple[torch.Tensor, torch.Tensor]:
     """From ``log_q`` ``(B, B, L)`` (see :func:`pairwise_log_density`) return log q(z_i) ``(B,)`` and the
@@ -89,57 +80,35 @@ def estimate_log_qz(log_q: torch.Tensor, dataset_size: int, estimator: str = "mw
     return torch.logsumexp(joint + logw, 1), torch.logsumexp(log_q + logw.unsqueeze(-1), 1)
 
 
-def tc_decomposition(out: ModelOutput, dataset_size: int, estimator: str = "mws") -> TCDecomposition:
-    """The four log densities of a batch, computed once per forward pass and cached in ``out.extras``."""
-    key = f"tc_decomposition/{estimator}/{dataset_size}"
-    if key not in out.extras:
-        log_q = pairwise_log_density(out.z, out.posterior)
-        log_qz, log_qz_marg = estimate_log_qz(log_q, dataset_size, estimator)
-        own = torch.diagonal(log_q, dim1=0, dim2=1).sum(0)  # (B,): log q(z_i | n_i)
-        out.extras[key] = TCDecomposition(own, log_qz, log_qz_marg.sum(-1), out.prior.log_prob(out.z).sum(-1))
-    return out.extras[key]
+class BetaTCVAE(Term):
+    """β-TCVAE's decomposition of the KL (Chen et al. 2018, eq. 2), one term with three parts, each a batch mean:
 
+    - ``mi``   I_q(z; n)            ≈ mean_i [log q(z_i|n_i) − log q(z_i)]
+    - ``tc``   KL(q(z) ‖ Π_j q(z_j)) ≈ mean_i [log q(z_i) − Σ_j log q(z_ij)]
+    - ``dwkl`` Σ_j KL(q(z_j) ‖ p(z_j)) ≈ mean_i [Σ_j log q(z_ij) − log p(z_i)]
 
-class _TCPart(Term):
-    def __init__(self, estimator: str = "mws"):
+    weighted α, β, γ by the preset. Diagnostics: ``kl`` (the closed-form KL(q(z|x) ‖ p(z)), batch mean, which the
+    three parts estimate by sampling) and ``kl_per_latent`` ``(L,)``.
+    """
+
+    name = "beta_tc"
+    parts = ("mi", "tc", "dwkl")
+
+    def __init__(self, estimator: str = "mss"):
         super().__init__()
         if estimator not in ESTIMATORS:
             raise ValueError(f"unknown β-TCVAE estimator {estimator!r}; choose mws or mss "
                              "(objective.extra.estimator)")
         self.estimator = estimator
 
-    def parts(self, out: ModelOutput, ctx: StepContext) -> TCDecomposition:
-        return tc_decomposition(out, ctx.dataset_size, self.estimator)
-
-
-@register_term
-class IndexCodeMI(_TCPart):
-    """I_q(z; n) ≈ mean_i [log q(z_i|n_i) − log q(z_i)] (Chen et al. 2018, eq. 2, first term)."""
-
-    name = "mi"
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        d = self.parts(out, ctx)
-        return (d.log_qz_x - d.log_qz).mean()
-
-
-@register_term
-class TotalCorrelation(_TCPart):
-    """KL(q(z) ‖ Π_j q(z_j)) ≈ mean_i [log q(z_i) − Σ_j log q(z_ij)] (Chen et al. 2018, eq. 2, second term)."""
-
-    name = "tc"
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        d = self.parts(out, ctx)
-        return (d.log_qz - d.log_qz_product).mean()
-
-
-@register_term
-class DimensionwiseKL(_TCPart):
-    """Σ_j KL(q(z_j) ‖ p(z_j)) ≈ mean_i [Σ_j log q(z_ij) − log p(z_i)] (Chen et al. 2018, eq. 2, third term)."""
-
-    name = "dwkl"
-
-    def forward(self, out: ModelOutput, ctx: StepContext) -> torch.Tensor:
-        d = self.parts(out, ctx)
-        return (d.log_qz_product - d.log_pz).mean()
+    def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
+        log_q = pairwise_log_density(out.z, out.posterior)                    # (B, B, L)
+        log_qz, log_qz_marginals = estimate_log_qz(log_q, ctx.dataset_size, self.estimator)  # (B,), (B, L)
+        log_qz_product = log_qz_marginals.sum(-1)                             # (B,): Σ_j log q(z_ij)
+        log_qz_x = torch.diagonal(log_q, dim1=0, dim2=1).sum(0)               # (B,): log q(z_i | n_i), own example
+        log_pz = out.prior.log_prob(out.z).sum(-1)                            # (B,)
+        per_latent = kl_per_latent(out)                                       # (B, L), closed form
+        return TermOutput(
+            {"mi": (log_qz_x - log_qz).mean(), "tc": (log_qz - log_qz_product).mean(),
+             "dwkl": (log_qz_product - log_pz).mean()},
+            {"kl": per_latent.sum(-1).mean(), "kl_per_latent": per_latent.mean(0)})
