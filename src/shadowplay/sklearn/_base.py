@@ -64,7 +64,7 @@ class LatentEstimator(BaseEstimator):
         hidden: MLP widths.
         input_shape: shape of one row as the model sees it, e.g. ``(1, 28, 28)`` for flattened images; ``None`` =
             rows stay vectors ``(D,)``.
-        epochs, batch_size, lr, seed, device: as in ``shadowplay train``.
+        epochs, batch_size, lr, seed, device: as in ``shadowplay train`` (``lr=None``: the preset's default).
         val_fraction: part of the rows held out to pick the best checkpoint (0 = keep the last).
         runs_dir: parent folder to keep each fitted run in (resumable, inspectable with the CLI); ``None`` = train
             in a temporary folder and keep only the model in memory.
@@ -77,7 +77,7 @@ class LatentEstimator(BaseEstimator):
     def __init__(self, latent_dim: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
                  input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
-                 lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
+                 lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         setattr(self, self._latent_param, latent_dim)  # PCA-like subclasses call it n_components
         self.model, self.beta, self.likelihood, self.net, self.hidden = model, beta, likelihood, net, hidden

@@ -38,7 +38,7 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
     def __init__(self, n_components: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
                  input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
-                 lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
+                 lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         super().__init__(n_components, model=model, beta=beta, likelihood=likelihood, net=net, hidden=hidden,
                          input_shape=input_shape, epochs=epochs, batch_size=batch_size, lr=lr,
