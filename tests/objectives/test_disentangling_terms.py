@@ -241,3 +241,23 @@ def test_cli_flags_reach_the_disentangling_presets(tiny_flat, runs_dir, capsys):
     assert main(["train", "--data", str(tiny_flat), "--model", "dip_vae_ii", "--runs-dir", str(runs_dir),
                  "objective.extra={lambda: 3}"]) == 2
     assert "not options of dip_vae_ii" in capsys.readouterr().err
+
+
+def test_mws_bias_lies_between_minus_log_n_and_minus_log_b_by_posterior_overlap():
+    """The MWS docstring's claim, at its two ends: N = 50 examples, a batch of B = 5.
+
+    Identical posteriors (complete overlap): log q̂(z) − log q(z) = −log N exactly. Posteriors 100 σ apart (no
+    overlap): −log B. So the bias is not a constant, only the −log(N·B) shift is."""
+    n, b = 50, 5
+    z = torch.tensor([[0.3, -0.2]] * b)
+    same = Normal(torch.zeros(b, L), torch.ones(b, L))
+    log_qz, _ = estimate_log_qz(pairwise_log_density(z, same), n, "mws")
+    true = same.log_prob(z).sum(1)  # every example has this posterior, so q(z) = q(z|n)
+    torch.testing.assert_close(log_qz - true, torch.full((b,), -math.log(n)))
+    mu_all = 100.0 * torch.arange(n, dtype=torch.float64)[:, None].repeat(1, L)  # (N, L), far apart
+    batch = mu_all[:b]
+    far = Normal(batch, torch.ones(b, L))
+    zf = batch + 0.1
+    log_qz, _ = estimate_log_qz(pairwise_log_density(zf, far), n, "mws")
+    true = torch.logsumexp(Normal(mu_all, torch.ones(n, L)).log_prob(zf[:, None]).sum(-1), 1) - math.log(n)
+    torch.testing.assert_close(log_qz - true, torch.full((b,), -math.log(b)))

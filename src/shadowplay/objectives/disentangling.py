@@ -10,21 +10,32 @@ preset          objective (minimized, per example)                              
 ==============  ========================================================================  ==================
 
 Options come from ``ObjectiveConfig``: ``beta``, ``dimwise_kl_weight`` (β-TCVAE's γ), ``tc_weight`` (FactorVAE's γ)
-and the ``extra`` dict (unknown ``extra`` keys are an
-error). Defaults and where they come from:
+and the ``extra`` dict (unknown ``extra`` keys are an error). Defaults and the source each was read from ("the sweep"
+is disentanglement_lib's ``config/unsupervised_study_v1/sweep.py``, the study of Locatello et al. 2019;
+"shared.gin" its ``model_configs/shared.gin``; anything else is marked as our choice):
 
-- β-TCVAE: β = 6 (inside Locatello et al. 2019's sweep {1, 2, 4, 6, 8, 10}), α = γ = 1 as in the paper,
-  ``extra.estimator`` ``mss`` (default) or ``mws``; ``extra.alpha`` sets α, ``dimwise_kl_weight`` the
-  dimension-wise KL weight γ. The reference code defaults to MWS; MSS is the default here because its estimate of q(z) is unbiased, so
-  the logged MI, TC and dimension-wise KL are close to the quantities they name, while MWS's carry offsets of
-  order log N (e.g. a negative dimension-wise KL; its −log(N·B) shift is constant, so gradients ignore it).
-- FactorVAE: γ = 35 for dSprites (Kim & Mnih's dSprites setting; disentanglement_lib sweeps 10–100), KL β = 1,
-  ``extra.disc_hidden`` 1000, ``extra.disc_layers`` 6, ``extra.disc_lr`` 1e-4, ``extra.disc_betas`` [0.5, 0.9]
-  (paper appendix).
-- DIP-VAE-I: λ_od = 10, λ_d = 10·λ_od (Kumar et al. fig. 1 set λ_d = 10·λ_od; disentanglement_lib's
-  ``lambda_d_factor`` 10). DIP-VAE-II: λ_od = 1, λ_d = λ_od (disentanglement_lib's ``lambda_d_factor`` 1 and the
-  low end of its λ_od sweep {1, 2, 5, 10, 20, 50}). ``extra.lambda_od`` and ``extra.lambda_d``
+- β-TCVAE: β = 6, one of the sweep's values {1, 2, 4, 6, 8, 10} (the choice of 6 among them is ours); α = γ = 1 as
+  in disentanglement_lib's ``BetaTCVAE`` ("Equation 5 with alpha = gamma = 1"); ``extra.alpha`` sets α,
+  ``dimwise_kl_weight`` the dimension-wise KL weight γ. ``extra.estimator`` ``mss`` (default) or ``mws``: MSS is our
+  choice (the reference code of Chen et al. defaults to MWS) because its estimate of q(z) is unbiased, so the logged
+  MI, TC and dimension-wise KL are close to the quantities they name. MWS is biased by an amount that depends on how
+  much the posteriors overlap (between about −log N and −log B in log q(z), see ``terms/tc.py``); only its
+  −log(N·B) shift is a constant.
+- FactorVAE: ``tc_weight`` γ = 35 is our choice, not a published setting we could confirm: it lies between the
+  sweep's values {10, 20, 30, 40, 50, 100}; set ``tc_weight`` to one of those to match Locatello et al.'s tables.
+  KL β = 1 (the FactorVAE objective is the VAE's plus γ·TC). Discriminator: ``extra.disc_hidden`` 1000,
+  ``extra.disc_layers`` 6 (Kim & Mnih's appendix A, which disentanglement_lib's ``fc_discriminator`` cites: dense
+  layers of 1000 units with leaky ReLU), ``extra.disc_lr`` 1e-4, ``extra.disc_betas`` [0.5, 0.9] (shared.gin's
+  discriminator Adam). The VAE's own optimizer: Adam, lr 1e-4, betas (0.9, 0.999) (shared.gin's vae Adam);
+  ``trainer.lr`` overrides the lr.
+- DIP-VAE-I: λ_od = 10 (one of the sweep's {1, 2, 5, 10, 20, 50}; the choice of 10 is ours), λ_d = 10·λ_od (the
+  sweep's ``lambda_d_factor`` 10 for DIP-VAE-I). DIP-VAE-II: λ_od = 1 (the sweep's lowest value; our choice),
+  λ_d = λ_od (the sweep's ``lambda_d_factor`` 1 for DIP-VAE-II). ``extra.lambda_od`` and ``extra.lambda_d``
   override them.
+
+Note that shared.gin uses Adam lr 1e-4 for every model of the study; only FactorVAE carries it here (the other
+presets keep the library default 1e-3, ``objective.OptimizerDefaults``), so pass ``trainer.lr=1e-4`` to reproduce
+the study's setting for them.
 
 Every part is logged unweighted; the β-TCVAE term also reports the closed-form ``kl`` as a diagnostic (logged, never
 optimized).
@@ -46,6 +57,8 @@ from .terms.tc import ESTIMATORS, BetaTCVAE
 
 
 def _extra(p: PresetParams, preset: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``objective.extra`` merged over ``defaults``; each value is coerced to its default's type (a list of floats
+    of the same length, a float, a whole-number int or a string) and unknown keys are refused, naming the options."""
     unknown = sorted(set(p.extra) - set(defaults))
     if unknown:
         raise ConfigError(f"objective.extra key(s) {', '.join(unknown)} are not options of {preset}; it takes "
@@ -91,14 +104,14 @@ def _beta_tcvae(p: PresetParams) -> PresetResult:
     return PresetResult("gaussian", Objective([(Reconstruction(), 1.0), (BetaTCVAE(est), weights)]))
 
 
-# FactorVAE's VAE optimizer: Adam, lr 1e-4, betas (0.9, 0.999) (disentanglement_lib's factor_vae config and the
-# authors' setting; the discriminator has its own optimizer on the term). trainer.lr given by the user wins.
+# FactorVAE's VAE optimizer: Adam, lr 1e-4, betas (0.9, 0.999), disentanglement_lib's shared.gin (vae/AdamOptimizer).
+# The discriminator's optimizer is configured on its term. trainer.lr given by the user wins.
 FACTOR_VAE_OPTIMIZER = OptimizerDefaults(lr=1e-4, betas=(0.9, 0.999))
 
 
 @register_preset("factor_vae")
 def _factor_vae(p: PresetParams) -> PresetResult:
-    """FactorVAE: recon + KL + γ·TC from a discriminator with its own optimizer (Kim & Mnih 2018; γ=35)."""
+    """FactorVAE: recon + KL + γ·TC from a discriminator with its own optimizer (Kim & Mnih 2018; γ=35, lr 1e-4)."""
     o = _extra(p, "factor_vae", {"disc_hidden": 1000, "disc_layers": 6, "disc_lr": 1e-4, "disc_betas": [0.5, 0.9]})
     gamma = 35.0 if p.tc_weight is None else p.tc_weight
     beta = 1.0 if p.beta is None else p.beta

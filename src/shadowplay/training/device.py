@@ -1,9 +1,10 @@
-"""Device choice and seeding."""
+"""Device choice, seeding, and the optimizer (Adam/AdamW with the fused kernel where the device has one)."""
 
 from __future__ import annotations
 
 import os
 import random
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -47,3 +48,15 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], kind: str, lr: float, weight_decay: float,
+                   betas: tuple[float, float] = (0.9, 0.999), device: torch.device | None = None
+                   ) -> torch.optim.Optimizer:
+    """Adam/AdamW, with torch's fused kernel where the device supports it (CPU and CUDA in torch ≥ 2.4)."""
+    params = [p for p in params if p.requires_grad]
+    cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
+    try:
+        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay)

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..run import RunFolder
 
 
@@ -46,3 +48,37 @@ class MetricsLogger:
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """All records of a run's ``metrics.jsonl`` (see ``RunFolder.read_metrics``)."""
     return RunFolder(run_dir).read_metrics()
+
+
+class MetricWindow:
+    """Running sums of the detached step values between two log lines (kept as tensors: no sync per step)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.n = self.seen = 0
+        self.t0 = time.perf_counter()
+
+    def add(self, values: dict[str, torch.Tensor], batch: int) -> None:
+        for k, v in values.items():
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+        self.n += 1
+        self.seen += batch
+
+    def flush(self) -> tuple[dict[str, float], float]:
+        dt = time.perf_counter() - self.t0
+        means = flatten_values({k: v / self.n for k, v in self.sums.items()})
+        rate = self.seen / dt if dt > 0 else 0.0
+        self.__init__()
+        return means, rate
+
+
+def flatten_values(values: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Scalars as they are; a ``(K,)`` vector ``name`` (a diagnostic such as ``kl_per_latent``) as ``name/0`` …
+    ``name/K−1``, the names the metrics log and TensorBoard show."""
+    flat: dict[str, float] = {}
+    for key, value in values.items():
+        if value.ndim == 0:
+            flat[key] = float(value)
+        else:
+            flat.update({f"{key}/{i}": float(v) for i, v in enumerate(value.reshape(-1).tolist())})
+    return flat

@@ -31,8 +31,9 @@ from ..objectives import Objective, StepContext
 from ..run import RunFolder
 from .callbacks import Callback
 from .checkpoint import (Checkpoint, copy_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
+from .device import make_optimizer
 from .distributed import Dist, NullLogger
-from .logger import MetricsLogger
+from .logger import MetricsLogger, MetricWindow, flatten_values
 from .precision import Accelerator
 
 
@@ -50,18 +51,6 @@ class TrainResult:
     samples_per_s: float = 0.0
 
 
-def make_optimizer(params: Iterable[torch.nn.Parameter], kind: str, lr: float, weight_decay: float,
-                   betas: tuple[float, float] = (0.9, 0.999), device: torch.device | None = None
-                   ) -> torch.optim.Optimizer:
-    """Adam/AdamW, with torch's fused kernel where the device supports it (CPU and CUDA in torch ≥ 2.4)."""
-    params = [p for p in params if p.requires_grad]
-    cls = torch.optim.AdamW if kind == "adamw" else torch.optim.Adam
-    try:
-        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return cls(params, lr=lr, betas=betas, weight_decay=weight_decay)
-
-
 class Trainer:
     """Trains ``model`` on ``train_x`` ``(N, *shape)`` to minimize ``objective``; writes into ``run_dir``."""
 
@@ -77,8 +66,8 @@ class Trainer:
         self.net = self.dist.wrap(self.model, device)
         self.shard_weight = 1.0
         self.device, self.run_dir, self.binarize = device, Path(run_dir), binarize
-        self.train_x = train_x.to(device)
-        self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None
+        self.train_x = train_x.to(device)  # (N, *shape), kept on the device: batches are index-gathered from it
+        self.val_x = val_x.to(device) if val_x is not None and len(val_x) else None  # (N_val, *shape) or None
         # labels ``(N,)`` travel with their inputs into StepContext.labels (terms with a classifier read them)
         self.train_labels = train_labels.to(device) if train_labels is not None else None
         self.val_labels = val_labels.to(device) if val_labels is not None and self.val_x is not None else None
@@ -92,9 +81,13 @@ class Trainer:
         self.optimizers = {"model": make_optimizer(model.parameters(), cfg.optimizer, self.lr, cfg.weight_decay,
                                                    defaults.betas)}
         for name, term in objective.aux_terms().items():
-            self.optimizers[name] = make_optimizer(term.parameters(), cfg.optimizer, term.aux_lr or cfg.lr, 0.0,
+            # A term's own network (FactorVAE's discriminator) gets its own optimizer, named after the term, with the
+            # term's lr/betas (the model's lr when the term sets none) and no weight decay.
+            self.optimizers[name] = make_optimizer(term.parameters(), cfg.optimizer, term.aux_lr or self.lr, 0.0,
                                                    term.aux_betas)
-        self.sample_weights: torch.Tensor | None = None
+        self.sample_weights: torch.Tensor | None = None  # (N,) set by a callback (DB-VAE); None = uniform order
+        # step: optimizer steps taken; epoch: epochs completed; batch_in_epoch: batches of the current epoch done
+        # (resume continues at that batch of the same permutation).
         self.step = self.epoch = self.batch_in_epoch = 0
         self.best: float | None = None
         self.best_path: Path | None = None
@@ -159,6 +152,10 @@ class Trainer:
 
     # ---------------------------------------------------------------- data
     def epoch_order(self, epoch: int) -> torch.Tensor:
+        """``(N,)`` indices of the training examples in the order epoch ``epoch`` visits them (with replacement when
+        ``sample_weights`` are set), a pure function of ``(trainer.seed, epoch)``."""
+        # One generator per (seed, epoch). 1_000_003 is a prime larger than any epoch count, so seed·p + epoch never
+        # gives two (seed, epoch) pairs the same stream (seed 1 epoch 0 ≠ seed 0 epoch 1, unlike seed + epoch).
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
         if self.sample_weights is not None:
             idx = torch.multinomial(self.sample_weights.float().cpu(), self.n, replacement=True, generator=g)
@@ -167,11 +164,13 @@ class Trainer:
         return idx.to(self.device)
 
     def draw_batch(self) -> torch.Tensor:
-        """A uniformly drawn extra training batch (global RNG, so it is part of the resumable state)."""
+        """``(B/world, *shape)``: a uniformly drawn extra training batch (global RNG, so it is part of the resumable
+        state); FactorVAE's discriminator trains on it. Under DDP each rank draws its share of the global batch."""
         idx = torch.randint(self.n, (-(-self.cfg.batch_size // self.dist.world),), device="cpu").to(self.device)
         return self._prepare(self.train_x[idx])
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, *shape)`` → the same shape; dynamic binarization draws a fresh x ~ Bernoulli(intensity) per visit."""
         return torch.bernoulli(x) if self.binarize else x
 
     # ---------------------------------------------------------------- loop
@@ -183,9 +182,13 @@ class Trainer:
             f"{self.epoch}); training stopped and {keep}. Try a lower trainer.lr or trainer.grad_clip=1.0")
 
     def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One optimizer step on ``x`` ``(B, *shape)``, then one step of each term's own optimizer; returns the
+        detached values to log (scalars, or ``(K,)`` vector diagnostics)."""
         with self.acc.training():  # nets in bf16/fp16 if asked; distributions and the objective stay float32
             out = self.net(x)
         lo = self.objective(out, ctx)
+        # Checked before the step so a NaN never reaches the weights (and the last checkpoint stays good). This
+        # costs one device sync per step, the price of stopping at the step that diverged.
         if not bool(torch.isfinite(lo.loss)):
             raise self._diverged(lo.parts, lo.loss)
         opt = self.optimizers["model"]
@@ -196,6 +199,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.acc.step(opt)
         values = lo.logged()  # loss, parts and diagnostics, detached: tensors, so logging costs no sync per step
+        # After the model's step: the auxiliary losses see this batch's codes detached (see Term.aux_loss), and
+        # the model step above used the discriminator as it was before this update.
         for name, term in self.objective.aux_terms().items():
             aux = term.aux_loss(out, ctx)
             if not bool(torch.isfinite(aux)):
@@ -232,10 +237,11 @@ class Trainer:
         for chunk, y in zip(vx, vy):
             ctx.labels = y  # (b,) or None: DB-VAE's mask needs the chunk's labels
             lo = self.objective(self.model(chunk), ctx)
+            # Batch means weighted by the batch's size, so the result is the mean over the set's examples.
             for k, v in lo.logged().items():
                 sums[k] = sums[k] + v * len(chunk) if k in sums else v * len(chunk)
         self.model.train()
-        return _flatten({k: v / len(self.val_x) for k, v in sums.items()})
+        return flatten_values({k: v / len(self.val_x) for k, v in sums.items()})
 
     def fit(self) -> TrainResult:
         cfg = self.cfg
@@ -248,8 +254,9 @@ class Trainer:
                                                                                           self.dist.is_main),
                    dynamic_ncols=True, mininterval=0.5, desc="train")
         self.model.train()
-        window = _Window()
+        window = MetricWindow()
         t_start = time.perf_counter()
+        # One context for the whole fit; only its step changes (terms read N, the model and draw_batch from it).
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
         rate = 0.0
         self.acc.warm_up(lambda: self.objective(self.model(self._prepare(self.train_x[:cfg.batch_size])), ctx).loss,
@@ -259,10 +266,12 @@ class Trainer:
                 if self.batch_in_epoch == 0:
                     for cb in self.callbacks:
                         cb.on_epoch_start(self, self.epoch)
-                order = self.epoch_order(self.epoch)
+                order = self.epoch_order(self.epoch)  # (N,); recomputed on resume from (seed, epoch) alone
                 for b in range(self.batch_in_epoch, self.batches_per_epoch):
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
                         break
+                    # (B, *shape) global batch, this rank's shard of it; the epoch's last batch holds the remaining
+                    # N mod B examples when B does not divide N
                     idx, self.shard_weight = self.dist.shard(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
                     x = self._prepare(self.train_x[idx])
                     ctx.step = self.step
@@ -287,13 +296,14 @@ class Trainer:
         finally:
             bar.close()
             logger.close()
+        # The final state is always on disk (unless the last thing done was saving exactly this step).
         if self.last_path != self.folder.step_checkpoint(self.step):
             self.save()
         elapsed = time.perf_counter() - t_start
         return TrainResult(self.run_dir, self.step, self.epoch, self.finished, self.last_path, self.best_path,
                            dict(self.val_metrics), rate or (self.step * cfg.batch_size / max(elapsed, 1e-9)))
 
-    def _log_train(self, logger: MetricsLogger, window: "_Window", bar: Any) -> float:
+    def _log_train(self, logger: MetricsLogger, window: MetricWindow, bar: Any) -> float:
         """Log the window's mean terms, weights and samples/s; reset the window; return samples/s."""
         means, rate = window.flush()
         means, rate = self.dist.mean(means), rate * self.dist.world  # the whole global batch, not rank 0's shard
@@ -309,6 +319,7 @@ class Trainer:
         self.batch_in_epoch = 0
         if self.val_metrics:
             logger.log("val", self.step, self.epoch, self.val_metrics)
+        # Higher is better: the validation ELBO where the objective reports one, else minus the validation loss.
         score = self.val_metrics.get("elbo", -self.val_metrics.get("loss", float("inf")))
         improved = self.val_metrics and math.isfinite(score) and (self.best is None or score > self.best)
         if improved:
@@ -319,37 +330,3 @@ class Trainer:
             copy_as(path, self.best_path)
         for cb in self.callbacks:
             cb.on_epoch_end(self, self.epoch, self.val_metrics)
-
-
-class _Window:
-    """Running sums of the detached step values between two log lines (kept as tensors: no sync per step)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.n = self.seen = 0
-        self.t0 = time.perf_counter()
-
-    def add(self, values: dict[str, torch.Tensor], batch: int) -> None:
-        for k, v in values.items():
-            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
-        self.n += 1
-        self.seen += batch
-
-    def flush(self) -> tuple[dict[str, float], float]:
-        dt = time.perf_counter() - self.t0
-        means = _flatten({k: v / self.n for k, v in self.sums.items()})
-        rate = self.seen / dt if dt > 0 else 0.0
-        self.__init__()
-        return means, rate
-
-
-def _flatten(values: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Scalars as they are; a ``(K,)`` vector ``name`` (a diagnostic such as ``kl_per_latent``) as ``name/0`` …
-    ``name/K−1``, the names the metrics log and TensorBoard show."""
-    flat: dict[str, float] = {}
-    for key, value in values.items():
-        if value.ndim == 0:
-            flat[key] = float(value)
-        else:
-            flat.update({f"{key}/{i}": float(v) for i, v in enumerate(value.reshape(-1).tolist())})
-    return flat

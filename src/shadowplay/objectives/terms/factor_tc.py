@@ -34,8 +34,10 @@ def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> t
     Every column keeps its values (its marginal); only the pairing across columns is destroyed.
     """
     b, l = z.shape
+    # (B, L): column j is an independent permutation of the rows; drawn on the CPU so a CPU generator (and the
+    # global CPU RNG that resume restores) decides it on every device.
     idx = torch.stack([torch.randperm(b, generator=generator, device="cpu") for _ in range(l)], 1).to(z.device)
-    return torch.gather(z, 0, idx)
+    return torch.gather(z, 0, idx)  # out[i, j] = z[idx[i, j], j]
 
 
 def discriminator_mlp(latent_dim: int, hidden: int = 1000, layers: int = 6, slope: float = 0.2) -> nn.Sequential:
@@ -67,8 +69,10 @@ class DiscriminatorTC(Term):
 
     def log_odds(self, z: torch.Tensor) -> torch.Tensor:
         """``(B,)`` log D(z)/(1 − D(z)) through detached parameters: differentiable in z only."""
+        # Detached copies of D's parameters: the VAE's gradient flows through D into z but never into D.
         frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
-        logits = functional_call(self.discriminator, frozen, (z,))
+        logits = functional_call(self.discriminator, frozen, (z,))  # (B, 2)
+        # log D/(1 − D) with D = softmax(logits)[0] is exactly the logit difference s_0 − s_1.
         return logits[:, 0] - logits[:, 1]
 
     def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
@@ -79,15 +83,17 @@ class DiscriminatorTC(Term):
 
         Without ``ctx.draw_batch`` (e.g. a hand-made context) the permuted codes come from this batch instead.
         """
-        z = out.z.detach()
+        z = out.z.detach()  # (B, L): D's loss must not move the encoder
         if ctx.draw_batch is not None and ctx.model is not None:
+            # A second, independent minibatch for the permuted samples (Kim & Mnih, Alg. 2): permuting the same
+            # batch D just saw as "real" would let D compare a code with its own shuffled copy.
             with torch.no_grad():
-                z2 = ctx.model.encode(ctx.draw_batch()).rsample()
+                z2 = ctx.model.encode(ctx.draw_batch()).rsample()  # (B', L)
         else:
             z2 = z
-        z_perm = permute_dims(z2.detach())
-        real = self.discriminator(z)
-        fake = self.discriminator(z_perm)
+        z_perm = permute_dims(z2.detach())  # (B', L), a sample of Π_j q(z_j)
+        real = self.discriminator(z)        # (B, 2) logits
+        fake = self.discriminator(z_perm)   # (B', 2)
         zeros = torch.zeros(len(real), dtype=torch.long, device=z.device)
         ones = torch.ones(len(fake), dtype=torch.long, device=z.device)
         return 0.5 * (F.cross_entropy(real, zeros) + F.cross_entropy(fake, ones))

@@ -10,8 +10,13 @@ with q(z) = (1/N) Σ_n q(z|n) over the N training examples. log q(z) and log q(z
 minibatch ``{n_1..n_B}`` at the batch's own samples z_i ~ q(z|n_i):
 
 - ``mws``, minibatch-weighted sampling (ibid. §3.1 and appendix C.1):
-  log q(z_i) ≈ log Σ_j q(z_i|n_j) − log(N·B). It is a lower bound (the importance weights cover only batches that
-  contain n_i), so the logged MI and TC carry an offset of order log N; the gradients are not affected by it.
+  log q(z_i) ≈ log Σ_j q(z_i|n_j) − log(N·B). Only the −log(N·B) shift is a constant. The estimate itself is
+  biased low, and by an amount that depends on the posteriors: in expectation over the batch,
+  q̂(z_i) = (q(z_i|n_i) + (B−1)·q(z_i)) / (N·B), so log q̂(z_i) − log q(z_i) lies between about −log N (posteriors
+  that overlap completely, q(z_i|n_i) ≈ q(z_i)) and about −log B (posteriors that do not overlap,
+  q(z_i|n_i) ≈ N·q(z_i)). The same holds for each marginal q(z_ij), with each dimension's own overlap. The logged MI
+  is therefore too high by between log B and log N, the dimension-wise KL too low (it can come out negative), and
+  because the bias moves with the overlap of the posteriors, the gradients are biased too, not just the values.
 - ``mss``, minibatch-stratified sampling (ibid. appendix C.2): the other N−1 examples are split into M = B−1
   strata; log q(z_i) ≈ log Σ_j w_ij q(z_i|n_j) with w_ii = 1/N, one stratum sample of weight (N−M)/(N·M) and the
   rest 1/M. Each row of weights sums to 1, and over stratified draws the estimate of q(z_i) is unbiased.
@@ -49,12 +54,15 @@ def mss_log_weights(batch: int, dataset_size: int, device=None, dtype: torch.dty
     """``(B, B)`` log importance weights of minibatch-stratified sampling (Chen et al. 2018, appendix C.2).
 
     Row i: 1/N on the diagonal (z_i's own example), (N−M)/(N·M) at column (i+1) mod B (the smaller stratum),
-    1/M elsewhere, with M = B − 1. A batch of one keeps only its own 1/N.
+    1/M elsewhere, with M = B − 1. A batch of one keeps only its own 1/N. Each row sums to
+    1/N + (N−M)/(N·M) + (M−1)/M = 1, so q̂(z_i) is a mixture of the batch's posteriors; ``tests/objectives`` checks
+    that its mean over every stratified minibatch of a small dataset is q(z_i) exactly.
     """
     n, m = int(dataset_size), batch - 1
     dtype = dtype or torch.get_default_dtype()
     if m == 0:
         return torch.full((1, 1), -math.log(n), device=device, dtype=dtype)
+    # float64 while building: 1/N for N ~ 10^6 and the sums to 1 are exact enough; cast to the codes' dtype at the end
     w = torch.full((batch, batch), 1.0 / m, device=device, dtype=torch.float64)
     idx = torch.arange(batch, device=device)
     w[idx, (idx + 1) % batch] = (n - m) / (n * m)
@@ -72,11 +80,11 @@ def estimate_log_qz(log_q: torch.Tensor, dataset_size: int, estimator: str = "mw
     if dataset_size < b:
         raise ValueError(f"β-TCVAE needs N = the number of training examples (StepContext.dataset_size); got "
                          f"N={dataset_size} with a batch of {b}. A wrong N biases every term")
-    joint = log_q.sum(-1)
+    joint = log_q.sum(-1)  # (B, B): log q(z_i | n_j) of the whole code, a product over the L dimensions
     if estimator == "mws":
-        shift = math.log(dataset_size * b)
-        return torch.logsumexp(joint, 1) - shift, torch.logsumexp(log_q, 1) - shift
-    logw = mss_log_weights(b, dataset_size, log_q.device, log_q.dtype)
+        shift = math.log(dataset_size * b)  # every weight is 1/(N·B): a constant shift of the log
+        return torch.logsumexp(joint, 1) - shift, torch.logsumexp(log_q, 1) - shift  # sum over columns j
+    logw = mss_log_weights(b, dataset_size, log_q.device, log_q.dtype)  # (B, B), row i weights example j
     return torch.logsumexp(joint + logw, 1), torch.logsumexp(log_q + logw.unsqueeze(-1), 1)
 
 
