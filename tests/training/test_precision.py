@@ -10,6 +10,7 @@ import torch
 import shadowplay.api as api
 from shadowplay.errors import ConfigError, TrainingDivergedError
 from shadowplay.model import ModelSpec, build_model
+from shadowplay.objectives.terms.base import TermOutput
 from shadowplay.objectives.terms.kl import KL
 from shadowplay.training import latest_good, precision
 from shadowplay.training.precision import Accelerator
@@ -81,8 +82,12 @@ def test_the_gradient_scaler_path_trains_saves_and_restores_its_scale(tiny_flat,
 
 def test_nan_guard_under_bf16_still_names_the_step_and_the_term(tiny_flat, runs_dir, monkeypatch):
     real = KL.forward
-    monkeypatch.setattr(KL, "forward", lambda self, out, ctx: real(self, out, ctx) * (math.nan if ctx.step >= 5
-                                                                                      else 1.0))
+    def poisoned(self, out, ctx):  # the KL part turns NaN from step 5 on
+        o = real(self, out, ctx)
+        f = math.nan if ctx.step >= 5 else 1.0
+        return TermOutput({k: v * f for k, v in o.parts.items()}, o.diagnostics)
+
+    monkeypatch.setattr(KL, "forward", poisoned)
     with pytest.raises(TrainingDivergedError, match=r"'kl' became nan at step 5"):
         _train(tiny_flat, runs_dir, "nan", ["trainer.precision=bf16", "trainer.checkpoint_every=2"], model="vae")
 
