@@ -445,7 +445,8 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
                        description="A VAE trained on normal data scores every input (higher = more abnormal). "
                                    "`fit` trains one into a run folder, `score` writes a CSV of scores, flags and "
                                    "ranks, `evaluate` writes AUROC, AUPR, FPR at 95%% TPR and pictures.")
-    osub = p.add_subparsers(dest="command", metavar="{fit,score,evaluate}", required=True)
+    osub = p.add_subparsers(dest="command", metavar="{fit,score,evaluate}", required=True,
+                            help="fit a detector, score inputs with it, or evaluate it against labels")
 
     def data_opts(c: _Command, required: bool) -> _Command:
         c.arg("--data", required=required,
