@@ -411,6 +411,7 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
     c.arg("--no-browser", dest="open_browser", action="store_false", help="do not open a browser")
     c.checkpoint().arg("--device", help="where the model runs: cpu | cuda | cuda:N")
     c.arg("--verbose", action="store_true", help="log every request to stderr")
+    c.arg("--outliers", help="a run folder from `shadowplay outliers fit` on the same data: show its outlier score")
 
 
 COMMANDS.append(_add_explore)

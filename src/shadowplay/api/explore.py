@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..explorer import Explorer, ExplorerServer
+from ..outliers import VAEOutlierDetector
 from ..run import RunFolder, open_run
 from ..workflow import Run, load_model, load_splits
 
@@ -45,8 +46,24 @@ def _evaluation_document(folder: RunFolder) -> dict[str, Any] | None:
         return None
 
 
+def _outlier_scorer(outliers: str | Path | None, shape: tuple[int, ...], device: str):
+    """``f(x (1, *shape)) -> float`` from the detector that ``shadowplay outliers fit`` saved in the run folder
+    ``outliers`` (higher = more abnormal, with that detector's own score), or ``None`` when no folder is given."""
+    if outliers is None:
+        return None
+    folder = open_run(outliers)
+    if not folder.outliers_state_path.is_file():
+        raise ConfigError(f"{folder.path} holds no outlier detector (write one with `shadowplay outliers fit`)")
+    detector = VAEOutlierDetector.from_run(folder.path, device=device)
+    if tuple(detector.input_shape_) != tuple(shape):
+        raise ConfigError(f"the detector in {folder.path} takes inputs of shape {tuple(detector.input_shape_)}, "
+                          f"the explored run {tuple(shape)}: fit a detector on the same data")
+    return lambda x: float(detector.decision_function(x.reshape(len(x), -1).cpu().numpy())[0])
+
+
 def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
-            checkpoint: str = "best", device: str = "cpu", verbose: bool = False) -> ExplorerServer:
+            checkpoint: str = "best", device: str = "cpu", verbose: bool = False,
+            outliers: str | Path | None = None) -> ExplorerServer:
     """Start the latent explorer for ``run`` and return the running :class:`~shadowplay.explorer.ExplorerServer`
     (``.url``, ``.close()``, ``.wait()``); the server runs in a background thread until closed.
 
@@ -58,6 +75,8 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
         checkpoint: ``best``, ``last`` or a checkpoint file name.
         device: where the model runs (``cpu``, ``cuda``, …); a picture per slider move is cheap on a CPU.
         verbose: log every request to stderr.
+        outliers: a run folder written by ``shadowplay outliers fit`` on the same kind of data; its detector's
+            score (higher = more abnormal) is shown for every input and upload.
     """
     if not 0 <= int(port) <= 65535:
         raise ConfigError(f"--port must be 0 (a free port) or 1..65535, got {port}")
@@ -69,7 +88,8 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
     model = load_model(folder, checkpoint, device)
     splits = load_splits(folder.config)
     explorer = Explorer(model, {s: splits.get(s) for s in SPLITS}, name=folder.path.name,
-                        evaluation=_evaluation_document(folder))
+                        evaluation=_evaluation_document(folder),
+                        outlier_score=_outlier_scorer(outliers, tuple(model.data_shape), device))
     server = ExplorerServer(explorer, host, int(port), quiet=not verbose)
     if open_browser:
         try:
