@@ -201,6 +201,8 @@ def test_train_warns_at_the_end_when_the_posterior_collapsed(cli, tmp_path):
     assert any("posterior collapse" in ln for ln in lines), p.stdout
     assert any("what to try" in ln and "--likelihood gaussian" in ln and "β = 50" in ln for ln in lines)
     assert "PosteriorCollapseWarning" not in p.stderr   # printed once, as a one-line warning
+    validation = next(ln for ln in p.stdout.splitlines() if "validation:" in ln)
+    assert "elbo" in validation and "kl_per_latent" not in validation  # vectors are summarized by `latents:`
     latents = json.loads((tmp_path / "runs" / "c" / "run.json").read_text())["latents"]
     assert latents["collapsed"] and latents["n_active"] == 0 and latents["kl_total"] < 0.1
     assert latents["warnings"] == [ln[len("warning: "):] for ln in lines]

@@ -91,7 +91,8 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0" or (os.environ.get("RANK") and os.environ.get("SHADOWPLAY_NPROC")):
         return 0  # under torchrun rank 0 reports for all; under `--nproc` the launching process does
     r = run.result
-    val = ", ".join(f"{k} {v:.3f}" for k, v in r.val_metrics.items())
+    # scalars only: a vector diagnostic (kl_per_latent/0 … /L−1) is summarized by the `latents:` line below
+    val = ", ".join(f"{k} {v:.3f}" for k, v in r.val_metrics.items() if "/" not in k)
     folder = RunFolder(run)
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
