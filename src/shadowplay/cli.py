@@ -35,6 +35,7 @@ from .metrics import METRIC_NAMES
 from .nets import NETS
 from .outliers import SCORE_NAMES as SCORES
 from .run import RunFolder
+from .training.precision import PRECISIONS
 
 FILE_ERRORS = (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 USER_ERRORS = (ShadowplayError, *FILE_ERRORS)
@@ -84,6 +85,12 @@ class _Command:
 
     def no_progress(self) -> "_Command":
         return self.arg("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    def new_run(self, name_help: str = "run folder name") -> "_Command":
+        """The options of a command that writes a new run folder: where, its name, overwrite, progress bar."""
+        self.arg("--runs-dir", help="parent folder of run folders").arg("--name", help=name_help)
+        self.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
+        return self.no_progress()
 
 
 # ------------------------------------------------------------------ what each command prints
@@ -227,13 +234,10 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--seed", type=int, help="seed of weights, data split and noise")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
-    c.arg("--precision", choices=("fp32", "bf16", "fp16"), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
+    c.arg("--precision", choices=tuple(PRECISIONS), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
     c.arg("--compile", action="store_true", help="torch.compile the nets (eager fallback with a warning)")
     c.arg("--nproc", type=int, help="train on N local processes with DDP (torchrun)")
-    c.arg("--runs-dir", help="parent folder of run folders")
-    c.arg("--name", help="run folder name (default <model>-<data>-<time>)")
-    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
-    c.no_progress()
+    c.new_run("run folder name (default <model>-<data>-<time>)")
 
     c = _Command(sub, "resume", api.resume, _show_run, help="continue a run from its last checkpoint")
     c.run().arg("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
@@ -373,10 +377,7 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family")
     c.arg("--seed", type=int, help="seed of weights, data split and noise")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
-    c.arg("--runs-dir", help="parent folder of run folders")
-    c.arg("--name", help="run folder name")
-    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
-    c.no_progress()
+    c.new_run()
 
     c = _Command(dsub, "audit", debias.audit_run, _show_audit,
                  help="per-group accuracy, worst group, fairness gaps and calibration of a run's classifier")
@@ -472,10 +473,7 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     c.arg("--lr", type=float, help="learning rate")
     c.arg("--iw-samples", "-k", type=int, help="importance samples K of the likelihood-based scores")
     c.arg("--seed", type=int, help="seed of weights, data split and noise")
-    c.arg("--runs-dir", help="parent folder of run folders")
-    c.arg("--name", help="run folder name (default outliers-<data>-<class>-<time>)")
-    c.arg("--overwrite", action="store_true", help="replace an existing run folder of the same name")
-    c.no_progress()
+    c.new_run("run folder name (default outliers-<data>-<class>-<time>)")
 
     c = _Command(osub, "score", api.outliers_score, _show_outlier_scores,
                  help="score every input of --data; write index, score, flag, rank as CSV")
