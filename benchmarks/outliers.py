@@ -45,9 +45,9 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from shadowplay.data import SourceOptions, load_data  # noqa: E402
 from shadowplay.data.fashion_mnist import CLASSES  # noqa: E402
-from shadowplay.outliers import (VAEOutlierDetector, complexity_corrected, fit_aggregate_posterior,  # noqa: E402
-                                 fit_typicality, kl_score, latent_density, latent_knn, likelihood_ratio, likelihoods,
-                                 recon_error, typicality_statistic)
+from shadowplay.outliers import (VAEOutlierDetector, combined_score, complexity_corrected,  # noqa: E402
+                                 fit_aggregate_posterior, fit_combined, fit_typicality, kl_score, latent_density,
+                                 latent_knn, likelihood_ratio, likelihoods, recon_error, typicality_statistic)
 
 PEERS = ("pyod_ae", "pyod_vae", "iforest", "pca")
 
@@ -71,13 +71,16 @@ def peer_scores(name: str, train: np.ndarray, test: np.ndarray, seed: int = 0) -
 def shadowplay_scores(det: VAEOutlierDetector, x_train: torch.Tensor, x_test: torch.Tensor, k: int,
                       background=None, images: bool = True) -> dict[str, np.ndarray]:
     """Every score of ``shadowplay.outliers`` on ``x_test`` from the detector's trained model (one likelihood
-    pass shared by the likelihood-based scores; references fitted on at most 2,000 training inputs)."""
+    pass shared by the likelihood-based scores; references fitted on at most 2,000 training inputs, except
+    ``combined``, whose reference scores are every training input's, as in the detector)."""
     m, ref = det.model_, x_train[torch.randperm(len(x_train), generator=torch.Generator().manual_seed(0))[:2000]]
     lk = likelihoods(m, x_test, k)
     nll = -lk.log_px
     agg = fit_aggregate_posterior(m, ref)
     out = {"elbo": -lk.elbo, "iwae": nll, "recon": recon_error(m, x_test), "kl": kl_score(m, x_test),
            "latent_density": latent_density(m, x_test, agg), "latent_knn": latent_knn(m, x_test, agg)}
+    codes = fit_aggregate_posterior(m, x_train)  # as the detector fits `combined`: 2,000 codes, every input a reference
+    out["combined"] = combined_score(m, x_test, codes, fit_combined(m, x_train, codes))
     typ = fit_typicality(-likelihoods(m, ref, k).log_px)
     out["typicality"] = typicality_statistic(nll, typ)
     if images:

@@ -27,7 +27,7 @@ def test_fit_writes_a_detector_run(digits_run):
     meta = json.loads((digits_run / "run.json").read_text())
     assert meta["outliers"]["normal_class"] == 0 and (digits_run / "outliers.safetensors").is_file()
     det = VAEOutlierDetector.from_run(digits_run)
-    assert det.score == "iwae" and det.threshold_ == pytest.approx(np.percentile(det.decision_scores_, 90))
+    assert det.score == "combined" and det.threshold_ == pytest.approx(np.percentile(det.decision_scores_, 90))
 
 
 def test_score_writes_index_score_flag_rank(digits_run, tmp_path, capsys):

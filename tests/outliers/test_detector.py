@@ -134,8 +134,14 @@ def test_calibrate_switches_score_without_retraining(blobs):
 
 def test_check_estimator_where_it_applies():
     """Every scikit-learn estimator check passes except those that call ``score`` as a method: the issue names
-    the score parameter ``score`` (``VAEOutlierDetector(score="iwae")``), which shadows that method name."""
-    det = VAEOutlierDetector(epochs=1, hidden=(8,), latent_dim=2, iw_samples=2, device="cpu", val_fraction=0.0)
+    the score parameter ``score`` (``VAEOutlierDetector(score="iwae")``), which shadows that method name.
+
+    It runs with ``score="iwae"``: scikit-learn's subset-invariance check compares to rtol 1e-7, and the float32
+    encoder rounds differently in batches of different sizes (~2e-7 relative), which the steep p-values of the
+    ``combined`` score on a 20-row reference amplify past that; ``test_combined_is_subset_invariant_to_rounding``
+    checks ``combined`` with a float32 tolerance."""
+    det = VAEOutlierDetector(score="iwae", epochs=1, hidden=(8,), latent_dim=2, iw_samples=2, device="cpu",
+                             val_fraction=0.0)
     shadowed = {"check_fit_score_takes_y", "check_n_features_in_after_fitting", "check_pipeline_consistency"}
     results = check_estimator(det, on_fail=None)
     failed = {r["check_name"] for r in results if r["status"] == "failed"}

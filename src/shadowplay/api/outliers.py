@@ -73,7 +73,7 @@ def _stem(data: str, split: str) -> str:
     return f"{Path(data).stem if data not in source_names() else data}-{split}"
 
 
-def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "iwae", contamination: float = 0.1,
+def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "combined", contamination: float = 0.1,
                  model: str = "vae", latent_dim: int = 16, epochs: int = 30, net: str = "auto",
                  likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float = 1e-3,
                  iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,

@@ -3,6 +3,7 @@ and the scikit-learn/PyOD-style :class:`VAEOutlierDetector`."""
 
 from .detector import VAEOutlierDetector
 from .registry import SCORE_NAMES, compute_scores
+from .combined import CombinedReference, combined_score, conformal_pvalues, fisher_combination, fit_combined
 from .complexity import complexity_corrected, png_bits
 from .latent import AggregatePosterior, fit_aggregate_posterior, latent_density, latent_knn
 from .metrics import DetectionMetrics, detection_metrics, fpr_at_tpr
@@ -10,7 +11,8 @@ from .ratio import likelihood_ratio, perturb
 from .scores import kl_score, likelihoods, neg_elbo, neg_iwae, recon_error
 from .typicality import TypicalityReference, fit_typicality, typicality, typicality_statistic
 
-__all__ = ["VAEOutlierDetector", "SCORE_NAMES", "compute_scores", "complexity_corrected", "png_bits", "AggregatePosterior", "fit_aggregate_posterior", "latent_density", "latent_knn",
+__all__ = ["VAEOutlierDetector", "SCORE_NAMES", "compute_scores", "CombinedReference", "combined_score",
+           "conformal_pvalues", "fisher_combination", "fit_combined", "complexity_corrected", "png_bits", "AggregatePosterior", "fit_aggregate_posterior", "latent_density", "latent_knn",
            "DetectionMetrics", "detection_metrics", "fpr_at_tpr", "likelihood_ratio", "perturb", "kl_score",
            "likelihoods", "neg_elbo", "neg_iwae", "recon_error", "TypicalityReference", "fit_typicality",
            "typicality", "typicality_statistic"]

@@ -38,7 +38,9 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
 
     Parameters:
         model: preset (``vae``, ``beta_vae``, ``ae``, ...; ``shadowplay presets``).
-        score: one of :data:`shadowplay.outliers.SCORE_NAMES` (see :mod:`shadowplay.outliers.registry`).
+        score: one of :data:`shadowplay.outliers.SCORE_NAMES` (see :mod:`shadowplay.outliers.registry`); the
+            default ``combined`` joins the reconstruction error and the latent k-NN distance (Fisher's method), the
+            score that leads in ``benchmarks/outliers.py``; ``iwae`` is the model's likelihood itself.
         contamination: expected outlier fraction in the training data, in (0, 0.5]; ``threshold_`` is the
             (1 − contamination) quantile of the training scores, as in PyOD.
         latent_dim, beta, likelihood, net, hidden, input_shape, epochs, batch_size, lr, val_fraction, seed, device,
@@ -53,10 +55,10 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
 
     Fitted attributes: ``threshold_``, ``decision_scores_`` ``(N_train,)``, ``labels_`` ``(N_train,)``,
     ``model_``, ``n_features_in_``, ``input_shape_``, ``standardize_`` and the references the score needs
-    (``aggregate_posterior_``, ``background_``, ``typicality_``).
+    (``aggregate_posterior_``, ``background_``, ``typicality_``, ``combined_``).
     """
 
-    def __init__(self, *, model: str = "vae", score: str = "iwae", contamination: float = 0.1,
+    def __init__(self, *, model: str = "vae", score: str = "combined", contamination: float = 0.1,
                  latent_dim: int = 16, beta: float | None = None, likelihood: str = "auto", net: str = "auto",
                  hidden: tuple[int, ...] = (512, 256), input_shape: tuple[int, ...] | None = None, epochs: int = 30,
                  batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0,

@@ -21,6 +21,7 @@ from ..model import ModelSpec, build_model
 from ..run import RunFolder
 from ..sklearn import LatentEstimator
 from ..workflow import load_splits
+from .combined import CombinedReference, fit_combined
 from .latent import AggregatePosterior, fit_aggregate_posterior
 from .ratio import perturb
 from .scores import neg_iwae
@@ -32,11 +33,13 @@ class DetectorStateMixin:
     # ---------------------------------------------------------------- references
     def _fit_references(self, x: torch.Tensor) -> None:
         """The reference ``self.score`` needs, fitted on normal model inputs ``x``; the others are dropped."""
-        self.aggregate_posterior_ = self.background_ = self.typicality_ = None
+        self.aggregate_posterior_ = self.background_ = self.typicality_ = self.combined_ = None
         k, seed = int(self.iw_samples), int(self.score_seed)
-        if self.score in ("latent_density", "latent_knn"):
+        if self.score in ("latent_density", "latent_knn", "combined"):
             self.aggregate_posterior_ = fit_aggregate_posterior(self.model_, x, max_components=self.latent_components,
                                                                 seed=seed)
+            if self.score == "combined":
+                self.combined_ = fit_combined(self.model_, x, self.aggregate_posterior_)
         elif self.score == "typicality":
             self.typicality_ = fit_typicality(neg_iwae(self.model_, x, iw_samples=k, seed=seed),
                                               batch_size=int(self.typicality_batch), seed=seed)
@@ -77,6 +80,8 @@ class DetectorStateMixin:
         tensors = {"decision_scores": torch.from_numpy(np.ascontiguousarray(self.decision_scores_))}
         if getattr(self, "aggregate_posterior_", None) is not None:
             tensors.update(self.aggregate_posterior_.tensors())
+        if getattr(self, "combined_", None) is not None:
+            tensors.update(self.combined_.tensors())
         if getattr(self, "background_", None) is not None:
             tensors.update({f"background/{k}": v.detach().cpu().contiguous()
                             for k, v in self.background_.state_dict().items()})
@@ -100,6 +105,7 @@ class DetectorStateMixin:
         self.threshold_, self.fitted_score_ = float(state["threshold"]), state["fitted_score"]
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.aggregate_posterior_ = AggregatePosterior.from_tensors(t) if "latent/loc" in t else None
+        self.combined_ = CombinedReference.from_tensors(t) if "combined/recon" in t else None
         self.typicality_ = TypicalityReference(**state["typicality"]) if state.get("typicality") else None
         self.background_ = None
         if state.get("background_spec"):

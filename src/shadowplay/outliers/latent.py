@@ -29,17 +29,22 @@ from ..model import LatentVariableModel
 
 @dataclass(frozen=True)
 class AggregatePosterior:
-    """The mixture components: ``loc`` and ``scale`` ``(M, L)`` float32 tensors."""
+    """The mixture components: ``loc`` and ``scale`` ``(M, L)`` float32 tensors, and ``rows`` ``(M,)`` int64: which
+    rows of the fitted inputs they came from (``None`` when unknown)."""
 
     loc: torch.Tensor
     scale: torch.Tensor
+    rows: torch.Tensor | None = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {"latent/loc": self.loc.contiguous(), "latent/scale": self.scale.contiguous()}
+        t = {"latent/loc": self.loc.contiguous(), "latent/scale": self.scale.contiguous()}
+        if self.rows is not None:
+            t["latent/rows"] = self.rows.contiguous()
+        return t
 
     @classmethod
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> "AggregatePosterior":
-        return cls(t["latent/loc"], t["latent/scale"])
+        return cls(t["latent/loc"], t["latent/scale"], t.get("latent/rows"))
 
     def neg_log_density(self, z: torch.Tensor, block: int = 512) -> np.ndarray:
         """−log q(z) ``(N,)`` float64 for codes ``z`` ``(N, L)``; computed in blocks of ``block`` codes."""
@@ -66,7 +71,7 @@ def fit_aggregate_posterior(model: LatentVariableModel, x_train: torch.Tensor, *
         locs.append(q.mean.float().cpu())
         s = q.stddev.float().cpu()
         scales.append(torch.where(s > 0, s, torch.full_like(s, point_bandwidth)))
-    return AggregatePosterior(torch.cat(locs), torch.cat(scales))
+    return AggregatePosterior(torch.cat(locs), torch.cat(scales), pick)
 
 
 @torch.inference_mode()
@@ -81,13 +86,22 @@ def latent_density(model: LatentVariableModel, x: torch.Tensor, reference: Aggre
 
 @torch.inference_mode()
 def latent_knn(model: LatentVariableModel, x: torch.Tensor, reference: AggregatePosterior, *, k: int = 5,
-               batch_size: int = 4096) -> np.ndarray:
+               batch_size: int = 4096, self_index: torch.Tensor | None = None) -> np.ndarray:
     """Mean Euclidean distance from μ(x) to its ``k`` nearest codes among ``reference.loc`` ``(N,)`` (module
-    docstring). Deterministic. An input that is itself a reference code counts its own distance 0."""
-    if not 1 <= k <= len(reference.loc):
-        raise ShadowplayError(f"k must lie in [1, {len(reference.loc)}] (the number of reference codes), got {k}")
+    docstring). Deterministic. An input that is itself a reference code counts its own distance 0, unless
+    ``self_index`` ``(N,)`` int64 names its code (−1 for none): that code is then left out (leave-one-out)."""
+    n_ref = len(reference.loc) - (self_index is not None and bool((self_index >= 0).any()))
+    if not 1 <= k <= n_ref:
+        raise ShadowplayError(f"k must lie in [1, {n_ref}] (the number of reference codes), got {k}")
     model.eval()
     mu = torch.cat([model.encode(c).mean.double().cpu() for c in model._as_input(x).split(batch_size)])
     ref = reference.loc.double()
-    out = [torch.cdist(b, ref).topk(k, largest=False).values.mean(1) for b in mu.split(512)]
+    out = []
+    for start in range(0, len(mu), 512):
+        d = torch.cdist(mu[start:start + 512], ref)  # (b, M)
+        if self_index is not None:
+            own = self_index[start:start + 512]
+            has = (own >= 0).nonzero().squeeze(1)
+            d[has, own[has]] = float("inf")
+        out.append(d.topk(k, largest=False).values.mean(1))
     return torch.cat(out).numpy()
