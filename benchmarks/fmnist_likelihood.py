@@ -40,15 +40,15 @@ def one_run(a: argparse.Namespace, precision: str) -> dict:
     overrides = {"model.hidden": [512, 256], "model.likelihood": "bernoulli", "trainer.batch_size": a.batch_size,
                  "data.binarize": a.binarize, "trainer.max_steps": a.max_steps, "trainer.precision": precision}
     t0 = time.perf_counter()
-    name = a.name if precision == "fp32" else f"{a.name}-{precision}"
-    run = api.train(data="fashion-mnist", model="vae", latent_dim=16, net="mlp", epochs=a.epochs, seed=0,
+    name = (a.name if precision == "fp32" else f"{a.name}-{precision}") + (f"-s{a.seed}" if a.seed else "")
+    run = api.train(data="fashion-mnist", model="vae", latent_dim=16, net="mlp", epochs=a.epochs, seed=a.seed,
                     runs_dir=a.runs_dir, name=name, overwrite=True, progress=False, overrides=overrides)
     train_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     ev = api.evaluate(run.path, "test", a.iw_samples)
     eval_s = time.perf_counter() - t0
     lk, dg = ev.document["likelihood"], ev.document["diagnostics"]
-    return {"precision": precision, "epochs": run.result.epoch, "steps": run.result.step, "train_seconds": train_s,
+    return {"precision": precision, "seed": a.seed, "epochs": run.result.epoch, "steps": run.result.step, "train_seconds": train_s,
             "eval_seconds": eval_s, "iw_samples": a.iw_samples, "binarize": a.binarize, "likelihood": lk,
             "n_active": dg["n_active"], "latent_dim": len(dg["active"]), "run": str(run.path)}
 
@@ -62,6 +62,7 @@ def main() -> int:
     p.add_argument("--binarize", action="store_true", help="dynamic binarization during training")
     p.add_argument("--runs-dir", default="runs", help="where the run folder goes (default runs/)")
     p.add_argument("--name", default="fmnist-vae16")
+    p.add_argument("--seed", type=int, default=0, help="trainer.seed (weights, batch order, noise; the split is fixed)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--precision", default="fp32", help="comma-separated trainer.precision values, one run and one "
                    "column each, e.g. fp32,bf16 (default fp32)")

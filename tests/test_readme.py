@@ -275,7 +275,7 @@ def _explore(world, run, out):
 _explore.in_python = True
 
 
-DEBIAS_TRAIN = "shadowplay debias train --data biased-fmnist --rare-fraction 0.005 --alpha 0.001 --bins 10 --combine max"
+DEBIAS_TRAIN = "shadowplay debias train --data biased-fmnist --rare-fraction 0.005 --alpha 0.3 --bins 10 --combine product"
 DEBIAS_SHORT = ["data.n_samples=600", "trainer.max_steps=3", "--epochs", "1", "--net", "mlp", "model.hidden=[16]",
                 "--latent-dim", "3", "--name", "dbvae", "--no-progress"]
 

@@ -366,8 +366,9 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--resample", choices=("none", *debias.MODES),
           help="latent (DB-VAE; default for dbvae), groups (oracle) or none (default for classifier)")
     c.arg("--bins", type=int, help="histogram bins per latent dimension (config default 10)")
-    c.arg("--alpha", type=float, help="histogram smoothing α > 0 (config default 1e-3)")
-    c.arg("--combine", choices=debias.COMBINES, help="max (course lab, config default) or product (the paper)")
+    c.arg("--alpha", type=float, help="histogram smoothing α > 0 (config default 0.3, for product; "
+                                                  "max wants ~1e-3)")
+    c.arg("--combine", choices=debias.COMBINES, help="product (the paper, config default) or max (course lab)")
     c.arg("--rare-fraction", type=float, help="biased-fmnist: inverted share of the positives (config default "
                                               "0.005)")
     c.arg("--positive-classes", type=lambda s: [int(v) for v in s.split(",")],

@@ -89,8 +89,8 @@ class DebiasConfig:
     debias_class: int = 1              # DB-VAE: the class whose rare inputs are found and resampled
     resample: str = "none"             # none | latent (DB-VAE histograms of μ) | groups (oracle: the true groups)
     bins: int = 10                     # histogram bins per latent dimension
-    alpha: float = 1e-3                # histogram smoothing α (> 0)
-    combine: str = "max"               # max (course lab) | product (Amini et al. 2019)
+    alpha: float = 0.3                 # histogram smoothing α (> 0); 0.3 suits product (benchmarks/debias.py)
+    combine: str = "product"           # product (Amini et al. 2019) | max (course lab, use α ~ 1e-3)
 
 
 @dataclass(frozen=True)

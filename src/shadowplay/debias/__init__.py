@@ -1,7 +1,7 @@
 """Debiasing with learned latent structure (DB-VAE, Amini et al., AIES 2019) and the bias audit.
 
 >>> import shadowplay as sp
->>> w = sp.debias.sampling_weights(codes, bins=10, alpha=1e-3, combine="max")           # doctest: +SKIP
+>>> w = sp.debias.sampling_weights(codes, bins=10, alpha=0.3, combine="product")       # doctest: +SKIP
 >>> report = sp.debias.audit(probabilities, labels, groups)                             # doctest: +SKIP
 >>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, epochs=3)          # doctest: +SKIP
 >>> sp.debias.audit_run(run, groups="group").table()                                    # doctest: +SKIP

@@ -3,7 +3,7 @@
 They build on ``shadowplay.workflow`` (train a config, load a model, load a run's data), never on ``shadowplay.api``.
 
 >>> import shadowplay as sp
->>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, alpha=1e-3, combine="max")  # doctest: +SKIP
+>>> run = sp.debias.train(data="biased-fmnist", rare_fraction=0.005, alpha=0.3, combine="product")  # doctest: +SKIP
 >>> sp.debias.audit_run(run.path, groups="group").table()                                      # doctest: +SKIP
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..config import load_config, parse_overrides, set_keys
+from ..config import DebiasConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
@@ -49,7 +49,9 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     if data is None and config is None:
         data = "biased-fmnist"
     if bins is not None or alpha is not None or combine is not None:  # fail before loading anything
-        check_weight_options(10 if bins is None else bins, 1e-3 if alpha is None else alpha, combine or "max")
+        d = DebiasConfig()
+        check_weight_options(d.bins if bins is None else bins, d.alpha if alpha is None else alpha,
+                             combine or d.combine)
     if rare_fraction is not None and not 0.0 < rare_fraction < 1.0:
         raise DebiasError(f"rare_fraction must lie strictly between 0 and 1, got {rare_fraction}")
     if resample is None:

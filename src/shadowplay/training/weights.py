@@ -18,16 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DebiasConfig
 from ..errors import DebiasError
 
 COMBINES = ("max", "product")
+_DEFAULT = DebiasConfig()  # the defaults live in the config, so the function, the callback and a run agree
 
 def check_weight_options(bins: int, alpha: float, combine: str) -> None:
     """Raise :class:`DebiasError` unless ``bins ≥ 2``, ``α > 0`` and ``combine`` is one of :data:`COMBINES`."""
     if isinstance(bins, bool) or int(bins) != bins or bins < 2:
         raise DebiasError(f"bins must be an integer >= 2 (one bin cannot tell rare from common), got {bins}")
     if not float(alpha) > 0.0:
-        raise DebiasError(f"alpha (the histogram smoothing) must be > 0, got {alpha}; 1e-3 is the usual value")
+        raise DebiasError(f"alpha (the histogram smoothing) must be > 0, got {alpha}; 0.3 suits "
+                         "combine='product', 1e-3 combine='max'")
     if combine not in COMBINES:
         raise DebiasError(f"combine must be one of {', '.join(COMBINES)}, got {combine!r}")
 
@@ -41,7 +44,8 @@ def bin_index(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, np.bincount(idx, minlength=bins) / max(len(values), 1)
 
 
-def sampling_weights(codes: Any, bins: int = 10, alpha: float = 1e-3, combine: str = "max") -> np.ndarray:
+def sampling_weights(codes: Any, bins: int = _DEFAULT.bins, alpha: float = _DEFAULT.alpha,
+                     combine: str = _DEFAULT.combine) -> np.ndarray:
     """Sampling probabilities ``(N,)`` (non-negative, summing to 1) for ``codes`` ``(N, L)``, the posterior means
     of the debiased class's inputs. Rare codes get large weights. See the module docstring for the formulas."""
     check_weight_options(bins, alpha, combine)
