@@ -167,7 +167,7 @@ class Trainer:
         """``(B/world, *shape)``: a uniformly drawn extra training batch (global RNG, so it is part of the resumable
         state); FactorVAE's discriminator trains on it. Under DDP each rank draws its share of the global batch."""
         idx = torch.randint(self.n, (-(-self.cfg.batch_size // self.dist.world),), device="cpu").to(self.device)
-        return self._prepare(self.train_x[idx])
+        return self._prepare(self.train_x.index_select(0, idx))
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, *shape)`` → the same shape; dynamic binarization draws a fresh x ~ Bernoulli(intensity) per visit."""
@@ -273,9 +273,11 @@ class Trainer:
                     # (B, *shape) global batch, this rank's shard of it; the epoch's last batch holds the remaining
                     # N mod B examples when B does not divide N
                     idx, self.shard_weight = self.dist.shard(order[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-                    x = self._prepare(self.train_x[idx])
+                    # index_select, not train_x[idx]: the same rows, ~5x faster on CPU for a (B,) index into
+                    # (N, C, H, W) (advanced indexing takes a generic path), about 1 % of an MLP VAE step
+                    x = self._prepare(self.train_x.index_select(0, idx))
                     ctx.step = self.step
-                    ctx.labels = self.train_labels[idx] if self.train_labels is not None else None
+                    ctx.labels = self.train_labels.index_select(0, idx) if self.train_labels is not None else None
                     values = self._train_step(x, ctx)
                     self.step += 1
                     self.batch_in_epoch = b + 1
