@@ -11,6 +11,7 @@ from scipy.stats import combine_pvalues
 from shadowplay.errors import ShadowplayError
 from shadowplay.outliers import (VAEOutlierDetector, combined_score, conformal_pvalues, fisher_combination,
                                  fit_aggregate_posterior, fit_combined, latent_knn, recon_error)
+from shadowplay.outliers.combined import exponential_tail_scale
 
 
 def test_conformal_pvalues_equal_the_count_at_reference_scores_and_bound_it_between():
@@ -18,11 +19,25 @@ def test_conformal_pvalues_equal_the_count_at_reference_scores_and_bound_it_betw
     count = lambda s: (1 + (ref >= s).sum()) / 51  # noqa: E731 - the exact conformal p-value, by brute force
     np.testing.assert_allclose(conformal_pvalues(ref, ref), [count(s) for s in ref])
     probe = np.random.default_rng(1).normal(size=200) * 1.5
+    probe = probe[probe <= ref.max()]  # within the reference range (the tail is tested below)
     p = conformal_pvalues(ref, probe)
     exact = np.array([count(s) for s in probe])
     assert (p >= exact - 1e-12).all() and (p <= exact + 1 / 51 + 1e-12).all()  # valid, at most 1/(n+1) above
-    assert conformal_pvalues(ref, [-10.0])[0] == 1.0 and conformal_pvalues(ref, [10.0])[0] == pytest.approx(2 / 51)
+    assert conformal_pvalues(ref, [-10.0])[0] == 1.0 and conformal_pvalues(ref, [ref.max()])[0] == pytest.approx(2 / 51)
     assert (np.diff(conformal_pvalues(ref, np.sort(probe))) <= 0).all()  # higher score, smaller p
+
+
+def test_beyond_every_reference_score_the_p_value_has_an_exponential_tail():
+    ref = np.random.default_rng(3).exponential(2.0, size=1000)
+    top = np.sort(ref)[-1]
+    u = np.quantile(ref, 0.9)
+    tau = (ref[ref > u] - u).mean()  # mean excess over the 90th percentile, by hand
+    assert exponential_tail_scale(ref) == pytest.approx(tau) and tau == pytest.approx(2.0, rel=0.2)  # Exp(2) tail
+    far = top + np.array([0.0, 1e-9, 1.0, 5.0])
+    p = conformal_pvalues(ref, far)
+    np.testing.assert_allclose(p, 2 / 1001 * np.exp(-(far - top) / tau))
+    assert abs(p[0] - p[1]) < 1e-9 and p[3] < p[2] < p[1]  # continuous at the largest score, still decreasing
+    assert conformal_pvalues(np.ones(5), [2.0])[0] == pytest.approx(2 / 6)  # no spread: no tail to fit
 
 
 def test_conformal_pvalues_are_continuous_in_the_score():

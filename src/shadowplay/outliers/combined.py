@@ -18,7 +18,16 @@ The count is therefore interpolated linearly between the sorted reference scores
     p_j(x) = (n + 2 − interp(s_j(x); r_(1..n) → 1..n)) / (n + 1),
 
 which equals the exact p-value at every reference score, lies between it and it + 1/(n + 1) elsewhere (so it stays
-a valid, slightly conservative p-value), is 1 below r_(1) and 2/(n + 1) above r_(n). The p-values are joined by Fisher's method (Fisher 1932, "Statistical Methods for Research Workers", 4th ed.,
+a valid, slightly conservative p-value) and is 1 below r_(1). Above r_(n) the count runs out: every input beyond all
+reference inputs would get the same 2/(n + 1), and the most abnormal inputs could not be ranked among themselves.
+There the p-value continues with an exponential tail, the generalized Pareto tail of shape 0 of peaks-over-threshold
+extreme-value statistics (Pickands 1975, "Statistical inference using extreme order statistics", Ann. Statist.
+3(1)), whose scale τ is the maximum-likelihood estimate, the mean excess of the reference scores over their 90th
+percentile:
+
+    p_j(x) = 2/(n + 1) · exp(−(s_j(x) − r_(n)) / τ)     for s_j(x) > r_(n),
+
+continuous at r_(n) and decreasing. The p-values are joined by Fisher's method (Fisher 1932, "Statistical Methods for Research Workers", 4th ed.,
 §21.1):
 
     S(x) = −2 Σ_j log p_j(x).
@@ -46,15 +55,28 @@ COMPONENTS = ("recon", "latent_knn")
 
 
 def conformal_pvalues(reference: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """Conformal p-values ``(N,)`` of ``scores`` against ``reference`` ``(n,)``, the count of reference scores at
-    least as large interpolated between the sorted reference scores (module docstring); in [2/(n + 1), 1],
-    smaller = more abnormal."""
+    """Conformal p-values ``(N,)`` of ``scores`` against ``reference`` ``(n,)``: the count of reference scores at
+    least as large, interpolated between the sorted reference scores, with an exponential tail beyond the largest
+    (module docstring); in (0, 1], smaller = more abnormal."""
     ref = np.sort(np.asarray(reference, np.float64))
     if ref.ndim != 1 or len(ref) == 0 or not np.isfinite(ref).all():
         raise ShadowplayError("conformal p-values need a non-empty 1-D array of finite reference scores")
-    n = len(ref)
-    rank = np.interp(np.asarray(scores, np.float64), ref, np.arange(1.0, n + 1.0))  # r_(i) -> i, clamped at the ends
-    return (n + 2.0 - rank) / (n + 1.0)
+    n, s = len(ref), np.asarray(scores, np.float64)
+    rank = np.interp(s, ref, np.arange(1.0, n + 1.0))  # r_(i) -> i, clamped at both ends
+    p = (n + 2.0 - rank) / (n + 1.0)
+    tau = exponential_tail_scale(ref)
+    beyond = s > ref[-1]
+    if tau > 0 and beyond.any():
+        p[beyond] = 2.0 / (n + 1.0) * np.exp(-(s[beyond] - ref[-1]) / tau)
+    return p
+
+
+def exponential_tail_scale(reference: np.ndarray, quantile: float = 0.9) -> float:
+    """τ: the mean excess of the sorted ``reference`` ``(n,)`` over its ``quantile`` (the maximum-likelihood scale of
+    an exponential tail above that threshold, module docstring); 0 when no score exceeds the threshold."""
+    u = np.quantile(reference, quantile)
+    excess = reference[reference > u] - u
+    return float(excess.mean()) if len(excess) else 0.0
 
 
 def fisher_combination(pvalues: list[np.ndarray]) -> np.ndarray:
