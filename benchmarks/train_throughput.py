@@ -64,14 +64,15 @@ def gemm_rate(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n ** 3 / min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
 
 
-def gemm_bound(batch: int, repeats: int = 5, steps: int = 10) -> float:
+def gemm_bound(batch: int, repeats: int = 5, steps: int = 10, dtype: torch.dtype = torch.float32) -> float:
     """Samples/s of a step that does only the model's GEMMs at this batch (per layer a→b: forward (B×a)(a×b), weight
     gradient (b×B)(B×a), input gradient (B×b)(b×a) except for the first layer): a tighter ceiling than the FLOP
-    floor, since GEMMs this thin run below the large-GEMM rate."""
+    floor, since GEMMs this thin run below the large-GEMM rate. ``dtype=torch.bfloat16`` gives the ceiling of the
+    bf16 arm (its nets' GEMMs in bf16, with no cast, loss or optimizer work at all)."""
     enc, dec = layer_sizes()
     shapes = [(a, b, i > 0 or k > 0) for k, s in enumerate((enc, dec)) for i, (a, b) in enumerate(zip(s[:-1], s[1:]))]
-    mats = [(torch.randn(batch, a), torch.randn(a, b), torch.randn(batch, b), torch.randn(b, a), need)
-            for a, b, need in shapes]
+    r = lambda *shape: torch.randn(*shape).to(dtype)  # noqa: E731
+    mats = [(r(batch, a), r(a, b), r(batch, b), r(b, a), need) for a, b, need in shapes]
     step = lambda: [(torch.mm(x, w), torch.mm(g.t(), x), n and torch.mm(g, wt)) for x, w, g, wt, n in mats]
     step()
     return batch * steps / min(_timed(lambda: [step() for _ in range(steps)]) for _ in range(repeats))
@@ -304,6 +305,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"timed by {'process CPU time' if a.cpu_time else 'wall clock'}")
     side, (rule, exact) = 1024 if a.quick else 2048, flops_per_sample()
     rate, bound = gemm_rate(side), {b: gemm_bound(b, steps=max(2, 1280 // b)) for b in (a.batch, a.big_batch)}
+    bound["bf16"] = gemm_bound(a.batch, steps=max(2, 1280 // a.batch), dtype=torch.bfloat16)
     print(f"GEMM rate {rate / 1e9:.1f} GFLOP/s ({side}x{side} torch.mm, best of 5); model {rule / 1e6:.2f} "
           f"MFLOP/sample by the 3x rule ({exact / 1e6:.2f} M exactly) -> FLOP floor {rate / rule:,.0f} samples/s")
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
@@ -328,7 +330,8 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
         print(f"{name:<13}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
               + ", ".join(f"{n / t:,.0f}" for t in ts))
     print("GEMM-only ceiling (the model's GEMMs alone, no other work): "
-          + ", ".join(f"{bound[b]:,.0f} samples/s @ {b}" for b in bound))
+          + ", ".join(f"{bound[b]:,.0f} samples/s @ {b}" for b in (a.batch, a.big_batch))
+          + f"; in bf16 {bound['bf16']:,.0f} samples/s @ {a.batch}")
     out = {"samples_per_s": res, "best_samples_per_s": best, "gemm_flops": rate, "flops_per_sample": rule,
            "gemm_only_bound": bound, "floor_fraction_big": res[f"shadowplay@{a.big_batch}"] * rule / rate}
     pairs = [("shadowplay", "pythae", 1.5), ("shadowplay", "minimal", 1.0), ("bf16", "pythae", 1.8),
@@ -344,6 +347,9 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
     if f"fp32+compile@{a.batch}" in res:
         print(f"fp32+compile @ {a.batch}: {res[f'fp32+compile@{a.batch}'] / bound[a.batch]:.2f} of the GEMM-only "
               "ceiling (fp32)")
+    if f"bf16@{a.batch}" in res and f"pythae@{a.batch}" in res:
+        print(f"bf16 @ {a.batch}: {res[f'bf16@{a.batch}'] / bound['bf16']:.2f} of the bf16 GEMM-only ceiling, which "
+              f"is {bound['bf16'] / res[f'pythae@{a.batch}']:.2f}x pythae (the most any bf16 step could reach)")
     if f"bf16@{a.big_batch}" in res:
         print(f"bf16/shadowplay @ {a.big_batch}: {res[f'bf16@{a.big_batch}'] / res[f'shadowplay@{a.big_batch}']:.2f}x "
               "median")
