@@ -106,7 +106,7 @@ def test_conv_net_refuses_an_image_size_it_does_not_take():
         VAEOutlierDetector(net="conv", **TINY).fit(np.zeros((10, 1, 9, 9), np.float32))
 
 
-@pytest.mark.parametrize("score", ["recon", "latent_density", "typicality", "likelihood_ratio", "elbo"])
+@pytest.mark.parametrize("score", ["recon", "latent_density", "typicality", "likelihood_ratio", "elbo", "combined"])
 def test_save_and_from_run_restore_every_score(score, blobs, tmp_path):
     det = VAEOutlierDetector(score=score, likelihood="laplace", **TINY).fit(blobs[0])
     path = det.save(tmp_path / "det")
