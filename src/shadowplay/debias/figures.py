@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..reports.images import save_examples
+from ..reports.images import image_grid, label_rows, save_examples
 from ..reports.plotting import figure, save
 from .audit import AuditResult
 
@@ -57,8 +57,11 @@ def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: 
     w = weights.double().cpu()
     order = torch.argsort(w, descending=True)
     n = min(n, len(order) // 2 or 1)
-    return save_examples(Path(path), {"highest weight": x[order[:n]].cpu(), "lowest weight": x[order[-n:]].cpu()},
-                         ncol=n)
+    rows = {"highest weight": x[order[:n]].cpu(), "lowest weight": x[order[-n:]].cpu()}
+    if x.ndim == 4 and x.shape[1] in (1, 3):  # pictures: one labelled row each
+        label_rows(image_grid(torch.cat(list(rows.values())), ncol=n), list(rows)).save(path)
+        return Path(path)
+    return save_examples(Path(path), rows, ncol=n)
 
 
 def rare_fraction_curve(fractions: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
