@@ -48,8 +48,8 @@ import torch
 
 from ..errors import ShadowplayError
 from ..model import LatentVariableModel
-from .latent import AggregatePosterior, latent_knn
-from .scores import recon_error
+from .latent import AggregatePosterior, knn_distance
+from .scores import means_and_recon_error
 
 COMPONENTS = ("recon", "latent_knn")
 
@@ -105,7 +105,9 @@ class CombinedReference:
 
 def _components(model: LatentVariableModel, x: torch.Tensor, codes: AggregatePosterior,
                 self_index: torch.Tensor | None = None) -> dict[str, np.ndarray]:
-    return {"recon": recon_error(model, x), "latent_knn": latent_knn(model, x, codes, self_index=self_index)}
+    """``recon_error`` and ``latent_knn`` of ``x`` from one encoder pass."""
+    mu, recon = means_and_recon_error(model, x)
+    return {"recon": recon, "latent_knn": knn_distance(mu, codes, self_index=self_index)}
 
 
 def fit_combined(model: LatentVariableModel, x: torch.Tensor, codes: AggregatePosterior) -> CombinedReference:

@@ -90,11 +90,17 @@ def latent_knn(model: LatentVariableModel, x: torch.Tensor, reference: Aggregate
     """Mean Euclidean distance from μ(x) to its ``k`` nearest codes among ``reference.loc`` ``(N,)`` (module
     docstring). Deterministic. An input that is itself a reference code counts its own distance 0, unless
     ``self_index`` ``(N,)`` int64 names its code (−1 for none): that code is then left out (leave-one-out)."""
+    model.eval()
+    mu = torch.cat([model.encode(c).mean.double().cpu() for c in model._as_input(x).split(batch_size)])
+    return knn_distance(mu, reference, k=k, self_index=self_index)
+
+
+def knn_distance(mu: torch.Tensor, reference: AggregatePosterior, *, k: int = 5,
+                 self_index: torch.Tensor | None = None) -> np.ndarray:
+    """:func:`latent_knn` of codes already computed, ``mu`` ``(N, L)`` float64 → ``(N,)``."""
     n_ref = len(reference.loc) - (self_index is not None and bool((self_index >= 0).any()))
     if not 1 <= k <= n_ref:
         raise ShadowplayError(f"k must lie in [1, {n_ref}] (the number of reference codes), got {k}")
-    model.eval()
-    mu = torch.cat([model.encode(c).mean.double().cpu() for c in model._as_input(x).split(batch_size)])
     ref = reference.loc.double()
     out = []
     for start in range(0, len(mu), 512):

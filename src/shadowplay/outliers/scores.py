@@ -73,10 +73,21 @@ def neg_iwae(model: LatentVariableModel, x: torch.Tensor, *, iw_samples: int = 1
 def recon_error(model: LatentVariableModel, x: torch.Tensor, *, batch_size: int = 4096) -> np.ndarray:
     """Σ_d (x_d − E[p(x|z = μ(x))]_d)² ``(N,)``: squared distance between the input and the decoder mean at the
     posterior mean. Deterministic (no sampling); defined for plain autoencoders too."""
+    return means_and_recon_error(model, x, batch_size=batch_size)[1]
+
+
+@torch.inference_mode()
+def means_and_recon_error(model: LatentVariableModel, x: torch.Tensor, *,
+                          batch_size: int = 4096) -> tuple[torch.Tensor, np.ndarray]:
+    """The posterior means μ(x) ``(N, L)`` float64 (CPU) and :func:`recon_error` ``(N,)`` from one encoder pass,
+    for scores that need both (``combined``)."""
     model.eval()
-    x = model._as_input(x)
-    out = [(model.decode(model.encode(c).mean).mean - c).square().flatten(1).sum(1) for c in x.split(batch_size)]
-    return torch.cat(out).double().cpu().numpy()
+    mus, errs = [], []
+    for c in model._as_input(x).split(batch_size):
+        mu = model.encode(c).mean
+        errs.append((model.decode(mu).mean - c).square().flatten(1).sum(1))
+        mus.append(mu.double().cpu())
+    return torch.cat(mus), torch.cat(errs).double().cpu().numpy()
 
 
 @torch.inference_mode()
