@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DebiasError
 from .callbacks import Callback
-from .weights import _DEFAULT, check_weight_options, sampling_weights
+from .weights import DEFAULTS, check_weight_options, sampling_weights
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trainer import Trainer
@@ -58,8 +58,8 @@ def group_balanced_weights(labels: torch.Tensor, groups: torch.Tensor) -> torch.
 class Resampling(Callback):
     """Sets ``trainer.sample_weights`` ``(N,)`` at every epoch start from the model's current latent codes."""
 
-    def __init__(self, debias_class: int = 1, mode: str = "latent", bins: int = _DEFAULT.bins,
-                 alpha: float = _DEFAULT.alpha, combine: str = _DEFAULT.combine, groups: torch.Tensor | None = None):
+    def __init__(self, debias_class: int = 1, mode: str = "latent", bins: int = DEFAULTS.bins,
+                 alpha: float = DEFAULTS.alpha, combine: str = DEFAULTS.combine, groups: torch.Tensor | None = None):
         if mode not in MODES:
             raise DebiasError(f"resampling mode must be one of {', '.join(MODES)}, got {mode!r}")
         check_weight_options(bins, alpha, combine)

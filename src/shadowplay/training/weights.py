@@ -22,7 +22,7 @@ from ..config import DebiasConfig
 from ..errors import DebiasError
 
 COMBINES = ("max", "product")
-_DEFAULT = DebiasConfig()  # the defaults live in the config, so the function, the callback and a run agree
+DEFAULTS = DebiasConfig()  # bins, alpha, combine: the config's, so the function, the callback and a run agree
 
 def check_weight_options(bins: int, alpha: float, combine: str) -> None:
     """Raise :class:`DebiasError` unless ``bins ≥ 2``, ``α > 0`` and ``combine`` is one of :data:`COMBINES`."""
@@ -44,8 +44,8 @@ def bin_index(values: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, np.bincount(idx, minlength=bins) / max(len(values), 1)
 
 
-def sampling_weights(codes: Any, bins: int = _DEFAULT.bins, alpha: float = _DEFAULT.alpha,
-                     combine: str = _DEFAULT.combine) -> np.ndarray:
+def sampling_weights(codes: Any, bins: int = DEFAULTS.bins, alpha: float = DEFAULTS.alpha,
+                     combine: str = DEFAULTS.combine) -> np.ndarray:
     """Sampling probabilities ``(N,)`` (non-negative, summing to 1) for ``codes`` ``(N, L)``, the posterior means
     of the debiased class's inputs. Rare codes get large weights. See the module docstring for the formulas."""
     check_weight_options(bins, alpha, combine)
