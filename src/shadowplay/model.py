@@ -7,7 +7,7 @@ checkpoint without unpickling anything.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -56,6 +56,10 @@ class ModelOutput:
         likelihood: p(x|z), batch shape ``(B,)``, event shape ``shape``.
         prior: p(z) = N(0, I), batch shape ``(B, L)``.
         logits: ``(B, head_dim)`` classifier logits from the same encoder pass, or ``None`` without a head.
+
+    ``kl_cache`` holds KL(q(z|x) ‖ p(z)) ``(B, L)`` once ``objectives.terms.kl.kl_per_latent`` has computed it, so the
+    terms that read the KL in one step (the reconstruction's ELBO diagnostic, ``kl``, ``capacity``, β-TCVAE's
+    dimension-wise KL) share one computation and one node of the graph.
     """
 
     x: torch.Tensor
@@ -64,6 +68,7 @@ class ModelOutput:
     likelihood: Distribution
     prior: Distribution
     logits: torch.Tensor | None = None  # (B, head_dim) classifier logits when ModelSpec.head_dim > 0
+    kl_cache: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 class LatentVariableModel(nn.Module):

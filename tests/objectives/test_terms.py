@@ -47,6 +47,35 @@ def test_vae_loss_is_minus_elbo_bernoulli():
     assert lo.weights == {"recon": 1.0, "kl": 1.0}
 
 
+
+@pytest.mark.parametrize("preset", ["vae", "beta_tcvae", "annealed_vae"])
+def test_kl_is_computed_once_per_forward_and_gradients_match(preset, monkeypatch):
+    """The terms of one objective share one KL per forward pass (``ModelOutput.kl_cache``): the reconstruction's
+    ELBO diagnostic and the KL (or β-TCVAE's dimension-wise KL) part do not each build their own. The gradient is the
+    one of an objective that recomputes the KL for every term."""
+    import shadowplay.objectives.terms.kl as kl_module
+    calls = []
+    real = kl_module.kl_divergence
+    monkeypatch.setattr(kl_module, "kl_divergence", lambda q, p: calls.append(1) or real(q, p))
+    model = _model()
+    x = torch.rand(9, 1, 6, 6, dtype=torch.float64)
+    objective = build_preset(preset, PresetParams()).objective
+    torch.manual_seed(1)
+    out = model(x)
+    objective(out, StepContext(step=0, dataset_size=100)).loss.backward()
+    assert len(calls) == 1
+    cached = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    monkeypatch.setattr(kl_module, "kl_per_latent", lambda o: real(o.posterior, o.prior))  # no sharing
+    import shadowplay.objectives.terms.recon as recon_module
+    monkeypatch.setattr(recon_module, "kl_per_latent", lambda o: real(o.posterior, o.prior))
+    import shadowplay.objectives.terms.tc as tc_module
+    monkeypatch.setattr(tc_module, "kl_per_latent", lambda o: real(o.posterior, o.prior))
+    torch.manual_seed(1)
+    objective(model(x), StepContext(step=0, dataset_size=100)).loss.backward()
+    for a, p in zip(cached, model.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-12, atol=1e-12)
+
 @pytest.mark.parametrize("scale", [0.5, None])
 def test_vae_loss_is_minus_elbo_gaussian(scale):
     model = _model(shape=(7,), likelihood="gaussian", scale=scale)

@@ -21,10 +21,13 @@ def has_kl(out: ModelOutput) -> bool:
 
 
 def kl_per_latent(out: ModelOutput) -> torch.Tensor:
-    """``(B, L)`` KL of each latent dimension of each example."""
+    """``(B, L)`` KL of each latent dimension of each example, computed once per forward pass (kept in
+    ``out.kl_cache``: several terms of one objective read it)."""
     if not has_kl(out):
         raise ValueError("KL to the prior is not defined for a point-mass (autoencoder) posterior")
-    return kl_divergence(out.posterior, out.prior)
+    if out.kl_cache is None:
+        out.kl_cache = kl_divergence(out.posterior, out.prior)
+    return out.kl_cache
 
 
 class KL(Term):
