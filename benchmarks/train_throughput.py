@@ -13,7 +13,9 @@ Precision and compile arms (issue 12): ``bf16`` (``trainer.precision=bf16``: the
 ``bf16+compile`` and ``fp32+compile`` (``trainer.compile=true``; compilation happens in the untimed warm-up), and
 ``sp.train``: the whole public call from a ``.npy`` file against pythae's whole ``train()``. pythae 0.1.2 has a
 mixed-precision switch (``amp``) but turns it off without CUDA (``no_cuda`` sets ``amp=False``), so on CPU its only
-arm is fp32.
+arm is fp32. ``minimal-bf16`` and ``minimal-bf16+compile`` are the hand-written loop under the same autocast, eager
+and through ``torch.compile``: what bf16 and compilation give without any shadowplay code, so the ``bf16`` arms can
+be read against PyTorch's own result.
 """
 
 from __future__ import annotations
@@ -157,24 +159,44 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers[:-1])
 
 
-def minimal_arm(x: torch.Tensor, batch: int, workdir: Path):
+def minimal_arm(x: torch.Tensor, batch: int, workdir: Path, bf16: bool = False, compile: bool = False):
+    """The hand-written loop; ``bf16`` runs its two nets under CPU autocast (outputs cast back to float32, as the
+    ``bf16`` arm does), ``compile`` runs them through ``torch.compile``: PyTorch's own speed-up on the same loop,
+    with no shadowplay code involved."""
     flat = x.flatten(1)
 
-    def epoch() -> None:
+    def nets():
         enc, dec = (_mlp(s) for s in layer_sizes())
+        fenc, fdec = (torch.compile(m, dynamic=False) for m in (enc, dec)) if compile else (enc, dec)
+        if not bf16:
+            return enc, dec, fenc, fdec
+
+        def cast(f):
+            def run(t):
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return f(t).float()
+            return run
+        return enc, dec, cast(fenc), cast(fdec)
+
+    def epoch() -> None:
+        enc, dec, fenc, fdec = nets()
         opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=LR)
         perm = torch.randperm(len(flat))
         for i in range(0, len(flat), batch):
             xb = flat[perm[i:i + batch]]
-            mu, logvar = enc(xb).chunk(2, dim=1)
+            mu, logvar = fenc(xb).chunk(2, dim=1)
             z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            rec = nn.functional.binary_cross_entropy_with_logits(dec(z), xb, reduction="sum")
+            rec = nn.functional.binary_cross_entropy_with_logits(fdec(z), xb, reduction="sum")
             kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum()  # Kingma & Welling 2014, appendix B
             loss = (rec + kl) / len(xb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
     return lambda: _timed(epoch)
+
+
+def minimal_variant(bf16: bool, compile: bool):
+    return lambda x, batch, workdir: minimal_arm(x, batch, workdir, bf16, compile)
 
 
 def pythae_arm(x: torch.Tensor, batch: int, workdir: Path):
@@ -265,7 +287,8 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[st
     else:
         arms["pythae"] = pythae_arm
     arms.update({"bf16": variant("bf16", False), "bf16+compile": variant("bf16", True),
-                 "fp32+compile": variant("fp32", True), "sp.train": whole_train_arm})
+                 "fp32+compile": variant("fp32", True), "sp.train": whole_train_arm,
+                 "minimal-bf16": minimal_variant(True, False), "minimal-bf16+compile": minimal_variant(True, True)})
     plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal", "bf16")]
     if a.no_compile:
         plan = [k for k in plan if "compile" not in k[0]]
@@ -324,10 +347,10 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
            ) -> dict:
     res = {f"{name}@{b}": statistics.median(n / t for t in ts) for (name, b), ts in times.items()}
     best = {f"{name}@{b}": n / min(ts) for (name, b), ts in times.items()}  # robust to other processes' bursts
-    print(f"\n{'arm':<13}{'batch':>6}{'median/s':>10}{'best/s':>9}{'of floor':>10}{'of GEMM-only':>14}   all runs")
+    print(f"\n{'arm':<21}{'batch':>6}{'median/s':>10}{'best/s':>9}{'of floor':>10}{'of GEMM-only':>14}   all runs")
     for (name, b), ts in times.items():
         r = res[f"{name}@{b}"]
-        print(f"{name:<13}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
+        print(f"{name:<21}{b:>6}{r:>10,.0f}{best[f'{name}@{b}']:>9,.0f}{r * rule / rate:>10.2f}{r / bound[b]:>14.2f}   "
               + ", ".join(f"{n / t:,.0f}" for t in ts))
     print("GEMM-only ceiling (the model's GEMMs alone, no other work): "
           + ", ".join(f"{bound[b]:,.0f} samples/s @ {b}" for b in (a.batch, a.big_batch))
@@ -336,13 +359,14 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
            "gemm_only_bound": bound, "floor_fraction_big": res[f"shadowplay@{a.big_batch}"] * rule / rate}
     pairs = [("shadowplay", "pythae", 1.5), ("shadowplay", "minimal", 1.0), ("bf16", "pythae", 1.8),
              ("bf16", "shadowplay", 1.3), ("bf16+compile", "pythae", 1.8), ("bf16+compile", "shadowplay", 1.3),
-             ("fp32+compile", "shadowplay", None), ("sp.train", "pythae", None)]
+             ("fp32+compile", "shadowplay", None), ("sp.train", "pythae", None), ("bf16", "minimal-bf16", None),
+             ("minimal-bf16", "pythae", None), ("minimal-bf16+compile", "minimal-bf16", None)]
     for arm, other, target in pairs:
         sp, k = f"{arm}@{a.batch}", f"{other}@{a.batch}"
         if sp in res and k in res:
             out[f"{arm}/{other}"], ratio_best = res[sp] / res[k], best[sp] / best[k]
             goal = f"   (target >= {target})" if target else ""
-            print(f"{arm + '/' + other:<24}@ {a.batch}: {out[f'{arm}/{other}']:.2f}x median, {ratio_best:.2f}x best"
+            print(f"{arm + '/' + other:<42}@ {a.batch}: {out[f'{arm}/{other}']:.2f}x median, {ratio_best:.2f}x best"
                   + goal)
     if f"fp32+compile@{a.batch}" in res:
         print(f"fp32+compile @ {a.batch}: {res[f'fp32+compile@{a.batch}'] / bound[a.batch]:.2f} of the GEMM-only "

@@ -33,7 +33,8 @@ def test_quick_run_trains_every_arm_and_reports(tmp_path):
     assert "SYNTHETIC" in proc.stdout and "shadowplay/minimal" in proc.stdout
     res = json.loads(out.read_text())
     rates = res["samples_per_s"]
-    arms = {"shadowplay@64", "minimal@64", "shadowplay@128", "minimal@128", "bf16@64", "bf16@128", "sp.train@64"}
+    arms = {"shadowplay@64", "minimal@64", "shadowplay@128", "minimal@128", "bf16@64", "bf16@128", "sp.train@64",
+            "minimal-bf16@64"}
     assert not any("compile" in k for k in rates)  # --no-compile (compiling takes minutes on a small CPU)
     has_pythae = importlib.util.find_spec("pythae") is not None
     if has_pythae:
@@ -42,6 +43,7 @@ def test_quick_run_trains_every_arm_and_reports(tmp_path):
     else:
         assert "skipping the pythae arm" in proc.stdout
     assert arms <= set(rates) and all(rates[a] > 0 for a in arms)
+    assert res["bf16/minimal-bf16"] > 0  # shadowplay's bf16 read against the same autocast in a bare loop
     assert res["gemm_flops"] > 1e8 and res["flops_per_sample"] == pytest.approx(6 * 1_077_248)
     assert 50 < res["memory"]["maxrss_mb"] < 4096 and res["memory"]["step"] >= 1
     assert not any(p.name != "result.json" for p in tmp_path.iterdir()), "the benchmark left files in its cwd"
