@@ -51,12 +51,21 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
 
 
 class MetricWindow:
-    """Running sums of the detached step values between two log lines (kept as tensors: no sync per step)."""
+    """Running sums of the detached step values between two log lines (kept as tensors: no sync per step), and the
+    time spent training in that window.
 
-    def __init__(self) -> None:
+    The clock runs only between :meth:`resume` and :meth:`pause`: the trainer pauses it around work that is not a
+    training step (the compile warm-up, validation and the checkpoint at an epoch's end, a mid-epoch checkpoint,
+    epoch-start callbacks such as DB-VAE's re-weighting pass), so ``samples_per_s`` is the training throughput. Before,
+    the window after an epoch's end counted the validation too: a one-epoch bf16 run reported 6,020 samples/s where
+    its steps ran at 12,500–14,500.
+    """
+
+    def __init__(self, running: bool = True) -> None:
         self.sums: dict[str, torch.Tensor] = {}
         self.n = self.seen = 0
-        self.t0 = time.perf_counter()
+        self.busy = 0.0  # seconds of training counted so far in this window
+        self._since: float | None = time.perf_counter() if running else None
 
     def add(self, values: dict[str, torch.Tensor], batch: int) -> None:
         for k, v in values.items():
@@ -64,11 +73,25 @@ class MetricWindow:
         self.n += 1
         self.seen += batch
 
+    def pause(self) -> None:
+        """Stop the clock (a no-op when it is stopped)."""
+        if self._since is not None:
+            self.busy += time.perf_counter() - self._since
+            self._since = None
+
+    def resume(self) -> None:
+        """Start the clock again (a no-op when it runs)."""
+        if self._since is None:
+            self._since = time.perf_counter()
+
     def flush(self) -> tuple[dict[str, float], float]:
-        dt = time.perf_counter() - self.t0
+        """The window's mean values and samples per second of training time; starts a new window whose clock runs
+        when this one's did."""
+        running = self._since is not None
+        dt = self.busy + (time.perf_counter() - self._since if running else 0.0)
         means = flatten_values({k: v / self.n for k, v in self.sums.items()})
         rate = self.seen / dt if dt > 0 else 0.0
-        self.__init__()
+        self.__init__(running)
         return means, rate
 
 

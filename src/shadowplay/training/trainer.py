@@ -254,18 +254,21 @@ class Trainer:
                                                                                           self.dist.is_main),
                    dynamic_ncols=True, mininterval=0.5, desc="train")
         self.model.train()
-        window = MetricWindow()
+        window = MetricWindow(running=False)  # its clock counts training steps only (see _pause)
         t_start = time.perf_counter()
         # One context for the whole fit; only its step changes (terms read N, the model and draw_batch from it).
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
         rate = 0.0
         self.acc.warm_up(lambda: self.objective(self.model(self._prepare(self.train_x[:cfg.batch_size])), ctx).loss,
                          self.model.parameters())
+        window.resume()
         try:
             while self.epoch < cfg.epochs and (cfg.max_steps is None or self.step < cfg.max_steps):
-                if self.batch_in_epoch == 0:
+                if self.batch_in_epoch == 0 and self.callbacks:
+                    self._pause(window)  # e.g. DB-VAE's re-weighting pass over the training set
                     for cb in self.callbacks:
                         cb.on_epoch_start(self, self.epoch)
+                    window.resume()
                 order = self.epoch_order(self.epoch)  # (N,); recomputed on resume from (seed, epoch) alone
                 for b in range(self.batch_in_epoch, self.batches_per_epoch):
                     if cfg.max_steps is not None and self.step >= cfg.max_steps:
@@ -288,11 +291,15 @@ class Trainer:
                         rate = self._log_train(logger, window, bar)
                     bar.update(1)
                     if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                        self._pause(window)
                         self.save()
+                        window.resume()
+                self._pause(window)  # validation and checkpoints are not training time
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self._end_epoch(logger)
                 else:  # stopped by max_steps mid-epoch
                     self.save()
+                window.resume()
             if window.n:  # a partial logging window (short runs, max_steps) is logged, not dropped
                 rate = self._log_train(logger, window, bar)
         finally:
@@ -304,6 +311,13 @@ class Trainer:
         elapsed = time.perf_counter() - t_start
         return TrainResult(self.run_dir, self.step, self.epoch, self.finished, self.last_path, self.best_path,
                            dict(self.val_metrics), rate or (self.step * cfg.batch_size / max(elapsed, 1e-9)))
+
+    def _pause(self, window: MetricWindow) -> None:
+        """Stop the window's clock before work that is not a training step. On CUDA the queued steps finish first,
+        so their time is counted as training time and the pause as not."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        window.pause()
 
     def _log_train(self, logger: MetricsLogger, window: MetricWindow, bar: Any) -> float:
         """Log the window's mean terms, weights and samples/s; reset the window; return samples/s."""
