@@ -318,3 +318,23 @@ def test_every_option_of_every_command_has_help_text():
                if not isinstance(a, argparse._HelpAction)
                and (not (a.help or "").strip() or a.help.strip().startswith("(default"))]
     assert not missing, missing
+
+
+def test_every_help_page_renders_without_escapes():
+    """`--help` of every command and sub-command: descriptions are printed as written (argparse %-formats help strings
+    but not descriptions, so an escaped "95%%" in a description showed up doubled)."""
+    import argparse
+
+    from shadowplay.cli import build_parser
+
+    def pages(parser, name):
+        yield name, parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from pages(sub, f"{name} {sub_name}")
+
+    found = list(pages(build_parser(), "shadowplay"))
+    assert len(found) > 20 and any(n == "shadowplay outliers" for n, _ in found)
+    bad = [n for n, text in found if "%%" in text or "%(" in text]
+    assert not bad, bad

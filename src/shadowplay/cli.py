@@ -448,7 +448,7 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("outliers", help="outlier detection: fit a detector on normal data, score, evaluate",
                        description="A VAE trained on normal data scores every input (higher = more abnormal). "
                                    "`fit` trains one into a run folder, `score` writes a CSV of scores, flags and "
-                                   "ranks, `evaluate` writes AUROC, AUPR, FPR at 95%% TPR and pictures.")
+                                   "ranks, `evaluate` writes AUROC, AUPR, FPR at 95% TPR and pictures.")
     osub = p.add_subparsers(dest="command", metavar="{fit,score,evaluate}", required=True,
                             help="fit a detector, score inputs with it, or evaluate it against labels")
 
