@@ -256,3 +256,44 @@ def test_unknown_source_sentence_and_missing_folder(tmp_path, monkeypatch):
         with pytest.raises(DataError, match="does not exist") as info:
             load_data(missing)
         assert "unknown data source" not in str(info.value)
+
+
+def test_npy_values_are_scanned_for_nan_once_from_file_to_splits(tmp_path, monkeypatch):
+    """The NaN/Inf pass over the values runs once: the loader's. The Dataset built from it and the three splits
+    (rows of checked values) skip it; a Dataset whose ``x`` is replaced scans the new values again."""
+    from dataclasses import replace
+
+    import shadowplay.data.base as base
+    import shadowplay.data.files as files
+    from shadowplay.data import Dataset, split_dataset
+    scans = []
+    real = base.validate_tensor
+
+    def counting(x, name, allow_empty=False, scan=True):
+        scans.append(scan)
+        return real(x, name, allow_empty=allow_empty, scan=scan)
+
+    monkeypatch.setattr(base, "validate_tensor", counting)
+    monkeypatch.setattr(files, "validate_tensor", counting)
+    ds = load_path(save(tmp_path, np.random.default_rng(0).random((40, 3, 4)).astype(np.float32)), OPT)
+    splits = split_dataset(ds, 0.1, 0.1, seed=0)
+    assert len(scans) == 5 and scans.count(True) == 1  # file, Dataset, train/val/test
+    assert sum(map(len, (splits.train, splits.val, splits.test))) == 40
+    bad = torch.full((2, 3, 4), float("nan"))
+    with pytest.raises(DataError, match="NaN or Inf"):
+        replace(ds, x=bad)
+    with pytest.raises(DataError, match="NaN or Inf"):
+        Dataset(name="b", x=bad)
+
+
+def test_finite_values_whose_sum_overflows_float32_are_accepted():
+    """The NaN/Inf scan sums the values in float32 and looks closer only when the sum is not finite: huge but finite
+    values (sum beyond 3.4e38) pass, a single NaN or Inf among them is named."""
+    from shadowplay.data import Dataset
+    huge = torch.full((4, 3), 3e38)
+    assert len(Dataset(name="huge", x=huge)) == 4
+    for bad in (float("nan"), float("inf")):
+        x = huge.clone()
+        x[2, 1] = bad
+        with pytest.raises(DataError, match="1 example"):
+            Dataset(name="huge", x=x)

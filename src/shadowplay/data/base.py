@@ -7,7 +7,7 @@ deterministic train/validation/test split from a seed. Data know nothing of mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import InitVar, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -47,6 +47,11 @@ class Dataset:
         value_range: ``"unit"`` when every value lies in ``[0, 1]`` (Bernoulli likelihood is then allowed),
             ``"real"`` otherwise.
         meta: JSON-serializable facts the run must keep (e.g. CSV standardization statistics).
+
+    Construction checks ``x`` (:func:`validate_tensor`), including a NaN/Inf scan over every value. ``finite=True``
+    says the scan was already done on these values (a loader that ran :func:`validate_tensor`, or :meth:`subset`
+    of a checked set): a 60,000-image ``.npy`` was scanned five times (file, set, three splits), ~0.5 s of a
+    one-epoch ``train``.
     """
 
     name: str
@@ -58,10 +63,12 @@ class Dataset:
     factor_sizes: tuple[int, ...] = ()
     value_range: str = "unit"
     meta: dict[str, Any] = field(default_factory=dict)
+    # Init-only, never stored: ``dataclasses.replace`` with a new ``x`` (CSV standardization) scans again.
+    finite: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, finite: bool) -> None:
         # a split part may be empty (test_fraction=0); loaders reject empty files themselves
-        validate_tensor(self.x, self.name, allow_empty=True)
+        validate_tensor(self.x, self.name, allow_empty=True, scan=not finite)
         n = self.x.shape[0]
         for attr in ("labels", "factors", "groups"):
             t = getattr(self, attr)
@@ -86,7 +93,7 @@ class Dataset:
         """Rows ``index`` (a 1-D long tensor) of every tensor."""
         pick = lambda t: None if t is None else t[index]  # noqa: E731
         return replace(self, x=self.x[index], labels=pick(self.labels), factors=pick(self.factors),
-                       groups=pick(self.groups))
+                       groups=pick(self.groups), finite=True)  # rows of checked values need no second scan
 
 
 @dataclass(frozen=True)
@@ -103,9 +110,10 @@ class DataSplits:
         return getattr(self, split)
 
 
-def validate_tensor(x: Any, name: str, allow_empty: bool = False) -> None:
+def validate_tensor(x: Any, name: str, allow_empty: bool = False, scan: bool = True) -> None:
     """Raise a :class:`DataError` unless ``x`` is a non-empty (``allow_empty``: possibly 0 rows, never 0 features),
-    finite, floating tensor of >= 2 dims."""
+    finite, floating tensor of >= 2 dims. ``scan=False`` skips the NaN/Inf pass over the values (for values already
+    scanned); the type, dtype and shape checks always run."""
     if not isinstance(x, torch.Tensor):
         raise DataError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if not torch.is_floating_point(x):
@@ -115,8 +123,9 @@ def validate_tensor(x: Any, name: str, allow_empty: bool = False) -> None:
     if (x.shape[0] == 0 and not allow_empty) or x.shape[1:].numel() == 0:
         raise DataError(f"{name}: the data are empty (shape {tuple(x.shape)})")
     # one pass without a mask the size of the data: a NaN or Inf anywhere makes the sum non-finite; only then
-    # (or if finite values overflowed the float32 sum) is the exact per-example check run
-    if not bool(torch.isfinite(x.sum(dtype=torch.float64))) and (
+    # (or if finite values overflowed the float32 sum) is the exact per-example check run. A float32 sum, not a
+    # float64 one: 9 ms instead of 200 ms over 60,000 28x28 images, and an overflow only costs the exact check.
+    if scan and not bool(torch.isfinite(x.sum(dtype=torch.promote_types(x.dtype, torch.float32)))) and (
             bad := int((~torch.isfinite(x)).flatten(1).any(1).sum())):
         raise DataError(f"{name}: {bad} example(s) contain NaN or Inf; clean or drop them first")
 

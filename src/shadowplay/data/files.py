@@ -114,7 +114,7 @@ def load_npy(path: Path) -> Dataset:
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{path}: is an .npz archive, not a single array; rename it to .npz")
     x, value_range = array_to_tensor(arr, str(path))
-    return Dataset(name=path.stem, x=x, value_range=value_range)
+    return Dataset(name=path.stem, x=x, value_range=value_range, finite=True)  # array_to_tensor scanned x
 
 
 def load_npz(path: Path) -> Dataset:
