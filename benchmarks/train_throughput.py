@@ -275,8 +275,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile arms (compiling takes minutes "
                    "on a small CPU)")
+    p.add_argument("--arms", help="comma-separated arms to run (default: all): shadowplay, minimal, pythae, bf16, "
+                   "bf16+compile, fp32+compile, sp.train, minimal-bf16, minimal-bf16+compile; shadowplay (fp32) "
+                   "always runs, as the reference of the ratios")
     p.add_argument("--json", type=Path, help="also write the results here")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.arms:
+        a.arms = {name.strip() for name in a.arms.split(",")} | {"shadowplay"}
+        if a.arms - set(ARMS):
+            p.error(f"--arms: unknown arm(s) {', '.join(sorted(a.arms - set(ARMS)))}; choose from {', '.join(ARMS)}")
+    return a
+
+
+ARMS = ("shadowplay", "minimal", "pythae", "bf16", "bf16+compile", "fp32+compile", "sp.train", "minimal-bf16",
+        "minimal-bf16+compile")
 
 
 def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[str, int], list[float]]:
@@ -292,6 +304,8 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[st
     plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal", "bf16")]
     if a.no_compile:
         plan = [k for k in plan if "compile" not in k[0]]
+    if a.arms:
+        plan = [k for k in plan if k[0] in a.arms]
     runners = {(name, b): arms[name](x, b, work) for name, b in plan}
     for name, b in plan:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports, torch.compile's graphs for
         # the full batch and for the last partial batch of a timed epoch (the compile cost is not timed)

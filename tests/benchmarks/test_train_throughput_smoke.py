@@ -47,3 +47,11 @@ def test_quick_run_trains_every_arm_and_reports(tmp_path):
     assert res["gemm_flops"] > 1e8 and res["flops_per_sample"] == pytest.approx(6 * 1_077_248)
     assert 50 < res["memory"]["maxrss_mb"] < 4096 and res["memory"]["step"] >= 1
     assert not any(p.name != "result.json" for p in tmp_path.iterdir()), "the benchmark left files in its cwd"
+
+
+def test_unknown_arm_is_refused_before_any_work():
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--arms", "bf16,bogus"], capture_output=True,
+                          text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"),
+                                                                                        os.environ.get("PYTHONPATH")]))))
+    assert proc.returncode == 2 and "unknown arm(s) bogus" in proc.stderr and "minimal-bf16" in proc.stderr
