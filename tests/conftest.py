@@ -8,6 +8,7 @@ process only fight each other (a 256-wide MLP step takes ~5 ms on one thread and
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -75,14 +76,21 @@ def cli(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
 @pytest.fixture
 def cli_spawn(tmp_path: Path) -> Callable[..., subprocess.Popen]:
     """``cli_spawn("train", ...)`` starts the CLI in a child process without waiting (stdout/stderr to files in
-    the temp folder), for tests that signal or race it."""
+    the temp folder), for tests that signal or race it. The child gets the default Ctrl-C (SIGINT) action, as a
+    command typed in a terminal has: a suite started in the background by a shell without job control (``make test
+    &`` in a script) inherits SIGINT ignored, and the explorer's Ctrl-C test then waited 30 s for nothing."""
 
     def start(*args: str, cwd: Path | None = None, log: str = "child") -> subprocess.Popen:
         out = open(tmp_path / f"{log}.out", "w")
         err = open(tmp_path / f"{log}.err", "w")
         return subprocess.Popen(cli_command(*args), cwd=cwd or tmp_path, env=subprocess_env(), stdout=out,
-                                stderr=err)
+                                stderr=err, preexec_fn=_default_sigint)
     return start
+
+
+def _default_sigint() -> None:
+    """In the forked child before exec: SIGINT back to its default action (Python then raises KeyboardInterrupt)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
