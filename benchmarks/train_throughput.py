@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Training throughput of an MLP VAE 784-512-256-16 (Bernoulli likelihood, Kingma & Welling 2014) on 28×28 inputs.
 
-Arms, same architecture, Adam (lr 1e-3), same data, interleaved in one process so machine noise hits them alike:
+Arms, same architecture, Adam (lr 1e-3), same data, each in its own process, run one at a time and interleaved
+round-robin so machine noise hits them alike:
 ``shadowplay`` (``shadowplay.training.Trainer``, ``vae`` preset, as shipped: metrics log every 50 steps, TensorBoard,
 a checkpoint per epoch; progress bar off), ``minimal`` (a hand-written loop: a ``randperm`` per epoch, BCE-with-logits
 sum + closed-form KL) and ``pythae`` (pythae 0.1.2's ``BaseTrainer``, custom encoder/decoder, BCE reconstruction).
@@ -24,6 +25,7 @@ import argparse
 import importlib.util
 import itertools
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -291,30 +293,98 @@ ARMS = ("shadowplay", "minimal", "pythae", "bf16", "bf16+compile", "fp32+compile
         "minimal-bf16+compile")
 
 
-def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict[tuple[str, int], list[float]]:
-    """Seconds per run of each (arm, batch), runs interleaved round-robin with a rotating start."""
+def arm_factories() -> dict:
+    """Arm name -> ``factory(x, batch, workdir)`` returning a runner: one call trains a fresh model one epoch and
+    returns the seconds it took."""
     arms = {"shadowplay": shadowplay_arm, "minimal": minimal_arm}
-    if importlib.util.find_spec("pythae") is None:
-        print("note: pythae is not installed (pip install -e '.[bench]'); skipping the pythae arm")
-    else:
+    if importlib.util.find_spec("pythae") is not None:
         arms["pythae"] = pythae_arm
     arms.update({"bf16": variant("bf16", False), "bf16+compile": variant("bf16", True),
                  "fp32+compile": variant("fp32", True), "sp.train": whole_train_arm,
                  "minimal-bf16": minimal_variant(True, False), "minimal-bf16+compile": minimal_variant(True, True)})
+    return arms
+
+
+def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> tuple[dict[tuple[str, int], list[float]],
+                                                                         dict[str, int]]:
+    """Seconds per run of each (arm, batch), runs interleaved round-robin with a rotating start; and each arm's
+    process id.
+
+    Each arm lives in its own spawned process (``_arm_worker``), as a user's script would: nothing one arm leaves in
+    the process (torch.compile's generated code and its threads, the heap as glibc's malloc left it, oneDNN's
+    primitive cache) can slow or speed another. In one shared process the bf16 arm's median moved by 10 % with the
+    set of arms run beside it (benchmarks/README.md). The parent only sends "run batch b" and waits, so one arm runs
+    at a time; ``x`` is rebuilt in each worker from the same options, so every arm trains on the same data."""
+    arms = arm_factories()
+    if "pythae" not in arms:
+        print("note: pythae is not installed (pip install -e '.[bench]'); skipping the pythae arm")
     plan = [(name, a.batch) for name in arms] + [(name, a.big_batch) for name in ("shadowplay", "minimal", "bf16")]
     if a.no_compile:
         plan = [k for k in plan if "compile" not in k[0]]
     if a.arms:
         plan = [k for k in plan if k[0] in a.arms]
-    runners = {(name, b): arms[name](x, b, work) for name, b in plan}
-    for name, b in plan:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports, torch.compile's graphs for
-        # the full batch and for the last partial batch of a timed epoch (the compile cost is not timed)
-        arms[name](x[:4 * b + len(x) % b], b, work / "warmup")()
-    times: dict[tuple[str, int], list[float]] = {k: [] for k in plan}
-    for r in range(a.runs):
-        for key in plan[r % len(plan):] + plan[:r % len(plan)]:
-            times[key].append(runners[key]())
-    return times
+    ctx = multiprocessing.get_context("spawn")
+    settings = {"n": len(x), "synthetic": a.synthetic, "threads": a.threads, "cpu_time": a.cpu_time}
+    workers: dict[str, tuple] = {}
+    try:
+        for name in dict.fromkeys(k[0] for k in plan):
+            conn, child = ctx.Pipe()
+            proc = ctx.Process(target=_arm_worker, args=(name, [b for k, b in plan if k == name], settings,
+                                                         str(work / name), child), daemon=True)
+            proc.start()
+            child.close()
+            workers[name] = (proc, conn)
+        # the warm-ups (untimed) ran in every worker side by side; a worker answers "ready" with its pid
+        pids = {name: int(_reply(name, conn)) for name, (_, conn) in workers.items()}
+        times: dict[tuple[str, int], list[float]] = {k: [] for k in plan}
+        for r in range(a.runs):
+            for key in plan[r % len(plan):] + plan[:r % len(plan)]:
+                workers[key[0]][1].send(key[1])
+                times[key].append(_reply(key[0], workers[key[0]][1]))
+        return times, pids
+    finally:
+        for proc, conn in workers.values():
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc, _ in workers.values():
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _reply(name: str, conn) -> float:
+    """The worker's next answer; its traceback becomes this process's error."""
+    try:
+        kind, value = conn.recv()
+    except EOFError:
+        raise RuntimeError(f"the {name} arm's process died without a word (killed for memory?)") from None
+    if kind == "error":
+        raise RuntimeError(f"the {name} arm failed in its process:\n{value}")
+    return value
+
+
+def _arm_worker(name: str, batches: list[int], settings: dict, workdir: str, conn) -> None:
+    """One arm's process: rebuild the data, build one runner per batch, warm each up, then run on request."""
+    global CLOCK
+    try:
+        if settings["cpu_time"]:
+            CLOCK = time.process_time
+        if settings["threads"]:
+            torch.set_num_threads(settings["threads"])
+        x, _ = load_inputs(settings["n"], settings["synthetic"])
+        factory, work = arm_factories()[name], Path(workdir)
+        runners = {b: factory(x, b, work) for b in batches}
+        for b in batches:  # warm-up: allocator, MKL/oneDNN kernel choice, lazy imports, torch.compile's graphs for
+            # the full batch and for the last partial batch of a timed epoch (the compile cost is not timed)
+            factory(x[:4 * b + len(x) % b], b, work / "warmup")()
+        conn.send(("ready", os.getpid()))
+        while (b := conn.recv()) is not None:
+            conn.send(("time", runners[b]()))
+    except BaseException:  # noqa: BLE001 - everything goes back to the parent, which raises it
+        import traceback
+        conn.send(("error", traceback.format_exc()))
 
 
 def memory(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict:
@@ -346,10 +416,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"GEMM rate {rate / 1e9:.1f} GFLOP/s ({side}x{side} torch.mm, best of 5); model {rule / 1e6:.2f} "
           f"MFLOP/sample by the 3x rule ({exact / 1e6:.2f} M exactly) -> FLOP floor {rate / rule:,.0f} samples/s")
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
-        times = measure(a, x, Path(tmp))
+        times, pids = measure(a, x, Path(tmp))
         mem = None if a.no_memory else memory(a, x, Path(tmp))
     out = report(a, n, times, rate, rule, bound, mem)
     out["load_average"] = [load, os.getloadavg()[0]]
+    out["pids"] = {"main": os.getpid(), **pids}  # one process per arm
     print(f"took {time.perf_counter() - t_start:.0f} s; load average {load:.1f} at start, {out['load_average'][1]:.1f} "
           "at end")
     if a.json:

@@ -44,6 +44,9 @@ def test_quick_run_trains_every_arm_and_reports(tmp_path):
         assert "skipping the pythae arm" in proc.stdout
     assert arms <= set(rates) and all(rates[a] > 0 for a in arms)
     assert res["bf16/minimal-bf16"] > 0  # shadowplay's bf16 read against the same autocast in a bare loop
+    pids = res["pids"]  # each arm in its own process: nothing one arm leaves behind can change another's speed
+    arm_names = {a.split("@")[0] for a in rates}
+    assert set(pids) == arm_names | {"main"} and len(set(pids.values())) == len(pids)
     assert res["gemm_flops"] > 1e8 and res["flops_per_sample"] == pytest.approx(6 * 1_077_248)
     assert 50 < res["memory"]["maxrss_mb"] < 4096 and res["memory"]["step"] >= 1
     assert not any(p.name != "result.json" for p in tmp_path.iterdir()), "the benchmark left files in its cwd"
