@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # pythae's progress bar cannot be switched off otherwise; be fair to it
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,15 +264,27 @@ def peak_rss(workdir: Path, data: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _positive(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (a batch of 0 would divide by zero far from the option that caused it)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="smoke run: 1,024 inputs, memory run on 512 of them")
     p.add_argument("--synthetic", action="store_true", help="random binary-ish data instead of Fashion-MNIST")
-    p.add_argument("--n", type=int, help="number of training inputs (default 60,000; 1,024 with --quick)")
-    p.add_argument("--runs", type=int, default=5, help="interleaved runs per arm, median reported (default 5)")
-    p.add_argument("--batch", type=int, default=128, help="the batch of the three-arm comparison (default 128)")
-    p.add_argument("--big-batch", type=int, default=1024, help="second batch, shadowplay and minimal (default 1024)")
-    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice, one per core)")
+    p.add_argument("--n", type=_positive, help="number of training inputs (default 60,000; 1,024 with --quick)")
+    p.add_argument("--runs", type=_positive, default=5, help="interleaved runs per arm, median reported (default 5)")
+    p.add_argument("--batch", type=_positive, default=128, help="the batch of the three-arm comparison (default 128)")
+    p.add_argument("--big-batch", type=_positive, default=1024,
+                   help="second batch, shadowplay and minimal (default 1024)")
+    p.add_argument("--threads", type=_positive, help="torch intra-op threads (default: torch's choice, one per core)")
     p.add_argument("--cpu-time", action="store_true", help="time with process CPU time, not wall clock, and use one "
                    "thread: steadier on a machine other processes share (a single-core figure)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-RSS subprocess")
@@ -354,8 +367,9 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> tuple[dict[tu
                 proc.kill()
 
 
-def _reply(name: str, conn) -> float:
-    """The worker's next answer; its traceback becomes this process's error."""
+def _reply(name: str, conn) -> Any:
+    """The worker's next answer (its pid when it is ready, then run times); its traceback becomes this process's
+    error."""
     try:
         kind, value = conn.recv()
     except EOFError:

@@ -58,3 +58,12 @@ def test_unknown_arm_is_refused_before_any_work():
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"),
                                                                                         os.environ.get("PYTHONPATH")]))))
     assert proc.returncode == 2 and "unknown arm(s) bogus" in proc.stderr and "minimal-bf16" in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--batch", "--big-batch", "--runs", "--n", "--threads"])
+def test_sizes_below_one_are_refused_by_the_option_parser(option):
+    # --big-batch 0 used to reach gemm_bound and die in a ZeroDivisionError after the data had loaded
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", option, "0"], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
+                              filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))))
+    assert proc.returncode == 2 and f"argument {option}: must be at least 1, got 0" in proc.stderr
