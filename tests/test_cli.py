@@ -116,9 +116,13 @@ def test_info_text_and_json(trained, cli):
     assert text.returncode == 0, text.stderr
     assert "vae, latent_dim 4" in text.stdout and "step 5, epoch 0/125" in text.stdout  # auto: 125 epochs of 8 steps
     assert "step-000000005" in text.stdout
+    # options the run never reads are left out of the text and named once; --json keeps the whole config
+    assert "debias:" not in text.stdout and "rare_fraction=" not in text.stdout and "channels=" not in text.stdout
+    assert "not read by this run, left out: data.positive_classes, data.rare_fraction, model.channels, debias.*" \
+        in text.stdout and "hidden=[32]" in text.stdout
     js = cli("info", str(trained), "--json")
     doc = json.loads(js.stdout)
-    assert doc["step"] == 5 and doc["config"]["model"]["latent_dim"] == 4
+    assert doc["step"] == 5 and doc["config"]["model"]["latent_dim"] == 4 and "debias" in doc["config"]
     assert doc["run"]["status"] == "stopped" and "step-000000005.safetensors" in doc["checkpoints"]
 
 

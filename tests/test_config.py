@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from shadowplay.config import RunConfig, load_config, parse_overrides, save_yaml, set_keys
+from shadowplay.config import RunConfig, load_config, parse_overrides, save_yaml, set_keys, unused_options
 from shadowplay.errors import ConfigError
 
 
@@ -127,3 +127,15 @@ def test_auto_epochs_give_small_data_enough_steps():
     cfg = resolve_epochs(RunConfig(), 1437)
     assert cfg.trainer.epochs == 84
     assert resolve_epochs(load_config(overrides=["trainer.epochs=3"]), 10).trainer.epochs == 3  # given: obeyed
+
+
+def test_unused_options_name_what_the_run_never_reads():
+    plain = RunConfig().to_dict()  # a digits VAE: no debiasing, no biased-fmnist, net decided by the data
+    unused = set(unused_options(plain))
+    assert unused == {f"debias.{k}" for k in plain["debias"]} | {"data.positive_classes", "data.rare_fraction"}
+    assert "model.channels" in unused_options(plain, net="mlp") and "model.hidden" in unused_options(plain, net="conv")
+    db = set_keys(RunConfig(), {"model.preset": "dbvae", "data.source": "biased-fmnist"}).to_dict()
+    assert unused_options(db) == []  # DB-VAE reads the debias section; biased-fmnist reads its two options
+    resampled = set_keys(RunConfig(), {"debias.resample": "groups"}).to_dict()
+    assert not any(k.startswith("debias.") for k in unused_options(resampled))
+    assert set(unused_options(plain)) <= {f"{s}.{k}" for s, v in plain.items() for k in v}  # real keys only

@@ -25,14 +25,14 @@ from typing import Any, Callable
 
 from . import api, debias
 from ._version import __version__
-from .config import RunConfig
+from .config import RunConfig, unused_options
 from .data import SPLITS
 from .distributions import LIKELIHOODS
-from .errors import ShadowplayError, ShadowplayWarning
+from .errors import ConfigError, ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
 from .evaluation.codes import MAP_METHODS
 from .metrics import METRIC_NAMES
-from .nets import NETS
+from .nets import NETS, pick_net
 from .outliers import SCORE_NAMES as SCORES
 from .run import RunFolder
 from .training.precision import PRECISIONS
@@ -151,9 +151,22 @@ def _show_info(i: api.RunInfo, a: argparse.Namespace) -> int:
               f"{' (posterior collapse: the model ignores z)' if lat.get('collapsed') else ''}")
         for w in lat.get("warnings", []):
             print(f"warning: {w}")
+    shape = tuple(i.meta.get("data", {}).get("shape", []))
+    try:  # the net the run was built with (model.net may say "auto")
+        net = pick_net(shape, i.config["model"].get("net", "auto")) if shape else None
+    except ConfigError:
+        net = None
+    hidden = set(unused_options(i.config, net))
     print("config:")
+    left_out = []
     for section, values in i.config.items():
-        print(f"  {section}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+        shown = [f"{k}={v}" for k, v in values.items() if f"{section}.{k}" not in hidden]
+        if shown:
+            print(f"  {section}: " + ", ".join(shown))
+        dropped = [f"{section}.{k}" for k in values if f"{section}.{k}" in hidden]
+        left_out += dropped if shown or not dropped else [f"{section}.*"]
+    if left_out:
+        print(f"  (not read by this run, left out: {', '.join(left_out)}; --json shows the whole config)")
     return 0
 
 

@@ -278,6 +278,26 @@ AUTO_MIN_EPOCHS = 30
 AUTO_MIN_STEPS = 1000
 
 
+DEBIAS_PRESETS = ("dbvae", "classifier")  # the presets that read the debias section (DB-VAE's head)
+
+
+def unused_options(config: dict[str, Any], net: str | None = None) -> list[str]:
+    """Dotted keys of ``config`` (the ``RunConfig.to_dict()`` form a run folder stores) that the run never reads, so
+    ``shadowplay info`` can leave them out: the ``debias`` section unless the preset is DB-VAE's or
+    ``debias.resample`` is set; ``data.positive_classes``/``rare_fraction`` unless the source is ``biased-fmnist``;
+    ``model.channels`` for an MLP and ``model.hidden`` for a conv net, when ``net`` (the resolved net: ``mlp`` or
+    ``conv``) is given."""
+    unused: list[str] = []
+    debias = config.get("debias", {})
+    if config.get("model", {}).get("preset") not in DEBIAS_PRESETS and debias.get("resample", "none") == "none":
+        unused += [f"debias.{k}" for k in debias]
+    if config.get("data", {}).get("source") != "biased-fmnist":
+        unused += [f"data.{k}" for k in ("positive_classes", "rare_fraction") if k in config.get("data", {})]
+    if net in ("mlp", "conv"):
+        unused.append("model.channels" if net == "mlp" else "model.hidden")
+    return unused
+
+
 def auto_epochs(n_train: int, batch_size: int) -> int:
     """The default number of epochs: 30, or enough epochs for 1,000 optimizer steps when the data are small.
 
