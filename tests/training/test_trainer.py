@@ -113,6 +113,15 @@ def test_validation_logs_elbo_each_epoch_and_callbacks_fire(tiny_flat, runs_dir)
     assert (run.path / "checkpoints" / "best.safetensors").is_file()
 
 
+def test_train_and_val_records_of_an_epochs_last_step_carry_the_same_epoch(tiny_flat, runs_dir):
+    # 256 training images at batch 32: 8 steps an epoch, so log_every=4 logs each epoch's last step
+    run = _train(tiny_flat, runs_dir, "epochs", ["trainer.epochs=2", "trainer.log_every=4"], model="vae")
+    rows = read_metrics(run.path)
+    train = {r["step"]: r["epoch"] for r in rows if r["split"] == "train"}
+    val = {r["step"]: r["epoch"] for r in rows if r["split"] == "val"}
+    assert train == {4: 0, 8: 1, 12: 1, 16: 2} and val == {8: 1, 16: 2}  # epoch = epochs done at that step
+
+
 class _MeanMatcher(Term):
     """A test term with a parameter of its own: ``forward`` is (m − mean z)² and ``aux_loss`` pulls m to the
     batch mean of z with its own optimizer, like FactorVAE's discriminator (Kim & Mnih 2018, Alg. 2)."""

@@ -325,8 +325,11 @@ class Trainer:
         means, rate = self.dist.mean(means), rate * self.dist.world  # the whole global batch, not rank 0's shard
         # The weights the window's last step used: that step was computed with ctx.step = self.step − 1.
         weights = {f"weight/{k}": w for k, w in self.objective.weights(max(self.step - 1, 0)).items()}
-        logger.log("train", self.step, self.epoch, {**means, **weights, "samples_per_s": rate})
-        bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=self.epoch)
+        # The epochs done at this step, so the train and val records of an epoch's last step carry the same epoch
+        # (self.epoch only moves on in _end_epoch, after validation).
+        done = self.epoch + int(self.batch_in_epoch >= self.batches_per_epoch)
+        logger.log("train", self.step, done, {**means, **weights, "samples_per_s": rate})
+        bar.set_postfix(loss=f"{means['loss']:.2f}", samples_s=f"{rate:,.0f}", epoch=done)
         return rate
 
     def _end_epoch(self, logger: MetricsLogger) -> None:
