@@ -59,6 +59,17 @@ def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_
     assert json.loads((two.path / "run.json").read_text())["status"] == "finished"  # 8 steps = the one epoch
 
 
+def test_a_collapsed_model_trained_with_nproc_is_reported_as_after_one_process(tiny_flat, runs_dir):
+    # The launching process used to return a Run without the latent check rank 0 wrote: the `latents:` line and the
+    # collapse warnings were missing after `--nproc`, so a model that learned nothing went unreported.
+    with pytest.warns(api.PosteriorCollapseWarning, match="posterior collapse"):
+        run = api.train(data=str(tiny_flat), model="vae", latent_dim=3, runs_dir=runs_dir, name="collapsed",
+                        progress=False, overrides=_overrides(["objective.beta=100", "trainer.max_steps=8"]), nproc=2)
+    on_disk = json.loads((run.path / "run.json").read_text())["latents"]
+    assert run.latents == on_disk and on_disk["collapsed"] and on_disk["n_active"] == 0
+    assert run.warnings == tuple(on_disk["warnings"]) and "posterior collapse" in run.warnings[0]
+
+
 def test_factor_vae_trains_its_discriminator_under_ddp(tiny_flat, runs_dir):
     run = api.train(data=str(tiny_flat), model="factor_vae", latent_dim=3, runs_dir=runs_dir, name="fvae",
                     progress=False, overrides=_overrides(["trainer.max_steps=4"]), nproc=2)

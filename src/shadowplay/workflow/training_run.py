@@ -174,10 +174,15 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
 
 
 def run_on_disk(path: Path, cfg: RunConfig) -> Run:
-    """The :class:`Run` of a folder that other processes trained (``--nproc``), from its newest checkpoint."""
+    """The :class:`Run` of a folder that other processes trained (``--nproc``), from its newest checkpoint and the
+    latent check rank 0 wrote to ``run.json`` (so a collapsed model is reported here as after a one-process run)."""
     folder = open_run(path)
     ckpt = folder.newest_checkpoint()
     s = ckpt.state
     best = folder.best_path if folder.best_path.is_file() else None
+    latents = folder.meta.get("latents")
+    found = tuple(latents.get("warnings", ())) if latents else ()
+    for w in found:
+        warnings.warn(w, PosteriorCollapseWarning, stacklevel=3)
     return Run(folder.path, cfg, TrainResult(folder.path, s["step"], s["epoch"], bool(s.get("finished")), ckpt.path,
-                                             best, dict(s.get("val_metrics", {}))))
+                                             best, dict(s.get("val_metrics", {}))), found, latents)
