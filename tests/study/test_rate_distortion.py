@@ -15,7 +15,8 @@ from torch.distributions import Normal, kl_divergence
 import shadowplay as sp
 from shadowplay.api import load_splits
 from shadowplay.run import open_run
-from shadowplay.study.rate_distortion import rate_distortion_rows, varies_beta, write_rate_distortion
+from shadowplay.study.rate_distortion import (_merged_labels, rate_distortion_rows, varies_beta,
+                                              write_rate_distortion)
 
 
 def _rows():
@@ -76,3 +77,12 @@ def test_rate_and_distortion_match_an_independent_computation(beta_study):
         distortion = -torch.stack(draws).mean()
     assert float(row["rate"]) == pytest.approx(float(rate), rel=1e-4)  # closed form both times
     assert float(row["distortion"]) == pytest.approx(float(distortion), rel=0.02)  # 50 vs 200 Monte Carlo draws
+
+
+def test_points_on_one_spot_share_one_label():
+    # collapsed runs at β = 4 and 16 both sit at rate ≈ 0: their labels used to be drawn over each other
+    pts = [(24.1, 5.85, 0.25), (26.7, 0.90, 1.0), (27.70, 0.009, 4.0), (27.72, 0.001, 16.0)]
+    labels = _merged_labels(pts, span=(4.0, 6.4))
+    assert [lab for _, _, lab in labels] == ["β=0.25", "β=1", "β=4, 16"]
+    assert labels[-1][:2] == (27.70, 0.009)  # placed at the first point of the group
+    assert [lab for _, _, lab in _merged_labels(pts, span=(0.01, 0.01))] == ["β=0.25", "β=1", "β=4", "β=16"]

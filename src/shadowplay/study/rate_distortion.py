@@ -67,6 +67,21 @@ def write_rate_distortion(rd_rows: list[dict[str, Any]], output: Path, split: st
     return paths
 
 
+def _merged_labels(points: list[tuple[float, float, float]], span: tuple[float, float],
+                   near: float = 0.03) -> list[tuple[float, float, str]]:
+    """``(D, R, "β=…")`` labels for ``(D, R, β)`` points in β order, one label for a run of points closer than
+    ``near`` of the axes' ``span`` in both directions (collapsed runs at large β sit on one spot: "β=4, 16" instead
+    of two labels printed over each other)."""
+    groups: list[list[tuple[float, float, float]]] = []
+    for p in points:
+        last = groups[-1][-1] if groups else None
+        if last and abs(p[0] - last[0]) < near * span[0] and abs(p[1] - last[1]) < near * span[1]:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    return [(g[0][0], g[0][1], "β=" + ", ".join(f"{b:g}" for _, _, b in g)) for g in groups]
+
+
 def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
     """The (D, R) plane: runs as dots, per-preset mean over seeds joined in β order, lines of equal ELBO."""
     fig = figure((6.6, 5.2))
@@ -74,6 +89,9 @@ def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
     D = np.array([r["distortion"] for r in rd_rows])
     R = np.array([r["rate"] for r in rd_rows])
     presets = list(dict.fromkeys(r["preset"] for r in rd_rows))
+    pad_d, pad_r = 0.08 * (np.ptp(D) + 1.0), 0.08 * (np.ptp(R) + 1.0)
+    x0, x1 = max(0.0, D.min() - pad_d), D.max() + pad_d
+    y0, y1 = max(0.0, R.min() - pad_r), R.max() + pad_r
     for i, preset in enumerate(presets):
         mine = [r for r in rd_rows if r["preset"] == preset]
         ax.scatter([r["distortion"] for r in mine], [r["rate"] for r in mine], s=16, alpha=0.5, color=f"C{i}")
@@ -82,13 +100,10 @@ def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
                   np.mean([r["rate"] for r in mine if r["beta"] == b]), b) for b in betas]
         if means:
             ax.plot([m[0] for m in means], [m[1] for m in means], "o-", color=f"C{i}", ms=4, label=preset)
-            for d, r, b in means:
-                ax.annotate(f"β={b:g}", (d, r), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            for d, r, label in _merged_labels(means, (x1 - x0, y1 - y0)):
+                ax.annotate(label, (d, r), textcoords="offset points", xytext=(4, 4), fontsize=7)
         else:
             ax.scatter([], [], color=f"C{i}", label=preset)
-    pad_d, pad_r = 0.08 * (np.ptp(D) + 1.0), 0.08 * (np.ptp(R) + 1.0)
-    x0, x1 = max(0.0, D.min() - pad_d), D.max() + pad_d
-    y0, y1 = max(0.0, R.min() - pad_r), R.max() + pad_r
     # lines of equal ELBO (R + D = c) through the span of the runs: 5 evenly spaced levels, each labelled where it
     # leaves the plot (right edge, or top edge when it leaves there first)
     lo, hi = float((D + R).min()), float((D + R).max())
