@@ -86,7 +86,8 @@ def main() -> int:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="trainer.precision of every run (bf16: autocast nets, ~1.2x faster conv steps on this CPU)")
     p.add_argument("--models", type=lambda v: v.split(","), default=None,
-                   help="comma-separated presets to run (default all five); finished runs of others stay in the table")
+                   help="comma-separated presets to run and tabulate (default all five); finished runs of the "
+                        "others stay on disk, and a later call without --models tabulates all of them")
     p.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "out" / "dsprites_disentanglement")
     a = p.parse_args()
     a.output.mkdir(parents=True, exist_ok=True)
