@@ -17,7 +17,8 @@ import torch
 
 import shadowplay.api as api
 from shadowplay.training import latest_good, read_metrics
-from shadowplay.training.distributed import Dist
+import shadowplay.training.distributed as dist_mod
+from shadowplay.training.distributed import Dist, DistributedError, from_env
 
 
 TOL = 1e-6  # float32 all-reduce sums in another order than one process's batch mean; Adam amplifies little in 8 steps
@@ -121,3 +122,69 @@ def test_a_rank_that_dies_stops_the_run_with_a_clear_error(tiny_flat, tmp_path):
     assert proc.returncode == 2
     assert "error: distributed training on 2 processes failed" in err
     assert "SIGKILL" in err or "Signal 9" in err  # torchrun names the failed rank and its signal
+
+
+# ---------------------------------------------------------------- the CUDA path, without a GPU: what reaches torch
+# These check the plumbing only (which backend, which device, which RNG keys); benchmarks/gpu_check.sh runs the real
+# NCCL training where a GPU is lent.
+
+def _ranks_env(monkeypatch, rank, local, world=2):
+    for k, v in {"WORLD_SIZE": world, "RANK": rank, "LOCAL_RANK": local}.items():
+        monkeypatch.setenv(k, str(v))
+    monkeypatch.setattr(dist_mod.td, "is_initialized", lambda: False)
+
+
+def test_ddp_on_cuda_refuses_more_processes_than_gpus_before_joining(monkeypatch):
+    _ranks_env(monkeypatch, rank=1, local=1)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(dist_mod.td, "init_process_group", lambda *a, **k: pytest.fail("joined a group"))
+    with pytest.raises(DistributedError, match=r"one process per GPU and this machine has 1; use --nproc 1"):
+        from_env("cuda")
+
+
+def test_ddp_on_cuda_joins_nccl_with_gloo_for_cpu_tensors_on_its_own_gpu(monkeypatch):
+    # NCCL alone refuses CPU tensors, and the checkpoint's RNG gather and the logged means are CPU tensors
+    _ranks_env(monkeypatch, rank=1, local=1)
+    seen = {}
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda i: seen.setdefault("gpu", i))
+    monkeypatch.setattr(dist_mod.td, "init_process_group", lambda backend, **k: seen.setdefault("backend", backend))
+    d = from_env("cuda")
+    assert seen == {"gpu": 1, "backend": "cpu:gloo,cuda:nccl"} and (d.rank, d.local_rank) == (1, 1)
+    assert d.place(torch.device("cuda")) == d.place(torch.device("cuda:0")) == torch.device("cuda", 1)
+    assert d.place(torch.device("cpu")) == torch.device("cpu") and Dist().place(torch.device("cuda:0")).index == 0
+
+
+def test_checkpoints_of_a_gpu_ddp_run_hold_and_restore_every_ranks_cuda_stream(monkeypatch):
+    states = {"cpu": torch.arange(4, dtype=torch.uint8), "cuda": torch.arange(8, dtype=torch.uint8)}
+    monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device=None: states["cuda"])
+
+    def all_gather(parts, t):  # two ranks; rank r's state is t + r
+        for r, p in enumerate(parts):
+            p.copy_(t + r)
+    monkeypatch.setattr(dist_mod.td, "all_gather", all_gather)
+    monkeypatch.setattr(torch, "get_rng_state", lambda: states["cpu"])
+    saved = Dist(rank=0, world=2).rng_tensors(torch.device("cuda", 0))
+    assert sorted(saved) == ["rng/cpu/rank-0", "rng/cpu/rank-1", "rng/cuda/rank-0", "rng/cuda/rank-1"]
+    assert torch.equal(saved["rng/cuda/rank-1"], states["cuda"] + 1)
+    assert sorted(Dist(rank=0, world=2).rng_tensors(torch.device("cpu"))) == ["rng/cpu/rank-0", "rng/cpu/rank-1"]
+
+    got = {}
+    monkeypatch.setattr(torch, "set_rng_state", lambda s: got.setdefault("cpu", s))
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device=None: got.setdefault("cuda", s))
+    monkeypatch.setattr(torch.cuda, "manual_seed", lambda s: got.setdefault("cuda_seed", s))
+    Dist(rank=1, world=2, local_rank=1).restore_rng(saved, seed=0, step=5, device=torch.device("cuda", 1))
+    assert torch.equal(got["cpu"], states["cpu"] + 1) and torch.equal(got["cuda"], states["cuda"] + 1)
+    got.clear()  # a CPU run's checkpoint resumed on GPUs: rank 1 gets a fresh CUDA stream, not rank 0's
+    cpu_only = {k: v for k, v in saved.items() if k.startswith("rng/cpu")}
+    Dist(rank=1, world=2, local_rank=1).restore_rng(cpu_only, seed=0, step=5, device=torch.device("cuda", 1))
+    assert "cuda" not in got and got["cuda_seed"] == 5 * 7_919 + 1
+
+
+def test_nproc_beyond_the_gpus_is_refused_before_any_process_starts(monkeypatch, tmp_path):
+    from shadowplay.config import RunConfig
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr("shadowplay.training.device.resolve_device", lambda name="auto": torch.device("cuda"))
+    with pytest.raises(DistributedError, match=r"--nproc 2: DDP on CUDA runs one process per GPU"):
+        dist_mod.launch_run("train", RunConfig(), 2, runs_dir=tmp_path, name="r")

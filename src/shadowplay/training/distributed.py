@@ -70,6 +70,13 @@ class Dist:
         return full + (1 if rest and (rest >= self.world) else 0)
 
     # ------------------------------------------------------------ model and gradients
+    def place(self, device: torch.device) -> torch.device:
+        """The device this rank trains on: ``cuda:LOCAL_RANK`` under DDP on CUDA (one GPU per process, whatever
+        index ``trainer.device`` named), else ``device`` itself."""
+        if self.active and device.type == "cuda":
+            return torch.device("cuda", self.local_rank)
+        return device
+
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """``model`` in DDP (rank 0's weights are broadcast to all ranks here); unchanged in a single process."""
         if not self.active:
@@ -108,23 +115,42 @@ class Dist:
         return box[0]
 
     # ------------------------------------------------------------ RNG
-    def rng_tensors(self) -> dict[str, torch.Tensor]:
-        """Every rank's CPU RNG state, gathered (a collective: all ranks call it); keys ``rng/cpu/rank-<r>``."""
-        state = torch.get_rng_state()
+    def rng_tensors(self, device: torch.device | None = None) -> dict[str, torch.Tensor]:
+        """Every rank's RNG states, gathered (a collective: all ranks call it): the CPU generator's as
+        ``rng/cpu/rank-<r>`` and, when ``device`` is a GPU, that GPU's as ``rng/cuda/rank-<r>`` (the
+        reparameterization noise of a GPU run is drawn there). The states are CPU byte tensors; under NCCL the
+        process group carries gloo for CPU tensors (see :func:`from_env`)."""
         if not self.active:
             return {}
-        parts = [torch.empty_like(state) for _ in range(self.world)]
-        td.all_gather(parts, state)  # gloo and NCCL gather uint8 tensors of equal size
-        return {f"rng/cpu/rank-{r}": p for r, p in enumerate(parts)}
+        states = {"cpu": torch.get_rng_state()}
+        if device is not None and device.type == "cuda":
+            states["cuda"] = torch.cuda.get_rng_state(device)
+        out: dict[str, torch.Tensor] = {}
+        for kind, state in states.items():
+            parts = [torch.empty_like(state) for _ in range(self.world)]
+            td.all_gather(parts, state)  # uint8 tensors of equal size
+            out.update({f"rng/{kind}/rank-{r}": p for r, p in enumerate(parts)})
+        return out
 
-    def restore_rng(self, tensors: dict[str, torch.Tensor], seed: int, step: int) -> None:
+    def restore_rng(self, tensors: dict[str, torch.Tensor], seed: int, step: int,
+                    device: torch.device | None = None) -> None:
+        """Give rank > 0 its own saved streams back (rank 0's are the checkpoint's ``rng/cpu`` and ``rng/cuda``,
+        restored by the trainer before this). A state the checkpoint lacks (resumed on more processes than it was
+        saved with, or a CPU run resumed on GPUs) becomes a fresh stream distinct per rank, never rank 0's."""
         if not self.active or self.rank == 0:
             return
+        fresh = seed * 1_000_003 + step * 7_919 + self.rank
         key = f"rng/cpu/rank-{self.rank}"
         if key in tensors:
             torch.set_rng_state(tensors[key])
-        else:  # resumed on more processes than it was saved with: a fresh, distinct stream for this rank
-            torch.manual_seed(seed * 1_000_003 + step * 7_919 + self.rank)
+        else:
+            torch.manual_seed(fresh)  # CPU and every GPU
+        if device is not None and device.type == "cuda":
+            ckey = f"rng/cuda/rank-{self.rank}"
+            if ckey in tensors:
+                torch.cuda.set_rng_state(tensors[ckey], device)
+            else:
+                torch.cuda.manual_seed(fresh)
 
     def seed(self, seed: int) -> None:
         """Distinct noise per rank (rank 0 keeps the single-process stream)."""
@@ -145,16 +171,26 @@ class NullLogger:
 def from_env(device_type: str) -> Dist:
     """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single process.
 
-    gloo on CPU, NCCL on CUDA; each rank uses ``cuda:LOCAL_RANK``.
+    gloo on CPU. On CUDA each rank uses ``cuda:LOCAL_RANK`` (one GPU per process; more processes than GPUs are
+    refused, since NCCL cannot run two ranks on one GPU) and the group is ``cpu:gloo,cuda:nccl``: NCCL for the
+    gradients, gloo for the few collectives on CPU tensors (the RNG states of a checkpoint, the logged means),
+    which NCCL alone refuses.
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Dist()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if not td.is_initialized():
-        backend = "nccl" if device_type == "cuda" else "gloo"
-        if backend == "nccl":
+        backend = "gloo"
+        if device_type == "cuda":
+            gpus = torch.cuda.device_count()
+            if local >= gpus:
+                raise DistributedError(
+                    f"rank {rank} (local rank {local}): DDP on CUDA runs one process per GPU and this machine has "
+                    f"{gpus}; use --nproc {gpus} (torchrun --nproc-per-node {gpus}), or trainer.device=cpu to train "
+                    "on CPU processes with gloo")
             torch.cuda.set_device(local)
+            backend = "cpu:gloo,cuda:nccl"
         timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
         td.init_process_group(backend, timeout=timeout)
     return Dist(rank=rank, world=world, local_rank=local)
@@ -166,6 +202,11 @@ def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_d
     """``shadowplay train`` of the resolved config ``cfg`` (or ``resume`` of ``run`` with ``overrides``) on ``nproc``
     processes; returns the run folder. The config travels as a YAML file, so every setting reaches every rank."""
     from ..config import save_yaml
+    from .device import resolve_device
+    gpus = torch.cuda.device_count()
+    if resolve_device(cfg.trainer.device).type == "cuda" and nproc > gpus:  # refused before any process starts
+        raise DistributedError(f"--nproc {nproc}: DDP on CUDA runs one process per GPU and this machine has {gpus}; "
+                               f"use --nproc {gpus}, or trainer.device=cpu to train on CPU processes with gloo")
     with tempfile.TemporaryDirectory(prefix="shadowplay-ddp-") as tmp:
         if command == "train":
             save_yaml(cfg, Path(tmp) / "config.yaml")

@@ -112,7 +112,7 @@ class Trainer:
             tensors.update(t)
             optim_meta[name] = meta
         tensors["rng/cpu"] = torch.get_rng_state()
-        tensors.update(self.dist.rng_tensors())  # a collective under DDP: every rank saves, rank 0 writes
+        tensors.update(self.dist.rng_tensors(self.device))  # a collective under DDP: all ranks gather, rank 0 writes
         if self.device.type == "cuda":
             tensors["rng/cuda"] = torch.cuda.get_rng_state(self.device)
         if self.sample_weights is not None:
@@ -134,10 +134,10 @@ class Trainer:
         for name, opt in self.optimizers.items():
             opt.load_state_dict(optimizer_from_flat(ckpt, name, ckpt.state["optimizers"][name]))
         torch.set_rng_state(ckpt.tensors["rng/cpu"])
-        self.dist.restore_rng(ckpt.tensors, self.cfg.seed, ckpt.state["step"])
-        self.acc.load_state(ckpt.state.get("precision"))
         if self.device.type == "cuda" and "rng/cuda" in ckpt.tensors:
             torch.cuda.set_rng_state(ckpt.tensors["rng/cuda"], self.device)
+        self.dist.restore_rng(ckpt.tensors, self.cfg.seed, ckpt.state["step"], self.device)  # ranks > 0: their own
+        self.acc.load_state(ckpt.state.get("precision"))
         self.sample_weights = ckpt.tensors.get("data/sample_weights")
         s = ckpt.state
         self.step, self.epoch, self.batch_in_epoch = s["step"], s["epoch"], s["batch_in_epoch"]

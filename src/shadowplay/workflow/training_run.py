@@ -50,10 +50,10 @@ class Run:
 def _trainer(cfg: RunConfig, folder: RunFolder, splits: DataSplits, built: PresetResult, spec: ModelSpec,
              callbacks: Iterable[Callback], progress: bool, dist: Dist | None = None) -> Trainer:
     t, b = cfg.trainer, cfg.debias
-    device = resolve_device(t.device)
+    dist = dist or Dist()
+    device = dist.place(resolve_device(t.device))  # under DDP on CUDA: this rank's own GPU
     # seed before the model is built: its initial weights come from the global stream, so the seed fixes them
     seed_everything(t.seed, t.deterministic)
-    dist = dist or Dist()
     dist.seed(t.seed)  # under DDP each rank > 0 gets its own noise stream (DDP broadcasts rank 0's weights)
     model = build_model(spec)
     # saved in every checkpoint: the model spec alone rebuilds the architecture, the config documents the run
