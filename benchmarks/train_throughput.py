@@ -64,7 +64,7 @@ def flops_per_sample() -> tuple[float, float]:
 
 def gemm_rate(n: int = 2048, repeats: int = 5) -> float:
     """Best-of-``repeats`` FLOP/s of a float32 ``n×n @ n×n`` ``torch.mm`` (2·n³ FLOPs)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
     torch.mm(a, b)
     return 2 * n ** 3 / min(_timed(lambda: torch.mm(a, b)) for _ in range(repeats))
 
@@ -76,7 +76,7 @@ def gemm_bound(batch: int, repeats: int = 5, steps: int = 10, dtype: torch.dtype
     bf16 arm (its nets' GEMMs in bf16, with no cast, loss or optimizer work at all)."""
     enc, dec = layer_sizes()
     shapes = [(a, b, i > 0 or k > 0) for k, s in enumerate((enc, dec)) for i, (a, b) in enumerate(zip(s[:-1], s[1:]))]
-    r = lambda *shape: torch.randn(*shape).to(dtype)  # noqa: E731
+    r = lambda *shape: torch.randn(*shape, device=DEVICE).to(dtype)  # noqa: E731
     mats = [(r(batch, a), r(a, b), r(batch, b), r(b, a), need) for a, b, need in shapes]
     step = lambda: [(torch.mm(x, w), torch.mm(g.t(), x), n and torch.mm(g, wt)) for x, w, g, wt, n in mats]
     step()
@@ -84,11 +84,19 @@ def gemm_bound(batch: int, repeats: int = 5, steps: int = 10, dtype: torch.dtype
 
 
 CLOCK = time.perf_counter  # --cpu-time swaps in time.process_time
+DEVICE = "cpu"  # --device cuda: every arm trains on the GPU
+
+
+def _sync() -> None:
+    if DEVICE == "cuda":  # kernels run asynchronously: wait for them before reading the clock
+        torch.cuda.synchronize()
 
 
 def _timed(fn) -> float:
+    _sync()
     t = CLOCK()
     fn()
+    _sync()
     return CLOCK() - t
 
 
@@ -120,11 +128,11 @@ def shadowplay_arm(x: torch.Tensor, batch: int, workdir: Path, precision: str = 
     def run() -> float:
         built = build_preset("vae", PresetParams())
         spec = ModelSpec(SHAPE, LATENT, net="mlp", hidden=HIDDEN, posterior=built.posterior, likelihood="bernoulli")
-        cfg = TrainerConfig(epochs=1, batch_size=batch, lr=LR, progress=False, device="cpu", precision=precision,
+        cfg = TrainerConfig(epochs=1, batch_size=batch, lr=LR, progress=False, device=DEVICE, precision=precision,
                             compile=compile)
         run_dir = workdir / f"shadowplay-{precision}{'-compile' if compile else ''}-b{batch}-{next(counter)}"
         run_dir.mkdir(parents=True)
-        trainer = Trainer(build_model(spec), built.objective, x, None, cfg, run_dir, torch.device("cpu"),
+        trainer = Trainer(build_model(spec), built.objective, x, None, cfg, run_dir, torch.device(DEVICE),
                           header={"model_spec": spec.to_dict(), "preset": "vae"})
         return _timed(trainer.fit)
     return run
@@ -148,7 +156,8 @@ def whole_train_arm(x: torch.Tensor, batch: int, workdir: Path):
     counter = itertools.count()
 
     def run() -> float:
-        overrides = {"model.hidden": list(HIDDEN), "trainer.batch_size": batch, "trainer.lr": LR, "trainer.device": "cpu"}
+        overrides = {"model.hidden": list(HIDDEN), "trainer.batch_size": batch, "trainer.lr": LR,
+                     "trainer.device": DEVICE}
         return _timed(lambda: sp.train(data=str(path), model="vae", net="mlp", latent_dim=LATENT, epochs=1,
                                        runs_dir=workdir / "whole", name=f"r{next(counter)}", progress=False,
                                        overrides=overrides))
@@ -166,17 +175,17 @@ def minimal_arm(x: torch.Tensor, batch: int, workdir: Path, bf16: bool = False, 
     """The hand-written loop; ``bf16`` runs its two nets under CPU autocast (outputs cast back to float32, as the
     ``bf16`` arm does), ``compile`` runs them through ``torch.compile``: PyTorch's own speed-up on the same loop,
     with no shadowplay code involved."""
-    flat = x.flatten(1)
+    flat = x.flatten(1).to(DEVICE)
 
     def nets():
-        enc, dec = (_mlp(s) for s in layer_sizes())
+        enc, dec = (_mlp(s).to(DEVICE) for s in layer_sizes())
         fenc, fdec = (torch.compile(m, dynamic=False) for m in (enc, dec)) if compile else (enc, dec)
         if not bf16:
             return enc, dec, fenc, fdec
 
         def cast(f):
             def run(t):
-                with torch.autocast("cpu", dtype=torch.bfloat16):
+                with torch.autocast(DEVICE, dtype=torch.bfloat16):
                     return f(t).float()
             return run
         return enc, dec, cast(fenc), cast(fdec)
@@ -184,7 +193,7 @@ def minimal_arm(x: torch.Tensor, batch: int, workdir: Path, bf16: bool = False, 
     def epoch() -> None:
         enc, dec, fenc, fdec = nets()
         opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=LR)
-        perm = torch.randperm(len(flat))
+        perm = torch.randperm(len(flat), device=DEVICE)
         for i in range(0, len(flat), batch):
             xb = flat[perm[i:i + batch]]
             mu, logvar = fenc(xb).chunk(2, dim=1)
@@ -233,7 +242,7 @@ def pythae_arm(x: torch.Tensor, batch: int, workdir: Path):
     def run() -> float:
         model = VAE(VAEConfig(input_dim=SHAPE, latent_dim=LATENT, reconstruction_loss="bce"), Encoder(), Decoder())
         cfg = BaseTrainerConfig(output_dir=str(workdir / "pythae"), per_device_train_batch_size=batch, num_epochs=1,
-                                learning_rate=LR, no_cuda=True)
+                                learning_rate=LR, no_cuda=DEVICE == "cpu")  # its amp switch is off for "bce"
         trainer = BaseTrainer(model, dataset, None, cfg)
         return _timed(trainer.train)
     return run
@@ -291,19 +300,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-compile", action="store_true", help="skip the torch.compile arms (compiling takes minutes "
                    "on a small CPU)")
     p.add_argument("--arms", help="comma-separated arms to run (default: all): shadowplay, minimal, pythae, bf16, "
-                   "bf16+compile, fp32+compile, sp.train, minimal-bf16, minimal-bf16+compile; shadowplay (fp32) "
-                   "always runs, as the reference of the ratios")
+                   "bf16+compile, fp32+compile, sp.train, minimal-bf16, minimal-bf16+compile, fp16 (GPU only); "
+                   "shadowplay (fp32) always runs, as the reference of the ratios")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="where every arm trains (default cpu); cuda adds the fp16 arm and skips the peak-RSS run")
     p.add_argument("--json", type=Path, help="also write the results here")
     a = p.parse_args(argv)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: no CUDA GPU is visible to this torch build")
+    if a.device == "cuda" and a.cpu_time:
+        p.error("--cpu-time counts this process's CPU time, not the GPU's: time a GPU run by the wall clock")
     if a.arms:
         a.arms = {name.strip() for name in a.arms.split(",")} | {"shadowplay"}
         if a.arms - set(ARMS):
             p.error(f"--arms: unknown arm(s) {', '.join(sorted(a.arms - set(ARMS)))}; choose from {', '.join(ARMS)}")
+        if a.device == "cpu" and a.arms & GPU_ONLY:
+            p.error(f"--arms: {', '.join(sorted(a.arms & GPU_ONLY))} trains on a GPU only (--device cuda)")
     return a
 
 
 ARMS = ("shadowplay", "minimal", "pythae", "bf16", "bf16+compile", "fp32+compile", "sp.train", "minimal-bf16",
-        "minimal-bf16+compile")
+        "minimal-bf16+compile", "fp16")
+GPU_ONLY = {"fp16"}  # fp16 trains with a gradient scaler on CUDA only
 
 
 def arm_factories() -> dict:
@@ -315,6 +333,8 @@ def arm_factories() -> dict:
     arms.update({"bf16": variant("bf16", False), "bf16+compile": variant("bf16", True),
                  "fp32+compile": variant("fp32", True), "sp.train": whole_train_arm,
                  "minimal-bf16": minimal_variant(True, False), "minimal-bf16+compile": minimal_variant(True, True)})
+    if DEVICE == "cuda":
+        arms["fp16"] = variant("fp16", False)
     return arms
 
 
@@ -337,7 +357,8 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> tuple[dict[tu
     if a.arms:
         plan = [k for k in plan if k[0] in a.arms]
     ctx = multiprocessing.get_context("spawn")
-    settings = {"n": len(x), "synthetic": a.synthetic, "threads": a.threads, "cpu_time": a.cpu_time}
+    settings = {"n": len(x), "synthetic": a.synthetic, "threads": a.threads, "cpu_time": a.cpu_time,
+                "device": DEVICE}
     workers: dict[str, tuple] = {}
     try:
         for name in dict.fromkeys(k[0] for k in plan):
@@ -381,8 +402,9 @@ def _reply(name: str, conn) -> Any:
 
 def _arm_worker(name: str, batches: list[int], settings: dict, workdir: str, conn) -> None:
     """One arm's process: rebuild the data, build one runner per batch, warm each up, then run on request."""
-    global CLOCK
+    global CLOCK, DEVICE
     try:
+        DEVICE = settings["device"]
         if settings["cpu_time"]:
             CLOCK = time.process_time
         if settings["threads"]:
@@ -411,8 +433,11 @@ def memory(a: argparse.Namespace, x: torch.Tensor, work: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    global CLOCK
+    global CLOCK, DEVICE
     a, t_start, load = parse(argv), time.perf_counter(), os.getloadavg()[0]
+    DEVICE = a.device
+    if DEVICE == "cuda":
+        a.no_memory = True  # the peak-RSS child measures host memory of a CPU run
     if a.cpu_time:
         CLOCK, a.threads = time.process_time, 1
     if a.threads:
@@ -422,7 +447,8 @@ def main(argv: list[str] | None = None) -> dict:
               "numbers below are noisy (oversubscribed OpenMP threads stall; try --cpu-time)")
     n = a.n or (1024 if a.quick else 60_000)
     x, data_note = load_inputs(n, a.synthetic)
-    print(f"data: {data_note}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+    gpu = f", on {torch.cuda.get_device_name()}" if DEVICE == "cuda" else ""
+    print(f"data: {data_note}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs{gpu}, "
           f"timed by {'process CPU time' if a.cpu_time else 'wall clock'}")
     side, (rule, exact) = 1024 if a.quick else 2048, flops_per_sample()
     rate, bound = gemm_rate(side), {b: gemm_bound(b, steps=max(2, 1280 // b)) for b in (a.batch, a.big_batch)}
@@ -459,7 +485,8 @@ def report(a: argparse.Namespace, n: int, times: dict, rate: float, rule: float,
     pairs = [("shadowplay", "pythae", 1.5), ("shadowplay", "minimal", 1.0), ("bf16", "pythae", 1.8),
              ("bf16", "shadowplay", 1.3), ("bf16+compile", "pythae", 1.8), ("bf16+compile", "shadowplay", 1.3),
              ("fp32+compile", "shadowplay", None), ("sp.train", "pythae", None), ("bf16", "minimal-bf16", None),
-             ("minimal-bf16", "pythae", None), ("minimal-bf16+compile", "minimal-bf16", None)]
+             ("minimal-bf16", "pythae", None), ("minimal-bf16+compile", "minimal-bf16", None), ("fp16", "pythae", None),
+             ("fp16", "shadowplay", None)]
     for arm, other, target in pairs:
         sp, k = f"{arm}@{a.batch}", f"{other}@{a.batch}"
         if sp in res and k in res:

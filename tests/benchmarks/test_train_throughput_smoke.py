@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "train_throughput.py"
@@ -67,3 +68,14 @@ def test_sizes_below_one_are_refused_by_the_option_parser(option):
                           timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
                               filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")]))))
     assert proc.returncode == 2 and f"argument {option}: must be at least 1, got 0" in proc.stderr
+
+
+def test_gpu_only_arms_and_options_are_refused_on_a_cpu_run():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    fp16 = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--arms", "fp16"], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert fp16.returncode == 2 and "fp16 trains on a GPU only (--device cuda)" in fp16.stderr
+    if not torch.cuda.is_available():
+        gpu = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--device", "cuda"], capture_output=True,
+                             text=True, timeout=60, env=env)
+        assert gpu.returncode == 2 and "no CUDA GPU is visible" in gpu.stderr

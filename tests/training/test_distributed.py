@@ -36,8 +36,9 @@ def test_shards_cover_the_global_batch_in_order_and_weights_make_the_mean():
 
 
 def _overrides(extra=()):
+    # gloo on CPU processes, also on a machine with one GPU (where device auto would ask for a GPU per rank)
     return ["model.hidden=[32]", "trainer.batch_size=32", "trainer.epochs=1", "trainer.checkpoint_every=4",
-            "trainer.log_every=2", *extra]
+            "trainer.log_every=2", "trainer.device=cpu", *extra]
 
 
 def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_dir):
@@ -102,7 +103,7 @@ def _local_rank(pid: int) -> str | None:
 def test_a_rank_that_dies_stops_the_run_with_a_clear_error(tiny_flat, tmp_path):
     cmd = [sys.executable, "-m", "shadowplay", "train", "--data", str(tiny_flat), "--model", "vae", "--latent-dim", "3", "--nproc", "2",
                       "--no-progress", "--name", "dies", "--epochs", "100000", "model.hidden=[32]",
-                      "trainer.batch_size=32"]
+                      "trainer.batch_size=32", "trainer.device=cpu"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=_cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
