@@ -68,3 +68,24 @@ def test_launcher_options_are_checked(tmp_path):
         api.study(tmp_path / "study.yaml", launcher="slurm")
     with pytest.raises(ConfigError, match="--address .* needs --launcher ray"):
         api.study(tmp_path / "study.yaml", address="auto")
+
+
+def test_an_address_where_nothing_answers_fails_in_seconds_not_minutes(tmp_path):
+    import socket
+
+    from shadowplay.errors import ShadowplayError
+    from shadowplay.study.ray_launcher import _check_reachable
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ShadowplayError, match=rf"could not join the Ray cluster at 127.0.0.1:{port}: nothing answers"):
+        _check_reachable(f"127.0.0.1:{port}", timeout=2.0)  # ray.init retried for over two minutes here
+    with pytest.raises(ShadowplayError, match="nothing answers"):
+        _check_reachable(f"ray://127.0.0.1:{port}", timeout=2.0)
+    with socket.socket() as listener:  # something answers: left to Ray; so are auto and other forms
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        _check_reachable(f"127.0.0.1:{listener.getsockname()[1]}")
+    for other in (None, "auto", "head-node"):
+        _check_reachable(other)
+    assert not ray.is_initialized()

@@ -15,6 +15,7 @@ Without ``--address`` a private local Ray instance is started for the study and 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -65,6 +66,23 @@ class RayProcess:
         return self.poll() if self.returncode is None else self.returncode  # type: ignore[return-value]
 
 
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Refuse a ``HOST:PORT`` (or ``ray://HOST:PORT``) where nothing accepts a TCP connection. ``ray.init`` would
+    otherwise retry for minutes, printing connection warnings, before failing. ``auto``, no address, or an address
+    of another form are left to Ray (``auto`` without a cluster fails at once)."""
+    if not address or address == "auto":
+        return
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise ShadowplayError(f"could not join the Ray cluster at {address}: nothing answers there ({e}); start one "
+                              "with `ray start --head` on that machine, or use --address auto on a cluster node") \
+            from None
+
+
 class RayLauncher:
     """Connects to Ray (or starts a local instance) and submits study steps as tasks."""
 
@@ -76,6 +94,7 @@ class RayLauncher:
         self.ray = ray
         self.owns = not ray.is_initialized()
         if self.owns:
+            _check_reachable(address)
             try:
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
                          **({} if address else {"num_cpus": os.cpu_count() or 1}))
