@@ -64,8 +64,8 @@ timeout $((35 * TM)) $PY -m torch.distributed.run --standalone --nproc-per-node 
 timeout $((35 * TM)) $PY -m shadowplay resume "$R/ddp" trainer.max_steps=$((STEPS * 3 / 2)) --no-progress 2>&1 \
     | tee -a "$OUT/ddp.txt" || failed+=("resume")
 # on one GPU: refused before any process starts (exit status 2, expected); on CPU: two gloo ranks
-timeout $((50 * TM)) $PY -m shadowplay train --data digits --model vae --name ddp2 --runs-dir "$R" --nproc 2 --no-progress \
-    trainer.max_steps=$STEPS trainer.device=$DEV 2>&1 | tee -a "$OUT/ddp.txt"
+timeout $((50 * TM)) $PY -m shadowplay train --data digits --model vae --name ddp2 --runs-dir "$R" --nproc 2 \
+    --no-progress trainer.max_steps=$STEPS trainer.device=$DEV 2>&1 | tee -a "$OUT/ddp.txt"
 status=$?
 if { [ "$DEV" = cpu ] && [ $status != 0 ]; } || { [ "$DEV" = cuda ] && [ $status != 0 ] && [ $status != 2 ]; }; then
     failed+=("nproc 2")
