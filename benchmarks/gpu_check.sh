@@ -37,6 +37,7 @@ else
     fi
 fi
 R=$(mktemp -d /tmp/gpu_runs.XXXX)
+[ "$DEV" = cpu ] && trap 'rm -rf "$R"' EXIT  # a dry run leaves nothing behind; a GPU machine is discarded anyway
 failed=()  # the steps that failed, said at the end (each step runs even when one before it failed)
 if [ -d .gpu/whl ] && ls .gpu/whl/*.whl >/dev/null 2>&1; then
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl \
