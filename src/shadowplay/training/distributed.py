@@ -168,6 +168,14 @@ class NullLogger:
         pass
 
 
+def _more_ranks_than_gpus(who: str) -> DistributedError:
+    """The error for more DDP processes on CUDA than this machine has GPUs (NCCL cannot put two ranks on one)."""
+    gpus = torch.cuda.device_count()
+    return DistributedError(f"{who}: DDP on CUDA runs one process per GPU and this machine has {gpus}; use --nproc "
+                            f"{gpus} (torchrun --nproc-per-node {gpus}), or trainer.device=cpu to train on CPU "
+                            "processes with gloo")
+
+
 def from_env(device_type: str) -> Dist:
     """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single process.
 
@@ -183,12 +191,8 @@ def from_env(device_type: str) -> Dist:
     if not td.is_initialized():
         backend = "gloo"
         if device_type == "cuda":
-            gpus = torch.cuda.device_count()
-            if local >= gpus:
-                raise DistributedError(
-                    f"rank {rank} (local rank {local}): DDP on CUDA runs one process per GPU and this machine has "
-                    f"{gpus}; use --nproc {gpus} (torchrun --nproc-per-node {gpus}), or trainer.device=cpu to train "
-                    "on CPU processes with gloo")
+            if local >= torch.cuda.device_count():
+                raise _more_ranks_than_gpus(f"rank {rank} (local rank {local})")
             torch.cuda.set_device(local)
             backend = "cpu:gloo,cuda:nccl"
         timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
@@ -203,10 +207,8 @@ def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_d
     processes; returns the run folder. The config travels as a YAML file, so every setting reaches every rank."""
     from ..config import save_yaml
     from .device import resolve_device
-    gpus = torch.cuda.device_count()
-    if resolve_device(cfg.trainer.device).type == "cuda" and nproc > gpus:  # refused before any process starts
-        raise DistributedError(f"--nproc {nproc}: DDP on CUDA runs one process per GPU and this machine has {gpus}; "
-                               f"use --nproc {gpus}, or trainer.device=cpu to train on CPU processes with gloo")
+    if resolve_device(cfg.trainer.device).type == "cuda" and nproc > torch.cuda.device_count():
+        raise _more_ranks_than_gpus(f"--nproc {nproc}")  # refused before any process starts
     with tempfile.TemporaryDirectory(prefix="shadowplay-ddp-") as tmp:
         if command == "train":
             save_yaml(cfg, Path(tmp) / "config.yaml")
