@@ -83,6 +83,12 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
         raise
 
 
+def _warn_collapse(found: Iterable[str]) -> None:
+    """Each posterior-collapse finding of the latent check as a warning, attributed to the caller of train/resume."""
+    for w in found:
+        warnings.warn(w, PosteriorCollapseWarning, stacklevel=4)
+
+
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False) -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
         return Run(trainer.run_dir, cfg, trainer.fit())
@@ -92,8 +98,7 @@ def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool
     latents = latent_check(model, cfg, splits, result.step)  # a collapsed model writes every file a good one does
     folder.update_meta(status="finished" if result.finished else "stopped", step=result.step, epoch=result.epoch,
                        val_metrics=result.val_metrics, latents=latents)
-    for w in latents["warnings"]:
-        warnings.warn(w, PosteriorCollapseWarning, stacklevel=3)
+    _warn_collapse(latents["warnings"])
     if not pictures:
         return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)
     with torch.no_grad():
@@ -182,7 +187,6 @@ def run_on_disk(path: Path, cfg: RunConfig) -> Run:
     best = folder.best_path if folder.best_path.is_file() else None
     latents = folder.meta.get("latents")
     found = tuple(latents.get("warnings", ())) if latents else ()
-    for w in found:
-        warnings.warn(w, PosteriorCollapseWarning, stacklevel=3)
+    _warn_collapse(found)
     return Run(folder.path, cfg, TrainResult(folder.path, s["step"], s["epoch"], bool(s.get("finished")), ckpt.path,
                                              best, dict(s.get("val_metrics", {}))), found, latents)
