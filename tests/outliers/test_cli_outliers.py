@@ -11,6 +11,7 @@ import pytest
 from shadowplay import api
 from shadowplay.cli import main
 from shadowplay.outliers import VAEOutlierDetector
+from shadowplay.run import RunFolder
 
 FAST = ["--epochs", "2", "--latent-dim", "2", "-k", "2", "--no-progress", "--device", "cpu"]
 
@@ -59,6 +60,8 @@ def test_from_run_wraps_a_trained_run_with_a_new_score(tmp_path):
                     progress=False, overrides={"model.hidden": [16], "trainer.device": "cpu"})
     det = VAEOutlierDetector.from_run(run.path, score="likelihood_ratio", iw_samples=2, epochs=1)
     assert det.background_ is not None and det.decision_scores_.shape == (len(det.labels_),)
+    assert not RunFolder(run.path).outliers_state_path.exists()  # reading a run writes nothing into it
+    det.save(run.path, overwrite=True)  # keeping the detector is a save
     again = VAEOutlierDetector.from_run(run.path)  # restored, not refitted
     assert again.score == "likelihood_ratio" and again.threshold_ == det.threshold_
 

@@ -147,3 +147,32 @@ def test_check_estimator_where_it_applies():
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     assert failed <= shadowed, failed
     assert len([r for r in results if r["status"] == "passed"]) >= 30
+
+
+@pytest.mark.parametrize("score", ["latent_knn", "latent_density", "combined"])
+def test_threshold_flags_about_contamination_of_new_normal_inputs(score):
+    # The threshold is a quantile of the training inputs' scores. Scored with their own code in the reference (at
+    # distance 0, or under their own mixture component) the training inputs looked more normal than any new normal
+    # input, and 0.23-0.79 of new normal digits were flagged at contamination 0.1. Scored leave-one-out they are
+    # exchangeable with new inputs, so about 10 % of fresh draws from the same distribution are flagged.
+    g = np.random.default_rng(1)
+    cov = np.diag([1.0, 4.0, 9.0, 1.0, 1.0])
+    train, new = g.multivariate_normal(np.zeros(5), cov, 300), g.multivariate_normal(np.zeros(5), cov, 3000)
+    det = VAEOutlierDetector(model="ae", score=score, contamination=0.1, **{**TINY, "epochs": 40, "latent_dim": 4})
+    det.fit(train)  # an autoencoder's point-mass codes make the own-code effect plain (old: 0.18, 0.77, 0.14)
+    assert det.labels_.mean() == pytest.approx(0.1, abs=0.01)
+    assert det.predict(new).mean() == pytest.approx(0.1, abs=0.035)
+
+
+@pytest.mark.parametrize("score,need", [("combined", 6), ("latent_knn", 6), ("latent_density", 2)])
+def test_too_few_inputs_for_a_latent_score_is_refused_before_training(score, need):
+    with pytest.raises(DataError, match=f"at least {need} normal inputs to fit; got {need - 1}"):
+        VAEOutlierDetector(score=score, **TINY).fit(np.random.default_rng(0).normal(size=(need - 1, 5)))
+    VAEOutlierDetector(score=score, **TINY).fit(np.random.default_rng(0).normal(size=(need, 5)))
+
+
+def test_reading_a_run_with_another_score_keeps_the_saved_detector(fitted, blobs, tmp_path):
+    path = fitted.save(tmp_path / "det")
+    VAEOutlierDetector.from_run(path, score="kl", X=blobs[0])
+    back = VAEOutlierDetector.from_run(path)
+    assert back.score == "iwae" and back.threshold_ == fitted.threshold_

@@ -17,6 +17,7 @@ from shadowplay.evaluation.linear_gaussian import exact_log_likelihood, linear_g
 from shadowplay.outliers import (complexity_corrected, fit_aggregate_posterior, fit_typicality, kl_score,
                                  latent_density, latent_knn, likelihood_ratio, neg_elbo, neg_iwae, perturb, png_bits,
                                  recon_error, typicality, typicality_statistic)
+from shadowplay.outliers.latent import AggregatePosterior
 
 
 def test_neg_elbo_and_iwae_equal_exact_nll_with_the_exact_posterior(linear):
@@ -160,3 +161,19 @@ def test_latent_knn_by_brute_force(linear):
         codes, new = model.encode(x[:20]).mean.numpy(), model.encode(x[20:26]).mean.numpy()
     expect = [np.sort(np.linalg.norm(codes - z, axis=1))[:3].mean() for z in new]
     np.testing.assert_allclose(latent_knn(model, x[20:26], ref, k=3), expect, rtol=1e-6)
+
+
+def test_leave_one_out_latent_scores_score_a_fitted_input_against_the_other_codes(linear):
+    # The threshold comes from the fitted inputs' own scores: each must be scored without its own code, i.e. as a
+    # new input under the reference built from the other codes (an independent brute-force computation).
+    model, *_, x = linear
+    ref = fit_aggregate_posterior(model, x[:20], max_components=12, seed=3)
+    own = ref.self_index(20)
+    assert sorted(own[own >= 0].tolist()) == list(range(12)) and int((own >= 0).sum()) == 12
+    loo_density = latent_density(model, x[:20], ref, self_index=own)
+    loo_knn = latent_knn(model, x[:20], ref, k=3, self_index=own)
+    for i in range(20):
+        keep = [m for m in range(12) if m != own[i]]
+        other = AggregatePosterior(ref.loc[keep], ref.scale[keep])
+        np.testing.assert_allclose(loo_density[i], latent_density(model, x[i:i + 1], other)[0], rtol=1e-10)
+        np.testing.assert_allclose(loo_knn[i], latent_knn(model, x[i:i + 1], other, k=3)[0], rtol=1e-10)

@@ -113,15 +113,14 @@ def _components(model: LatentVariableModel, x: torch.Tensor, codes: AggregatePos
 def fit_combined(model: LatentVariableModel, x: torch.Tensor, codes: AggregatePosterior) -> CombinedReference:
     """Reference scores of the normal inputs ``x`` ``(n, *shape)``, whose rows ``codes.rows`` are the aggregate
     posterior's codes (those are scored leave-one-out)."""
-    self_index = torch.full((len(x),), -1, dtype=torch.long)
-    if codes.rows is not None:
-        self_index[codes.rows] = torch.arange(len(codes.rows))
-    return CombinedReference({k: np.sort(v) for k, v in _components(model, x, codes, self_index).items()})
+    comp = _components(model, x, codes, codes.self_index(len(x)))
+    return CombinedReference({k: np.sort(v) for k, v in comp.items()})
 
 
 def combined_score(model: LatentVariableModel, x: torch.Tensor, codes: AggregatePosterior,
-                   reference: CombinedReference) -> np.ndarray:
+                   reference: CombinedReference, self_index: torch.Tensor | None = None) -> np.ndarray:
     """S(x) = −2 Σ log p_j(x) over :data:`COMPONENTS` ``(N,)`` for inputs ``x`` ``(N, *shape)`` (module docstring).
-    Deterministic."""
-    comp = _components(model, x, codes)
+    Deterministic. ``self_index`` ``(N,)``: each input's own code among ``codes`` (−1 for none), left out of its
+    k-NN distance, as for the reference scores."""
+    comp = _components(model, x, codes, self_index)
     return fisher_combination([conformal_pvalues(reference.scores[k], comp[k]) for k in COMPONENTS])

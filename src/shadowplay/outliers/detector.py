@@ -28,6 +28,7 @@ import torch
 from ..errors import ConfigError, DataError
 from ..sklearn import LatentEstimator
 from .detector_state import DetectorStateMixin
+from .latent import KNN
 from .registry import SCORES, compute_scores
 
 _ORDER = ("model", "score", "contamination", "latent_dim")
@@ -42,7 +43,9 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
             default ``combined`` joins the reconstruction error and the latent k-NN distance (Fisher's method), the
             score that leads in ``benchmarks/outliers.py``; ``iwae`` is the model's likelihood itself.
         contamination: expected outlier fraction in the training data, in (0, 0.5]; ``threshold_`` is the
-            (1 − contamination) quantile of the training scores, as in PyOD.
+            (1 − contamination) quantile of the training scores, as in PyOD; the latent scores of the training
+            inputs are computed leave-one-out (without their own code), so that about ``contamination`` of new
+            normal inputs are flagged.
         latent_dim, beta, likelihood, net, hidden, input_shape, epochs, batch_size, lr, val_fraction, seed, device,
             runs_dir, overrides, progress: the training parameters of :class:`shadowplay.sklearn.LatentEstimator`.
         standardize: ``"auto"`` standardizes tabular (2-D) inputs with the training mean and standard deviation
@@ -121,6 +124,7 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
         """Train on normal data ``X`` (``y`` is ignored), fit the score's reference and ``threshold_``."""
         self._check_params()
         rows = self._flatten(X, fitting=True)
+        self._check_enough(len(rows))  # before training, not after
         self.standardize_ = stats = None  # a refit must not standardize with the previous fit's statistics
         if self.standardize is True or (self.standardize == "auto" and self._image_shape is None
                                         and self.input_shape is None):
@@ -136,20 +140,41 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
         self._fit_scoring(x)
         return self
 
-    def _fit_scoring(self, x: torch.Tensor) -> None:
-        """Fit the references ``self.score`` needs on normal model inputs ``x`` and set the threshold."""
+    def _fit_scoring(self, x: torch.Tensor, save: bool = True) -> None:
+        """Fit the references ``self.score`` needs on normal model inputs ``x`` and set the threshold; ``save``
+        writes them into the run folder (when there is one).
+
+        The training scores behind ``threshold_`` are computed leave-one-out for the latent scores: an input whose
+        own code is in the aggregate posterior would otherwise find itself at distance 0 (``latent_knn``,
+        ``combined``) or under its own mixture component (``latent_density``), score lower than any new normal
+        input, and put the threshold so low that far more than ``contamination`` of new normal inputs are flagged."""
         self._check_params()
+        self._check_enough(len(x))
         self._fit_references(x)
-        self.decision_scores_ = compute_scores(self, x)
+        codes = self.aggregate_posterior_
+        self.decision_scores_ = compute_scores(self, x, None if codes is None else codes.self_index(len(x)))
         self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         self.fitted_score_ = self.score
-        if getattr(self, "run_dir_", None) is not None:
+        if save and getattr(self, "run_dir_", None) is not None:
             self.save(self.run_dir_)
+
+    def _check_enough(self, n: int) -> None:
+        """The latent scores compare an input with its ``KNN`` nearest other training codes: refuse fewer inputs
+        than that needs, naming the score, before any reference is fitted."""
+        need = {"latent_knn": KNN + 1, "combined": KNN + 1, "latent_density": 2}.get(self.score, 1)
+        if need > 1 and int(self.latent_components) < need:
+            raise ConfigError(f"latent_components must be at least {need} for the {self.score!r} score, got "
+                              f"{self.latent_components}")
+        if n < need:
+            raise DataError(f"the {self.score!r} score compares each input with "
+                            + (f"its {KNN} nearest training codes" if need > 2 else "the other training codes")
+                            + f", so it needs at least {need} normal inputs to fit; got {n}")
 
     def calibrate(self, X: Any) -> "VAEOutlierDetector":
         """Keep the trained model, refit the current ``score``'s reference and ``threshold_`` on normal inputs
-        ``X`` (after ``set_params(score=...)`` or ``set_params(contamination=...)``). Returns ``self``."""
+        ``X`` (after ``set_params(score=...)`` or ``set_params(contamination=...)``) and save them into the run
+        folder when the detector has one. Returns ``self``."""
         self._fit_scoring(self._inputs(X))
         return self
 

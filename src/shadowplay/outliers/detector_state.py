@@ -120,7 +120,8 @@ class DetectorStateMixin:
         """A detector from a run folder: one a detector saved (restored exactly), or any run ``shadowplay train``
         made, wrapped with ``score``. When the folder holds no fitted detector for that score, the references and
         the threshold are fitted on ``X`` (normal inputs, as for ``fit``) or, without ``X``, on the training split
-        of the data the run was trained on."""
+        of the data the run was trained on. Reading never writes into the folder: ``save`` keeps a refitted
+        detector."""
         det = super().from_run(path, checkpoint=checkpoint, device=device)
         changes = {k: v for k, v in {"score": score, "contamination": contamination, **params}.items()
                    if v is not None}
@@ -133,7 +134,7 @@ class DetectorStateMixin:
             x = det._inputs(X)
         else:
             x = _run_training_inputs(det)
-        det._fit_scoring(x)
+        det._fit_scoring(x, save=False)  # reading a run never replaces the detector saved in it
         return det
 
 

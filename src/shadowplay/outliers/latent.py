@@ -27,6 +27,9 @@ from ..errors import ShadowplayError
 from ..model import LatentVariableModel
 
 
+KNN = 5  # the k of latent_knn (and of the combined score's latent component)
+
+
 @dataclass(frozen=True)
 class AggregatePosterior:
     """The mixture components: ``loc`` and ``scale`` ``(M, L)`` float32 tensors, and ``rows`` ``(M,)`` int64: which
@@ -46,15 +49,37 @@ class AggregatePosterior:
     def from_tensors(cls, t: dict[str, torch.Tensor]) -> "AggregatePosterior":
         return cls(t["latent/loc"], t["latent/scale"], t.get("latent/rows"))
 
-    def neg_log_density(self, z: torch.Tensor, block: int = 512) -> np.ndarray:
-        """−log q(z) ``(N,)`` float64 for codes ``z`` ``(N, L)``; computed in blocks of ``block`` codes."""
+    def neg_log_density(self, z: torch.Tensor, block: int = 512,
+                        self_index: torch.Tensor | None = None) -> np.ndarray:
+        """−log q(z) ``(N,)`` float64 for codes ``z`` ``(N, L)``; computed in blocks of ``block`` codes. With
+        ``self_index`` ``(N,)`` (see :func:`self_index`) a code's own component is left out of its mixture, which
+        then has M − 1 components (leave-one-out)."""
         loc, scale = self.loc.double(), self.scale.double()
+        m = loc.shape[0]
+        if self_index is not None and bool((self_index >= 0).any()) and m < 2:
+            raise ShadowplayError("a leave-one-out latent density needs at least 2 reference codes")
         log_norm = -scale.log().sum(-1) - 0.5 * loc.shape[1] * math.log(2 * math.pi)  # (M,)
         out = []
-        for zb in z.double().split(block):
-            d = ((zb[:, None, :] - loc[None]) / scale[None]).square().sum(-1)  # (b, M)
-            out.append(-(torch.logsumexp(log_norm - 0.5 * d, dim=1) - math.log(loc.shape[0])))
+        for start in range(0, len(z), block):
+            zb = z[start:start + block].double()
+            logp = log_norm - 0.5 * ((zb[:, None, :] - loc[None]) / scale[None]).square().sum(-1)  # (b, M)
+            count = torch.full((len(zb),), float(m), dtype=torch.float64)
+            if self_index is not None:
+                own = self_index[start:start + block]
+                has = (own >= 0).nonzero().squeeze(1)
+                logp[has, own[has]] = float("-inf")
+                count[has] -= 1
+            out.append(-(torch.logsumexp(logp, dim=1) - count.log()))
         return torch.cat(out).cpu().numpy()
+
+    def self_index(self, n: int) -> torch.Tensor:
+        """``(n,)`` int64: for each of the ``n`` inputs this reference was fitted on, the index of its own code
+        among ``loc`` (−1 when it has none), so that the fitted inputs can be scored leave-one-out; all −1 when
+        the rows are unknown."""
+        own = torch.full((n,), -1, dtype=torch.long)
+        if self.rows is not None:
+            own[self.rows] = torch.arange(len(self.rows))
+        return own
 
 
 @torch.inference_mode()
@@ -76,16 +101,17 @@ def fit_aggregate_posterior(model: LatentVariableModel, x_train: torch.Tensor, *
 
 @torch.inference_mode()
 def latent_density(model: LatentVariableModel, x: torch.Tensor, reference: AggregatePosterior, *,
-                   batch_size: int = 4096) -> np.ndarray:
+                   batch_size: int = 4096, self_index: torch.Tensor | None = None) -> np.ndarray:
     """−log q(μ(x)) ``(N,)``: the negative log density of each input's posterior mean under the aggregate
-    posterior ``reference`` (module docstring). Deterministic."""
+    posterior ``reference`` (module docstring). Deterministic. ``self_index`` ``(N,)`` int64 names each input's
+    own component (−1 for none), which is then left out (leave-one-out)."""
     model.eval()
     mu = torch.cat([model.encode(c).mean.float().cpu() for c in model._as_input(x).split(batch_size)])
-    return reference.neg_log_density(mu)
+    return reference.neg_log_density(mu, self_index=self_index)
 
 
 @torch.inference_mode()
-def latent_knn(model: LatentVariableModel, x: torch.Tensor, reference: AggregatePosterior, *, k: int = 5,
+def latent_knn(model: LatentVariableModel, x: torch.Tensor, reference: AggregatePosterior, *, k: int = KNN,
                batch_size: int = 4096, self_index: torch.Tensor | None = None) -> np.ndarray:
     """Mean Euclidean distance from μ(x) to its ``k`` nearest codes among ``reference.loc`` ``(N,)`` (module
     docstring). Deterministic. An input that is itself a reference code counts its own distance 0, unless
@@ -95,7 +121,7 @@ def latent_knn(model: LatentVariableModel, x: torch.Tensor, reference: Aggregate
     return knn_distance(mu, reference, k=k, self_index=self_index)
 
 
-def knn_distance(mu: torch.Tensor, reference: AggregatePosterior, *, k: int = 5,
+def knn_distance(mu: torch.Tensor, reference: AggregatePosterior, *, k: int = KNN,
                  self_index: torch.Tensor | None = None) -> np.ndarray:
     """:func:`latent_knn` of codes already computed, ``mu`` ``(N, L)`` float64 → ``(N,)``."""
     n_ref = len(reference.loc) - (self_index is not None and bool((self_index >= 0).any()))

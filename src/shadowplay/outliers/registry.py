@@ -42,8 +42,11 @@ NEEDS = {"latent_density": ("aggregate_posterior_",), "latent_knn": ("aggregate_
          "combined": ("aggregate_posterior_", "combined_")}
 
 
-def compute_scores(det, x: torch.Tensor) -> np.ndarray:
-    """``det.score`` of model inputs ``x`` ``(N, *input_shape_)`` with the detector's model and references."""
+def compute_scores(det, x: torch.Tensor, self_index: torch.Tensor | None = None) -> np.ndarray:
+    """``det.score`` of model inputs ``x`` ``(N, *input_shape_)`` with the detector's model and references.
+    ``self_index`` ``(N,)`` int64 (for the inputs the references were fitted on): each input's own code in the
+    aggregate posterior, left out of the latent scores (``latent_density``, ``latent_knn``, ``combined``) so that
+    a training input is scored as a new normal input would be."""
     name, m = det.score, det.model_
     k, seed = int(det.iw_samples), int(det.score_seed)
     if any(getattr(det, ref, None) is None for ref in NEEDS.get(name, ())):
@@ -58,9 +61,9 @@ def compute_scores(det, x: torch.Tensor) -> np.ndarray:
     if name == "kl":
         return kl_score(m, x)
     if name == "latent_density":
-        return latent_density(m, x, det.aggregate_posterior_)
+        return latent_density(m, x, det.aggregate_posterior_, self_index=self_index)
     if name == "latent_knn":
-        return latent_knn(m, x, det.aggregate_posterior_)
+        return latent_knn(m, x, det.aggregate_posterior_, self_index=self_index)
     if name == "likelihood_ratio":
         return likelihood_ratio(m, det.background_, x, iw_samples=k, seed=seed)
     if name == "complexity":
@@ -68,5 +71,5 @@ def compute_scores(det, x: torch.Tensor) -> np.ndarray:
     if name == "typicality":
         return typicality(m, x, det.typicality_, iw_samples=k, seed=seed)
     if name == "combined":
-        return combined_score(m, x, det.aggregate_posterior_, det.combined_)
+        return combined_score(m, x, det.aggregate_posterior_, det.combined_, self_index)
     raise ShadowplayError(f"unknown score {name!r}; choose one of {', '.join(SCORES)}")
