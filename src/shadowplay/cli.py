@@ -21,7 +21,7 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from . import api, debias
 from ._version import __version__
@@ -104,13 +104,17 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
     print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
-    lat = run.latents or {}
+    _show_latents(run.latents or {}, run.warnings)
+    return 0
+
+
+def _show_latents(lat: dict[str, Any], warns: Iterable[str]) -> None:
+    """The ``latents:`` line of a training run's latent check and its collapse warnings."""
     if lat:
         kl = "" if lat.get("kl_total") is None else f", KL {lat['kl_total']:.3g} nats per input"
         print(f"  latents: {lat['n_active']} of {lat['latent_dim']} active{kl}")
-    for w in run.warnings:  # the model may have learned nothing: say so where the user looks
+    for w in warns:  # the model may have learned nothing: say so where the user looks
         print(f"warning: {w}")
-    return 0
 
 
 def _show_picture(attr: str) -> Callable[[Any, argparse.Namespace], int]:
@@ -439,6 +443,8 @@ def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
     print(f"run folder: {r.path}")
     print(f"  score {d.score}, threshold {d.threshold_:.6g} (contamination {d.contamination}), "
           f"{int(d.labels_.sum())} of {len(d.labels_)} training inputs above it")
+    lat = RunFolder(r.path).meta.get("latents") or {}
+    _show_latents(lat, lat.get("warnings", []))
     return 0
 
 
@@ -493,14 +499,18 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
                  help="score every input of --data; write index, score, flag, rank as CSV")
     c.arg("run", help="run folder of a fitted detector (or any run: add --score)")
     data_opts(c, True).arg("-o", "--output", help="CSV path (default <run>/outliers/scores-<data>-<split>.csv)")
-    c.arg("--score", choices=SCORES, help="another score than the detector's (fits its reference)")
-    c.split("split of a built-in source")
+    c.arg("--score", choices=SCORES, help="another score than the detector's (fits its reference on the normal "
+                                           "inputs the run was fitted on; the saved detector is kept)")
+    c.arg("--split", choices=(*SPLITS, "all"), help="a built-in source's split (default test); a file's rows: all "
+          "(default) or a part of the seeded 80/10/10 split the detector was fitted on")
 
     c = _Command(osub, "evaluate", api.outliers_evaluate, _show_outlier_evaluation,
                  help="AUROC, AUPR, FPR at 95%% TPR on labelled data; histogram, top-k grid")
     c.arg("run", help="run folder of a fitted detector")
     data_opts(c, False).arg("--normal-class", type=int, help="label of the normal rows (default: the class fitted on)")
-    c.split("split of a built-in source").arg("--score", choices=SCORES, help="another score than the detector's")
+    c.arg("--split", choices=(*SPLITS, "all"), help="default test: the part of the data the detector was fitted on "
+          "that it never saw (a built-in source's test split, or the file's); all rows of another file")
+    c.arg("--score", choices=SCORES, help="another score than the detector's")
     c.arg("--top-k", type=int, help="most abnormal inputs in the grid")
 
 

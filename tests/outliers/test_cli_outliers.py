@@ -10,6 +10,7 @@ import pytest
 
 from shadowplay import api
 from shadowplay.cli import main
+from shadowplay.data import load_data, split_rows
 from shadowplay.outliers import VAEOutlierDetector
 from shadowplay.run import RunFolder
 
@@ -78,11 +79,26 @@ def test_tabular_csv_round_trip(tmp_path):
     runs = tmp_path / "runs"
     assert main(["outliers", "fit", "--data", str(path), "--label-column", "y", "--normal-class", "0",
                  "--likelihood", "laplace", "--runs-dir", str(runs), "--name", "tab", *FAST]) == 0
+    # fitted on the normal rows of the file's seeded train + val parts, as `train --data t.csv` splits it
+    parts = split_rows(len(x), 0.1, 0.1, 0)
+    fit_rows = np.sort(np.r_[parts["train"].numpy(), parts["val"].numpy()])
+    fit_rows = fit_rows[y[fit_rows] == 0]
     det = VAEOutlierDetector.from_run(runs / "tab")
-    np.testing.assert_allclose(det.standardize_["mean"], x[:150].mean(0), rtol=1e-5)
-    assert main(["outliers", "evaluate", str(runs / "tab"), "--data", str(path), "--label-column", "y"]) == 0
+    np.testing.assert_allclose(det.standardize_["mean"], x[fit_rows].mean(0), rtol=1e-5)
+    # evaluate remembers the data and the label column, and scores only the test rows the detector never saw, by
+    # their row numbers in the file (it used to score every row, the training rows too, and call that "test")
+    assert main(["outliers", "evaluate", str(runs / "tab")]) == 0
     doc = json.loads((runs / "tab" / "outliers" / "evaluation-t-test.json").read_text())
-    assert doc["n_anomalous"] == 15 and doc["auroc"] > 0.8
+    test = parts["test"].numpy()
+    assert doc["split"] == "test" and doc["n_anomalous"] == int(y[test].sum()) >= 1
+    assert doc["n_normal"] + doc["n_anomalous"] == len(test) and doc["auroc"] > 0.8
+    with (runs / "tab" / "outliers" / "scores-t-test.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["index"]) for r in rows] == test.tolist() and [int(r["label"]) for r in rows] == y[test].tolist()
+    # scoring the file scores every row, numbered as in the file
+    assert main(["outliers", "score", str(runs / "tab"), "--data", str(path)]) == 0
+    with (runs / "tab" / "outliers" / "scores-t-all.csv").open() as fh:
+        assert [int(r["index"]) for r in csv.DictReader(fh)] == list(range(len(x)))
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
@@ -93,3 +109,37 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert not any(tmp_path.iterdir())  # nothing left behind
     assert main(["outliers", "score", str(tmp_path / "nope"), "--data", "digits"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_another_score_refits_on_the_fitted_inputs_and_keeps_the_detector(digits_run, tmp_path, capsys):
+    # `outliers fit` trains from arrays; a second score used to need X=, which the CLI cannot give, and a score
+    # that did refit replaced the saved detector
+    saved = (digits_run / "outliers.safetensors").read_bytes()
+    assert main(["outliers", "score", str(digits_run), "--data", "digits", "--score", "kl",
+                 "-o", str(tmp_path / "kl.csv")]) == 0
+    assert "scored with kl" in capsys.readouterr().out
+    assert (digits_run / "outliers.safetensors").read_bytes() == saved
+    assert VAEOutlierDetector.from_run(digits_run).score == "combined"
+    det = VAEOutlierDetector.from_run(digits_run, score="kl", X=api.outliers._normal_inputs("digits", 0, 0, None, None))
+    kl = [float(r["score"]) for r in csv.DictReader((tmp_path / "kl.csv").open())]
+    np.testing.assert_allclose(kl, det.decision_function(load_data("digits").test.x), rtol=1e-6)
+    assert main(["evaluate", str(digits_run)]) == 2  # a plain evaluate needs the data: said in one line
+    assert "trained on arrays in memory" in capsys.readouterr().err
+
+
+def test_score_and_evaluate_split_with_the_seed_the_detector_was_fitted_with(tmp_path):
+    runs = tmp_path / "runs"
+    assert main(["outliers", "fit", "--data", "digits", "--normal-class", "0", "--seed", "1", "--runs-dir",
+                 str(runs), "--name", "s1", *FAST]) == 0
+    assert main(["outliers", "evaluate", str(runs / "s1")]) == 0
+    rows = list(csv.DictReader((runs / "s1" / "outliers" / "scores-digits-test.csv").open()))
+    # the seed-1 test split, not the seed-0 one (most of which is in the seed-1 training split)
+    assert [int(r["label"]) for r in rows] == load_data("digits", seed=1).test.labels.tolist()
+    assert [int(r["label"]) for r in rows] != load_data("digits", seed=0).test.labels.tolist()
+
+
+def test_fit_reports_the_latents_and_posterior_collapse(tmp_path, capsys):
+    assert main(["outliers", "fit", "--data", "digits", "--normal-class", "0", "--beta", "200", "--runs-dir",
+                 str(tmp_path), "--name", "c", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "latents: 0 of 2 active" in out and "warning: " in out and "posterior collapse" in out

@@ -22,10 +22,9 @@ from ..reports.embedding import CODE_SUFFIXES, latent_map_figure, write_codes
 from ..reports.plotting import save
 from ..run import RunFolder, open_run
 from ..training import resolve_device
-from ..workflow import Run, load_model, load_splits
+from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
 
 SPLITS = (*DATA_SPLITS, "all")
-ARRAY_SOURCE = "arrays"  # data.source of a run fitted from arrays by shadowplay.sklearn (data not kept)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, source_names
+from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, source_names, split_rows
 from ..errors import DataError
 from ..jsonsafe import json_safe
 from ..outliers import VAEOutlierDetector, detection_metrics
@@ -61,16 +61,77 @@ def _raw(ds: Dataset) -> torch.Tensor:
     return ds.x.double() * torch.tensor(stats["std"]) + torch.tensor(stats["mean"])
 
 
-def _load(data: str, split: str, data_dir: str | None, label_column: str | None, seed: int = 0) -> Dataset:
-    """A built-in source's ``split``, or a whole file/folder (every row is scored)."""
+ALL = "all"  # the split name of every row of a file
+
+
+def _is_builtin(data: str) -> bool:
+    return data in source_names()
+
+
+def _load(data: str, split: str, data_dir: str | None, label_column: str | None,
+          seed: int = 0) -> tuple[Dataset, np.ndarray]:
+    """Rows of ``data`` and their row numbers ``(N,)``: a built-in source's ``split`` (numbered within it), or a file's
+    or folder's rows, all of them (``split="all"``) or one part of the seeded 80/10/10 split that ``train --data
+    FILE`` makes (numbered as in the file), so the rows a detector was fitted on can be left out of its evaluation."""
     opts = SourceOptions(data_dir=data_dir, label_column=label_column, seed=seed)
-    if data in source_names():
-        return load_data(data, seed=seed, options=opts).get(split)
-    return load_path(data, opts)
+    if _is_builtin(data):
+        if split == ALL:
+            raise DataError(f"--split all is for files; {data} has the splits {', '.join(SPLITS)}")
+        ds = load_data(data, seed=seed, options=opts).get(split)
+        return ds, np.arange(len(ds))
+    if split != ALL and split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join((*SPLITS, ALL))}")
+    ds = load_path(data, opts)
+    if split == ALL:
+        return ds, np.arange(len(ds))
+    rows = split_rows(len(ds), 0.1, 0.1, seed, ds.name)[split]
+    return ds.subset(rows), rows.numpy()
+
+
+def _same_data(a: str, b: str | None) -> bool:
+    if b is None:
+        return False
+    if _is_builtin(a) or _is_builtin(b):
+        return a == b
+    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
 
 
 def _stem(data: str, split: str) -> str:
-    return f"{Path(data).stem if data not in source_names() else data}-{split}"
+    return f"{Path(data).stem if not _is_builtin(data) else data}-{split}"
+
+
+def _normal_inputs(data: str, normal_class: int | None, seed: int, data_dir: str | None,
+                   label_column: str | None) -> torch.Tensor:
+    """The inputs a detector is fitted on: the training and validation parts of ``data`` (a built-in source's, or
+    the seeded split of a file, whose test part stays out for ``evaluate``), only the rows labelled
+    ``normal_class`` when given; on their own scale (the detector standardizes CSV rows itself)."""
+    parts = [_load(data, split, data_dir, label_column, seed)[0] for split in ("train", "val")]
+    x = torch.cat([_raw(p) for p in parts])
+    labels = None if parts[0].labels is None else torch.cat([p.labels for p in parts])
+    if normal_class is None:
+        return x
+    if labels is None:
+        raise DataError(f"{data} has no labels, so --normal-class {normal_class} cannot pick the normal rows")
+    keep = labels == int(normal_class)
+    if not bool(keep.any()):
+        raise DataError(f"no training rows of class {normal_class} in {data}; the labels are "
+                        f"{sorted(set(labels.tolist()))[:20]}")
+    return x[keep]
+
+
+def _fitted_on(run: Path) -> dict[str, Any]:
+    """What ``outliers fit`` recorded about the data in ``run.json`` (empty for any other run)."""
+    return dict(open_run(run).meta.get("outliers", {}))
+
+
+def _detector(run: Path, score: str | None, device: str, meta: dict[str, Any]) -> VAEOutlierDetector:
+    """The detector saved in ``run``; with another ``score``, its reference and threshold are fitted on the normal
+    inputs the run was fitted on (from ``run.json``; a plain training run uses its own training split)."""
+    X = None
+    if score is not None and score != meta.get("score") and meta.get("data") is not None:
+        X = _normal_inputs(meta["data"], meta.get("normal_class"), int(meta.get("seed", 0)), meta.get("data_dir"),
+                           meta.get("label_column")).numpy()
+    return VAEOutlierDetector.from_run(run, score=score, device=device, X=X)
 
 
 def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "combined", contamination: float = 0.1,
@@ -79,24 +140,13 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
                  iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,
                  label_column: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
                  overwrite: bool = False, progress: bool = True) -> OutlierRun:
-    """Fit a :class:`VAEOutlierDetector` on the normal part of ``data``'s training split (train + validation of a
-    built-in source, the whole file otherwise; only rows labelled ``normal_class`` when given) and keep it as the
-    run folder ``runs_dir/name``."""
-    ds = _load(data, "train", data_dir, label_column, seed)
-    x = _raw(ds)
-    if data in source_names():  # the detector holds out its own validation part
-        val = _load(data, "val", data_dir, label_column, seed)
-        x, labels = torch.cat([x, _raw(val)]), (None if ds.labels is None else torch.cat([ds.labels, val.labels]))
-    else:
-        labels = ds.labels
-    if normal_class is not None:
-        if labels is None:
-            raise DataError(f"{data} has no labels, so --normal-class {normal_class} cannot pick the normal rows")
-        keep = labels == int(normal_class)
-        if not bool(keep.any()):
-            raise DataError(f"no training rows of class {normal_class} in {data}; the labels are "
-                            f"{sorted(set(labels.tolist()))[:20]}")
-        x = x[keep]
+    """Fit a :class:`VAEOutlierDetector` on the normal part of ``data``'s training and validation split (for a
+    file, the seeded 80/10/10 split of ``train --data FILE``: its test part is left for ``evaluate``; only rows
+    labelled ``normal_class`` when given) and keep it as the run folder ``runs_dir/name``. ``run.json`` records the
+    data, class, seed and label column, which ``score`` and ``evaluate`` use as their defaults."""
+    if not _is_builtin(data):
+        data = str(Path(data).expanduser().resolve())  # the run can be evaluated from any folder
+    x = _normal_inputs(data, normal_class, seed, data_dir, label_column)
     part = "all" if normal_class is None else f"class{normal_class}"
     target = Path(runs_dir) / (name or f"outliers-{_stem(data, part)}-{time.strftime('%Y%m%d-%H%M%S')}")
     if target.exists() and not overwrite:
@@ -111,21 +161,32 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     det.run_dir_ = target
     det.save(target)
     RunFolder(target).update_meta(outliers={"data": data, "normal_class": normal_class, "score": score,
-                                      "contamination": contamination, "n_train": len(x)})
+                                            "contamination": contamination, "n_train": len(x), "seed": seed,
+                                            "data_dir": data_dir, "label_column": label_column})
     return OutlierRun(target, det)
 
 
 def outliers_score(run: str | Path | Any, data: str, *, output: str | Path | None = None, score: str | None = None,
-                   split: str = "test", data_dir: str | None = None, label_column: str | None = None,
+                   split: str | None = None, data_dir: str | None = None, label_column: str | None = None,
                    device: str = "auto") -> OutlierScores:
-    """Score every input of ``data`` (a file, or a built-in source's ``split``) with the detector in ``run``; write
-    one CSV row per input (index, score, flag, rank, label if any) to ``output`` (default
-    ``<run>/outliers/scores-<data>-<split>.csv``)."""
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    """Score the inputs of ``data`` with the detector in ``run``: a built-in source's ``split`` (default test), or
+    every row of a file (``split`` train/val/test: that part of its seeded split). Writes one CSV row per input
+    (index, score, flag, rank, label if any; the index is the row's number in the file or split) to ``output``
+    (default ``<run>/outliers/scores-<data>-<split>.csv``). ``data_dir`` and ``label_column`` default to the
+    ones the run was fitted with, and so does the seed of the split."""
     run = run_path(run)
-    det = VAEOutlierDetector.from_run(run, score=score, device=device)
-    ds = _load(data, split, data_dir, label_column)
+    meta = _fitted_on(run)
+    split = split or ("test" if _is_builtin(data) else ALL)
+    return _score(run, data, split, meta, output, score, data_dir, label_column, device)[0]
+
+
+def _score(run: Path, data: str, split: str, meta: dict[str, Any], output: str | Path | None, score: str | None,
+           data_dir: str | None, label_column: str | None, device: str) -> tuple[OutlierScores, Dataset]:
+    same = _same_data(data, meta.get("data"))
+    data_dir = data_dir if data_dir is not None or not same else meta.get("data_dir")
+    label_column = label_column if label_column is not None or not same else meta.get("label_column")
+    det = _detector(run, score, device, meta)
+    ds, index = _load(data, split, data_dir, label_column, int(meta.get("seed", 0)))
     s = det.decision_function(_raw(ds).numpy())
     flags = (s > det.threshold_).astype(int)
     ranks = np.empty(len(s), int)
@@ -136,39 +197,43 @@ def outliers_score(run: str | Path | Any, data: str, *, output: str | Path | Non
         w = csv.writer(fh)
         w.writerow(["index", "score", "flag", "rank"] + (["label"] if ds.labels is not None else []))
         for i in range(len(s)):
-            w.writerow([i, repr(float(s[i])), int(flags[i]), int(ranks[i])]
+            w.writerow([int(index[i]), repr(float(s[i])), int(flags[i]), int(ranks[i])]
                        + ([int(ds.labels[i])] if ds.labels is not None else []))
-    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out)
+    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out), ds
 
 
 def outliers_evaluate(run: str | Path | Any, data: str | None = None, *, normal_class: int | None = None,
-                      split: str = "test", score: str | None = None, top_k: int = 25, data_dir: str | None = None,
-                      label_column: str | None = None, device: str = "auto") -> OutlierEvaluation:
+                      split: str | None = None, score: str | None = None, top_k: int = 25,
+                      data_dir: str | None = None, label_column: str | None = None,
+                      device: str = "auto") -> OutlierEvaluation:
     """AUROC, AUPR and FPR at 95 % TPR of the detector in ``run`` on labelled ``data`` (default: the data it was
-    fitted on, ``split``). Anomalies are the rows whose label differs from ``normal_class`` (default: the class the
-    run was fitted on); without a normal class the labels must be 0 (normal) / 1 (anomaly). Writes the JSON, a
-    score histogram and a grid of the ``top_k`` most abnormal inputs into ``<run>/outliers/``."""
+    fitted on, whose test split it never saw; ``split`` defaults to test for a built-in source and for the file it
+    was fitted on, and to every row of another file). Anomalies are the rows whose label differs from
+    ``normal_class`` (default: the class the run was fitted on); without a normal class the labels must be 0
+    (normal) / 1 (anomaly). Writes the JSON, a score histogram and a grid of the ``top_k`` most abnormal inputs
+    into ``<run>/outliers/``."""
     run = run_path(run)
-    meta = open_run(run).meta.get("outliers", {})
+    meta = _fitted_on(run)
     data = data or meta.get("data")
     if data is None:
         raise DataError("give --data: this run records no data it was fitted on")
+    same = _same_data(data, meta.get("data"))
+    split = split or ("test" if _is_builtin(data) or same else ALL)
     normal_class = normal_class if normal_class is not None else meta.get("normal_class")
-    ds = _load(data, split, data_dir, label_column)
+    res, ds = _score(run, data, split, meta, None, score, data_dir, label_column, device)
     if ds.labels is None:
-        raise DataError(f"{data} has no labels; evaluate needs to know which inputs are anomalies")
+        raise DataError(f"{data} has no labels; evaluate needs to know which inputs are anomalies"
+                        + ("" if _is_builtin(data) else " (a CSV's label column: --label-column)"))
     y = ds.labels.numpy()
     anomaly = (y != int(normal_class)) if normal_class is not None else y
     if normal_class is None and not set(np.unique(y)) <= {0, 1}:
         raise DataError(f"{data}: labels {sorted(set(y.tolist()))[:10]} are not 0/1; pass --normal-class to say "
                         "which class is normal")
-    res = outliers_score(run, data, score=score, split=split, data_dir=data_dir, label_column=label_column,
-                         device=device)
     m = detection_metrics(anomaly, res.scores)
     where = RunFolder(run).outlier_files(data, split)
     files = {"scores": res.path,
              "histogram": save_score_histogram(where.histogram, res.scores, anomaly.astype(bool), res.threshold,
-                                               f"{data} {split}: AUROC {100 * m.auroc:.1f}")}
+                                               f"{_stem(data, split)}: AUROC {100 * m.auroc:.1f}")}
     if ds.is_image:
         files["top_k"] = save_top_k(where.top_k, ds.x, res.scores, anomaly.astype(bool), top_k)
     doc = {"data": data, "split": split, "normal_class": normal_class, "score": res.score,

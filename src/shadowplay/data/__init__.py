@@ -1,6 +1,6 @@
 """Data sources: built-in sets, Fashion-MNIST from Debian's package, files, procedural dSprites."""
 
-from .base import SPLITS, Dataset, DataSplits, split_dataset, validate_tensor
+from .base import SPLITS, Dataset, DataSplits, split_dataset, split_rows, validate_tensor
 from .registry import SourceOptions, load_data, register_source, source_names
 from . import digits  # noqa: F401  (registers "digits")
 from . import fashion_mnist  # noqa: F401  (registers "fashion-mnist")
@@ -11,6 +11,6 @@ from .files import apply_standardization, load_path
 from .groundtruth import GroundTruthData, NpzGroundTruth, groundtruth_for
 
 __all__ = ["SPLITS", "Dataset", "DataSplits", "SourceOptions", "load_data", "register_source", "source_names",
-           "split_dataset", "validate_tensor",
+           "split_dataset", "split_rows", "validate_tensor",
            "DSprites", "ColorDSprites", "NoisyDSprites", "GroundTruthData", "NpzGroundTruth", "groundtruth_for",
            "apply_standardization", "load_path"]

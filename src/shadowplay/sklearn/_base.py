@@ -35,9 +35,8 @@ from ..model import LatentVariableModel
 from ..run import RunFolder, create_run, open_run, start_meta, write_checkpoint
 from ..run.folder import ESTIMATOR_FILE  # estimator.json: class, get_params(), feature names, shapes
 from ..training import resolve_device
-from ..workflow import load_model, train_run
+from ..workflow import ARRAY_SOURCE, load_model, train_run
 
-ARRAY_SOURCE = "arrays"             # data.source of a run fitted from arrays (the data are not kept)
 _ROWS = 4096                        # encoder/decoder rows per pass: bounds memory, not the result
 
 

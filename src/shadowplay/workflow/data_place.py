@@ -19,6 +19,8 @@ from ..errors import DataError, ShadowplayWarning
 from ..run import RunFolder
 from .build import load_splits
 
+ARRAY_SOURCE = "arrays"  # data.source of a run trained on arrays in memory (shadowplay.sklearn); the data are not kept
+
 
 class DataChangedWarning(ShadowplayWarning):
     """The run's data file differs from the one it was trained on."""
@@ -69,6 +71,9 @@ def run_splits(folder: RunFolder, data: str | None = None) -> DataSplits:
     source = cfg.data.source
     if data is not None:
         return load_splits(set_keys(cfg, {"data.source": resolve_source(data)}))
+    if source == ARRAY_SOURCE:
+        raise DataError(f"{folder.path} was trained on arrays in memory (by `outliers fit` or a scikit-learn "
+                        "estimator), which a run does not keep; give the data with --data (Python: data=)")
     if not is_builtin(source) and not Path(source).expanduser().exists():
         raise DataError(f"the data this run was trained on, {source}, are not there any more (moved or deleted); "
                         "point at them with --data PATH (Python: data=PATH)")
