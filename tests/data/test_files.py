@@ -297,3 +297,23 @@ def test_finite_values_whose_sum_overflows_float32_are_accepted():
         x[2, 1] = bad
         with pytest.raises(DataError, match="1 example"):
             Dataset(name="huge", x=x)
+
+
+def test_the_nan_error_names_the_rows():
+    from shadowplay.data import Dataset
+    x = torch.zeros(30, 3)
+    x[[4, 17], 1] = float("nan")
+    with pytest.raises(DataError, match=r"2 example\(s\) contain NaN or Inf \(rows 4, 17\)"):
+        Dataset(name="d", x=x)
+    x[:15, 0] = float("inf")
+    with pytest.raises(DataError, match=r"rows 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, … \(16 in all\)"):
+        Dataset(name="d", x=x)
+
+
+def test_split_rows_are_the_rows_of_split_dataset():
+    from shadowplay.data import Dataset, split_rows
+    ds = Dataset(name="d", x=torch.arange(50.0)[:, None])
+    rows, parts = split_rows(50, 0.2, 0.1, 3), split_dataset(ds, 0.2, 0.1, 3)
+    for name in ("train", "val", "test"):
+        assert getattr(parts, name).x[:, 0].long().tolist() == rows[name].tolist()
+    assert sorted(torch.cat(list(rows.values())).tolist()) == list(range(50))
