@@ -311,7 +311,7 @@ def test_the_nan_error_names_the_rows():
 
 
 def test_split_rows_are_the_rows_of_split_dataset():
-    from shadowplay.data import Dataset, split_rows
+    from shadowplay.data import Dataset, split_dataset, split_rows
     ds = Dataset(name="d", x=torch.arange(50.0)[:, None])
     rows, parts = split_rows(50, 0.2, 0.1, 3), split_dataset(ds, 0.2, 0.1, 3)
     for name in ("train", "val", "test"):
