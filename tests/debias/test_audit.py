@@ -51,6 +51,9 @@ def test_latent_clusters_when_no_groups():
     r = audit(pred, y, codes=codes, n_clusters=2)
     assert r.grouping == "latent clusters" and sorted(s.accuracy for s in r.groups) == [0.0, 1.0]
     assert r.worst_group.startswith("cluster")
+    for bad in (0, 1, 2.5):  # 0 reached scikit-learn's own parameter error as a traceback
+        with pytest.raises(DebiasError, match="n_clusters must be an integer >= 2"):
+            audit(pred, y, codes=codes, n_clusters=bad)
 
 
 @pytest.mark.parametrize("kwargs,match", [

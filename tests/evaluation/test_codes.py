@@ -64,6 +64,11 @@ def test_pca_map_matches_scikit_learn_and_subsamples():
     assert np.array_equal(sub.index, latent_map(Codes(mu, None), "pca", seed=3, max_points=50).index)
 
 
+def test_a_pca_map_of_one_input_is_refused_in_one_line():
+    with pytest.raises(ShadowplayError, match="a PCA map needs at least 2 inputs, got 1"):
+        latent_map(Codes(np.zeros((1, 3)), None), "pca")
+
+
 def test_tsne_map_is_seeded():
     mu = np.random.default_rng(3).normal(size=(40, 3))
     a, b = latent_map(Codes(mu, None), "tsne", seed=0), latent_map(Codes(mu, None), "tsne", seed=0)

@@ -108,6 +108,8 @@ def latent_clusters(codes: Any, n_clusters: int = 8, seed: int = 0) -> np.ndarra
     """``(N,)`` k-means cluster ids of ``codes`` ``(N, L)`` (scikit-learn, ``n_init=10``, seeded)."""
     from sklearn.cluster import KMeans
     z = _array(codes, "codes").astype(np.float64)
+    if isinstance(n_clusters, bool) or int(n_clusters) != n_clusters or n_clusters < 2:
+        raise DebiasError(f"n_clusters must be an integer >= 2 (latent clusters to compare), got {n_clusters!r}")
     if z.ndim != 2 or len(z) < n_clusters:
         raise DebiasError(f"latent clustering needs codes of shape (N, L) with N >= n_clusters={n_clusters}, "
                           f"got {z.shape}")

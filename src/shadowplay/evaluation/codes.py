@@ -92,6 +92,8 @@ def latent_map(codes: Codes, method: str = "pca", seed: int = 0, max_points: int
         return LatentMap(mu[:, dims], index, method,
                          tuple(f"z{d} ({unit} {kl[d]:.2f}{' nats' if unit == 'KL' else ''})" for d in dims))
     if method == "pca":
+        if len(mu) < 2:
+            raise ShadowplayError(f"a PCA map needs at least 2 inputs, got {len(mu)}")
         from sklearn.decomposition import PCA
         pca = PCA(n_components=2, random_state=seed).fit(mu)
         ratio = pca.explained_variance_ratio_
