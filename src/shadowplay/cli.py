@@ -103,7 +103,8 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     folder = RunFolder(run)
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
-    print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
+    if folder.samples_path.exists():  # not for a classifier alone (no decoder trained)
+        print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
     _show_latents(run.latents or {}, run.warnings)
     return 0
 
@@ -388,7 +389,7 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--combine", choices=debias.COMBINES, help="product (the paper, config default) or max (course lab)")
     c.arg("--rare-fraction", type=float, help="biased-fmnist: inverted share of the positives (config default "
                                               "0.005)")
-    c.arg("--positive-classes", type=lambda s: [int(v) for v in s.split(",")],
+    c.arg("--positive-classes", type=_int_list,
           help="biased-fmnist: comma-separated Fashion-MNIST classes labelled positive (config default 5,7,9)")
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
     c.arg("--epochs", type=int, help="passes over the training split")
@@ -435,6 +436,14 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
 
 
 COMMANDS.append(_add_explore)
+
+
+def _int_list(text: str) -> list[int]:
+    """``5,7,9`` → ``[5, 7, 9]``; anything else is a usage error naming the value."""
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated class numbers such as 5,7,9, got {text!r}") from None
 
 
 # ------------------------------------------------------------------ outliers

@@ -32,6 +32,9 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "train", "--name", "plain", "--model", "classifier", *common)
     assert r.returncode == 0, r.stderr
     db, plain = tmp_path / "runs" / "db", tmp_path / "runs" / "plain"
+    # a classifier alone trains no decoder: no noise pictures from the untrained decoder, no latents line
+    assert "samples:" not in r.stdout and "latents:" not in r.stdout and not (plain / "samples.png").exists()
+    assert "latents" not in json.loads((plain / "run.json").read_text()) and (db / "samples.png").is_file()
     cfg = (db / "config.yaml").read_text()
     assert "combine: product" in cfg and "resample: latent" in cfg and "rare_fraction: 0.05" in cfg
     assert "resample: none" in (plain / "config.yaml").read_text()
@@ -66,3 +69,18 @@ def test_bad_input_one_line_and_no_run(cli, tmp_path, fmnist_dir, args, match):
 def test_audit_of_a_missing_run(cli, tmp_path):
     r = cli("debias", "audit", str(tmp_path / "missing"))
     assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_audit_of_a_run_without_a_classifier_says_so_first(cli, tmp_path):
+    # it used to advise `--groups latent` for data without groups, which then failed on the missing head
+    r = cli("train", "--data", "digits", "--epochs", "1", "--latent-dim", "2", "--runs-dir", tmp_path, "--name", "v",
+            "--no-progress", "model.hidden=[16]")
+    assert r.returncode == 0, r.stderr
+    for groups in ("group", "latent"):
+        r = cli("debias", "audit", tmp_path / "v", "--groups", groups)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "has no classifier (preset vae)" in r.stderr
+
+
+def test_positive_classes_that_are_not_numbers_are_named(cli, tmp_path):
+    r = cli("debias", "train", "--positive-classes", "a,b", "--runs-dir", tmp_path)
+    assert r.returncode == 2 and "expected comma-separated class numbers such as 5,7,9, got 'a,b'" in r.stderr

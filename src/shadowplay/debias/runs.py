@@ -26,7 +26,7 @@ from ..errors import DebiasError
 from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
 from ..training import check_weight_options, posterior_means
-from ..workflow import Run, load_model, load_splits, train_run
+from ..workflow import Run, load_model, load_splits, run_splits, train_run
 from .audit import AuditResult, audit
 from .figures import audit_chart, save_figure, save_weight_extremes
 
@@ -105,10 +105,13 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     """
     folder = open_run(run)
     path = folder.path
-    ds = load_splits(folder.config).get(split)
+    model = load_model(path, checkpoint)
+    if not model.head_dim:  # before the data: no grouping option can help a model that makes no predictions
+        raise DebiasError(f"{path} has no classifier (preset {folder.config.model.preset}); the audit needs a run of "
+                          "`shadowplay debias train` (--model dbvae or classifier)")
+    ds = run_splits(folder).get(split)
     if ds.labels is None:
         raise DebiasError(f"split {split!r} of {folder.config.data.source} has no labels to audit against")
-    model = load_model(path, checkpoint)
     g, names = _groups_of(ds, groups)
     codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
     result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,

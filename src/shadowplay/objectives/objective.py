@@ -95,6 +95,12 @@ class Objective(nn.Module):
         self.optimizer = optimizer
 
     @property
+    def generative(self) -> bool:
+        """Whether some term trains the decoder; not for a classifier alone, whose decoder stays at its random
+        initialization (no samples, reconstructions or latent check are written for it)."""
+        return any(t.generative for t in self.terms.values())
+
+    @property
     def parts(self) -> list[str]:
         """Every part name, in the order the terms were given."""
         return list(self.schedules)

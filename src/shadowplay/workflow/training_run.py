@@ -95,9 +95,13 @@ def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool
     result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
+    status = {"status": "finished" if result.finished else "stopped", "step": result.step, "epoch": result.epoch,
+              "val_metrics": result.val_metrics}
+    if not trainer.objective.generative:  # a classifier alone: its decoder and q(z|x) are untrained, nothing to show
+        folder.update_meta(**status)
+        return Run(folder.path, cfg, result)
     latents = latent_check(model, cfg, splits, result.step)  # a collapsed model writes every file a good one does
-    folder.update_meta(status="finished" if result.finished else "stopped", step=result.step, epoch=result.epoch,
-                       val_metrics=result.val_metrics, latents=latents)
+    folder.update_meta(**status, latents=latents)
     _warn_collapse(latents["warnings"])
     if not pictures:
         return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)

@@ -76,6 +76,7 @@ class Term(nn.Module):
 
     name: str = ""
     parts: tuple[str, ...] = ()
+    generative: bool = False  # trains the decoder p(x|z): then samples and the latent check mean something
     aux_lr: float | None = None
     aux_betas: tuple[float, float] = (0.9, 0.999)
 

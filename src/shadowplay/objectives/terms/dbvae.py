@@ -67,6 +67,7 @@ class DebiasedVAE(Term):
     """
 
     name = "dbvae"
+    generative = True
     parts = ("recon", "kl")
 
     def __init__(self, debias_class: int = 1):

@@ -24,6 +24,7 @@ class Reconstruction(Term):
     """
 
     name = "recon"
+    generative = True
     parts = ("recon",)
 
     def forward(self, out: ModelOutput, ctx: StepContext) -> TermOutput:
