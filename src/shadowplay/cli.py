@@ -503,6 +503,7 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     c.arg("--iw-samples", "-k", type=int, help="importance samples K of the likelihood-based scores")
     c.arg("--seed", type=int, help="seed of weights, data split and noise")
     c.new_run("run folder name (default outliers-<data>-<class>-<time>)")
+    c.arg("overrides", nargs="*", metavar="KEY=VALUE", help="other config keys, e.g. model.scale=0.1")
 
     c = _Command(osub, "score", api.outliers_score, _show_outlier_scores,
                  help="score every input of --data; write index, score, flag, rank as CSV")

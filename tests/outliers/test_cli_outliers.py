@@ -143,3 +143,10 @@ def test_fit_reports_the_latents_and_posterior_collapse(tmp_path, capsys):
                  str(tmp_path), "--name", "c", *FAST]) == 0
     out = capsys.readouterr().out
     assert "latents: 0 of 2 active" in out and "warning: " in out and "posterior collapse" in out
+
+
+def test_fit_takes_config_overrides_like_train(tmp_path):
+    assert main(["outliers", "fit", "--data", "digits", "--normal-class", "0", "--likelihood", "gaussian",
+                 "model.scale=0.1", "--runs-dir", str(tmp_path), "--name", "g", *FAST, "trainer.weight_decay=1e-5"]) == 0
+    cfg = (tmp_path / "g" / "config.yaml").read_text()
+    assert "scale: 0.1" in cfg and "weight_decay: 1.0e-05" in cfg

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..config import parse_overrides
 from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, source_names, split_rows
 from ..errors import DataError
 from ..jsonsafe import json_safe
@@ -81,6 +82,8 @@ def _load(data: str, split: str, data_dir: str | None, label_column: str | None,
         return ds, np.arange(len(ds))
     if split != ALL and split not in SPLITS:
         raise DataError(f"unknown split {split!r}; choose one of {', '.join((*SPLITS, ALL))}")
+    if not Path(data).expanduser().exists():
+        load_data(data, seed=seed, options=opts)  # raises the loader's error: "did you mean 'fashion-mnist'?"
     ds = load_path(data, opts)
     if split == ALL:
         return ds, np.arange(len(ds))
@@ -139,11 +142,15 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
                  likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float = 1e-3,
                  iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,
                  label_column: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
-                 overwrite: bool = False, progress: bool = True) -> OutlierRun:
+                 overwrite: bool = False, progress: bool = True,
+                 overrides: list[str] | dict[str, Any] | None = None) -> OutlierRun:
     """Fit a :class:`VAEOutlierDetector` on the normal part of ``data``'s training and validation split (for a
     file, the seeded 80/10/10 split of ``train --data FILE``: its test part is left for ``evaluate``; only rows
     labelled ``normal_class`` when given) and keep it as the run folder ``runs_dir/name``. ``run.json`` records the
-    data, class, seed and label column, which ``score`` and ``evaluate`` use as their defaults."""
+    data, class, seed and label column, which ``score`` and ``evaluate`` use as their defaults. ``overrides`` sets
+    any other config key (``["model.scale=0.1"]``, as ``train`` takes them)."""
+    if isinstance(overrides, (list, tuple)):
+        overrides = parse_overrides(list(overrides))
     if not _is_builtin(data):
         data = str(Path(data).expanduser().resolve())  # the run can be evaluated from any folder
     x = _normal_inputs(data, normal_class, seed, data_dir, label_column)
@@ -153,7 +160,8 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
         raise FileExistsError(f"run folder {target} already exists; pick another --name or pass --overwrite")
     det = VAEOutlierDetector(model=model, score=score, contamination=contamination, latent_dim=latent_dim,
                              epochs=epochs, net=net, likelihood=likelihood, beta=beta, batch_size=batch_size, lr=lr,
-                             iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress)
+                             iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress,
+                             overrides=dict(overrides) if overrides else None)
     det.fit(x.numpy())
     if target.exists():
         shutil.rmtree(target)
