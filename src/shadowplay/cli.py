@@ -443,7 +443,8 @@ def _int_list(text: str) -> list[int]:
     try:
         return [int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated class numbers such as 5,7,9, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated class numbers such as 5,7,9, got {text!r}") from None
 
 
 # ------------------------------------------------------------------ outliers

@@ -147,6 +147,7 @@ def test_fit_reports_the_latents_and_posterior_collapse(tmp_path, capsys):
 
 def test_fit_takes_config_overrides_like_train(tmp_path):
     assert main(["outliers", "fit", "--data", "digits", "--normal-class", "0", "--likelihood", "gaussian",
-                 "model.scale=0.1", "--runs-dir", str(tmp_path), "--name", "g", *FAST, "trainer.weight_decay=1e-5"]) == 0
+                 "model.scale=0.1", "--runs-dir", str(tmp_path), "--name", "g", *FAST,
+                 "trainer.weight_decay=1e-5"]) == 0
     cfg = (tmp_path / "g" / "config.yaml").read_text()
     assert "scale: 0.1" in cfg and "weight_decay: 1.0e-05" in cfg

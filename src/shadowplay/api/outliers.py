@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..config import parse_overrides
-from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, source_names, split_rows
+from ..config import DataConfig, parse_overrides
+from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, split_rows
 from ..errors import DataError
 from ..jsonsafe import json_safe
 from ..outliers import VAEOutlierDetector, detection_metrics
 from ..reports.outliers import save_score_histogram, save_top_k
 from ..run import RunFolder, open_run, run_path
+from ..workflow import is_builtin, resolve_source
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,13 @@ def _raw(ds: Dataset) -> torch.Tensor:
 ALL = "all"  # the split name of every row of a file
 
 
-def _is_builtin(data: str) -> bool:
-    return data in source_names()
-
-
 def _load(data: str, split: str, data_dir: str | None, label_column: str | None,
           seed: int = 0) -> tuple[Dataset, np.ndarray]:
     """Rows of ``data`` and their row numbers ``(N,)``: a built-in source's ``split`` (numbered within it), or a file's
     or folder's rows, all of them (``split="all"``) or one part of the seeded 80/10/10 split that ``train --data
     FILE`` makes (numbered as in the file), so the rows a detector was fitted on can be left out of its evaluation."""
     opts = SourceOptions(data_dir=data_dir, label_column=label_column, seed=seed)
-    if _is_builtin(data):
+    if is_builtin(data):
         if split == ALL:
             raise DataError(f"--split all is for files; {data} has the splits {', '.join(SPLITS)}")
         ds = load_data(data, seed=seed, options=opts).get(split)
@@ -87,20 +84,17 @@ def _load(data: str, split: str, data_dir: str | None, label_column: str | None,
     ds = load_path(data, opts)
     if split == ALL:
         return ds, np.arange(len(ds))
-    rows = split_rows(len(ds), 0.1, 0.1, seed, ds.name)[split]
+    cfg = DataConfig()  # the fractions `train --data FILE` splits with by default
+    rows = split_rows(len(ds), cfg.val_fraction, cfg.test_fraction, seed, ds.name)[split]
     return ds.subset(rows), rows.numpy()
 
 
 def _same_data(a: str, b: str | None) -> bool:
-    if b is None:
-        return False
-    if _is_builtin(a) or _is_builtin(b):
-        return a == b
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    return b is not None and resolve_source(a) == resolve_source(b)
 
 
 def _stem(data: str, split: str) -> str:
-    return f"{Path(data).stem if not _is_builtin(data) else data}-{split}"
+    return f"{Path(data).stem if not is_builtin(data) else data}-{split}"
 
 
 def _normal_inputs(data: str, normal_class: int | None, seed: int, data_dir: str | None,
@@ -151,8 +145,7 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     any other config key (``["model.scale=0.1"]``, as ``train`` takes them)."""
     if isinstance(overrides, (list, tuple)):
         overrides = parse_overrides(list(overrides))
-    if not _is_builtin(data):
-        data = str(Path(data).expanduser().resolve())  # the run can be evaluated from any folder
+    data = resolve_source(data)  # a path made absolute: the run can be evaluated from any folder
     x = _normal_inputs(data, normal_class, seed, data_dir, label_column)
     part = "all" if normal_class is None else f"class{normal_class}"
     target = Path(runs_dir) / (name or f"outliers-{_stem(data, part)}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -184,17 +177,25 @@ def outliers_score(run: str | Path | Any, data: str, *, output: str | Path | Non
     ones the run was fitted with, and so does the seed of the split."""
     run = run_path(run)
     meta = _fitted_on(run)
-    split = split or ("test" if _is_builtin(data) else ALL)
-    return _score(run, data, split, meta, output, score, data_dir, label_column, device)[0]
+    split = split or ("test" if is_builtin(data) else ALL)
+    ds, index = _rows(data, split, meta, data_dir, label_column)
+    return _score(run, data, split, ds, index, meta, output, score, device)
 
 
-def _score(run: Path, data: str, split: str, meta: dict[str, Any], output: str | Path | None, score: str | None,
-           data_dir: str | None, label_column: str | None, device: str) -> tuple[OutlierScores, Dataset]:
-    same = _same_data(data, meta.get("data"))
-    data_dir = data_dir if data_dir is not None or not same else meta.get("data_dir")
-    label_column = label_column if label_column is not None or not same else meta.get("label_column")
+def _rows(data: str, split: str, meta: dict[str, Any], data_dir: str | None,
+          label_column: str | None) -> tuple[Dataset, np.ndarray]:
+    """:func:`_load` with the seed the run was fitted with; for the data it was fitted on, its data folder and
+    label column are the defaults."""
+    if _same_data(data, meta.get("data")):
+        data_dir = meta.get("data_dir") if data_dir is None else data_dir
+        label_column = meta.get("label_column") if label_column is None else label_column
+    return _load(data, split, data_dir, label_column, int(meta.get("seed", 0)))
+
+
+def _score(run: Path, data: str, split: str, ds: Dataset, index: np.ndarray, meta: dict[str, Any],
+           output: str | Path | None, score: str | None, device: str) -> OutlierScores:
+    """Score the rows ``ds`` (numbered ``index``) with the run's detector; write the scores CSV."""
     det = _detector(run, score, device, meta)
-    ds, index = _load(data, split, data_dir, label_column, int(meta.get("seed", 0)))
     s = det.decision_function(_raw(ds).numpy())
     flags = (s > det.threshold_).astype(int)
     ranks = np.empty(len(s), int)
@@ -207,7 +208,7 @@ def _score(run: Path, data: str, split: str, meta: dict[str, Any], output: str |
         for i in range(len(s)):
             w.writerow([int(index[i]), repr(float(s[i])), int(flags[i]), int(ranks[i])]
                        + ([int(ds.labels[i])] if ds.labels is not None else []))
-    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out), ds
+    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out)
 
 
 def outliers_evaluate(run: str | Path | Any, data: str | None = None, *, normal_class: int | None = None,
@@ -225,18 +226,18 @@ def outliers_evaluate(run: str | Path | Any, data: str | None = None, *, normal_
     data = data or meta.get("data")
     if data is None:
         raise DataError("give --data: this run records no data it was fitted on")
-    same = _same_data(data, meta.get("data"))
-    split = split or ("test" if _is_builtin(data) or same else ALL)
+    split = split or ("test" if is_builtin(data) or _same_data(data, meta.get("data")) else ALL)
     normal_class = normal_class if normal_class is not None else meta.get("normal_class")
-    res, ds = _score(run, data, split, meta, None, score, data_dir, label_column, device)
-    if ds.labels is None:
+    ds, index = _rows(data, split, meta, data_dir, label_column)
+    if ds.labels is None:  # before any scoring
         raise DataError(f"{data} has no labels; evaluate needs to know which inputs are anomalies"
-                        + ("" if _is_builtin(data) else " (a CSV's label column: --label-column)"))
+                        + ("" if is_builtin(data) else " (a CSV's label column: --label-column)"))
     y = ds.labels.numpy()
     anomaly = (y != int(normal_class)) if normal_class is not None else y
     if normal_class is None and not set(np.unique(y)) <= {0, 1}:
         raise DataError(f"{data}: labels {sorted(set(y.tolist()))[:10]} are not 0/1; pass --normal-class to say "
                         "which class is normal")
+    res = _score(run, data, split, ds, index, meta, None, score, device)
     m = detection_metrics(anomaly, res.scores)
     where = RunFolder(run).outlier_files(data, split)
     files = {"scores": res.path,
