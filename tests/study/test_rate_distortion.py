@@ -15,7 +15,7 @@ from torch.distributions import Normal, kl_divergence
 import shadowplay as sp
 from shadowplay.api import load_splits
 from shadowplay.run import open_run
-from shadowplay.study.rate_distortion import (_merged_labels, rate_distortion_rows, varies_beta,
+from shadowplay.study.rate_distortion import (_merged_labels, rate_distortion_rows, rd_figure, varies_beta,
                                               write_rate_distortion)
 
 
@@ -86,3 +86,24 @@ def test_points_on_one_spot_share_one_label():
     assert [lab for _, _, lab in labels] == ["β=0.25", "β=1", "β=4, 16"]
     assert labels[-1][:2] == (27.70, 0.009)  # placed at the first point of the group
     assert [lab for _, _, lab in _merged_labels(pts, span=(0.01, 0.01))] == ["β=0.25", "β=1", "β=4", "β=16"]
+
+
+def test_negative_distortion_stays_inside_the_axes():
+    # a Gaussian or Laplace likelihood whose density exceeds 1 gives D = −E log p(x|z) < 0; the x axis used to be
+    # clamped at 0, which left every point of such a study outside an inverted axis and the plot empty
+    rows = [{"name": f"g-b{b}", "model": f"g-b{b}", "preset": "beta_vae", "beta": b, "seed": 0, "rate": r,
+             "distortion": d, "elbo": -(r + d)} for b, r, d in ((0.5, 12.0, -140.0), (1.0, 8.0, -120.0),
+                                                               (4.0, 1.5, -60.0))]
+    ax = rd_figure(rows, "test").axes[0]
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    assert x0 < x1 and y0 < y1
+    assert all(x0 < r["distortion"] < x1 and y0 < r["rate"] < y1 for r in rows)
+    assert y0 >= 0.0  # a rate is a KL divergence: its axis still stops at 0
+
+
+def test_every_line_of_equal_elbo_is_labelled():
+    # lines leaving through the bottom edge lost their label: c − (c − y0) ≠ y0 after rounding failed the check
+    rows = [{"name": f"g-b{b}", "model": f"g-b{b}", "preset": "beta_vae", "beta": b, "seed": 0, "rate": r,
+             "distortion": d, "elbo": -(r + d)} for b, r, d in ((0.5, 12.0, 60.0), (1.0, 8.0, 80.0), (4.0, 1.5, 140.0))]
+    ax = rd_figure(rows, "test").axes[0]
+    assert len([t for t in ax.texts if t.get_text().startswith("−ELBO")]) == 5

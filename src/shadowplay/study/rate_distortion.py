@@ -90,7 +90,9 @@ def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
     R = np.array([r["rate"] for r in rd_rows])
     presets = list(dict.fromkeys(r["preset"] for r in rd_rows))
     pad_d, pad_r = 0.08 * (np.ptp(D) + 1.0), 0.08 * (np.ptp(R) + 1.0)
-    x0, x1 = max(0.0, D.min() - pad_d), D.max() + pad_d
+    # D = −E log p(x|z) is negative for a density (Gaussian, Laplace) that exceeds 1 at the data, so its axis follows
+    # the data; R is a KL divergence, never negative, so its axis may stop at 0
+    x0, x1 = D.min() - pad_d, D.max() + pad_d
     y0, y1 = max(0.0, R.min() - pad_r), R.max() + pad_r
     for i, preset in enumerate(presets):
         mine = [r for r in rd_rows if r["preset"] == preset]
@@ -113,7 +115,8 @@ def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
         y_end = c - x_end
         if y_end > y1:
             x_end, y_end = c - y1, y1
-        if x0 <= x_end <= x1 and y0 <= y_end <= y1:
+        tol = 1e-9 * (abs(c) + x1 - x0 + y1 - y0)  # c − (c − y0) is y0 only up to rounding
+        if x0 - tol <= x_end <= x1 + tol and y0 - tol <= y_end <= y1 + tol:
             ax.annotate(f"−ELBO {c:.1f}", (x_end, y_end), fontsize=6, color="0.4", ha="right", va="bottom",
                         xytext=(-2, 2), textcoords="offset points")
     ax.set_xlim(x0, x1)
