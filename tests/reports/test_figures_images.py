@@ -28,6 +28,28 @@ def test_training_curves_panels_per_term():
     assert [line.get_label() for line in panel.get_lines()] == ["0 (train)", "1 (train)"]
 
 
+def test_training_curves_many_latents_few_points_and_long_legends():
+    recs = [{"step": s, "split": "train", "loss": 1.0 / s, **{f"kl_per_latent/{j}": 0.1 * j * s for j in range(16)},
+             **{f"weight/{p}": 0.1 * s * i for i, p in enumerate(["kl", "mi", "tc", "dimwise_kl", "capacity", "g"])}}
+            for s in range(1, 20)]
+    recs.append({"step": 20, "split": "train", "capacity_target": 2.0})  # a quantity logged once
+    fig = training_curves(recs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    kl = panels["kl_per_latent"]
+    assert kl.get_legend() is None  # its 16 entries used to cover the curves
+    assert len({line.get_color() for line in kl.get_lines()}) == 16  # the default cycle repeats after 10
+    assert any(a.get_ylabel() == "kl_per_latent/j" for a in fig.axes)  # a colorbar names the index instead
+    (once,) = panels["capacity_target"].get_lines()
+    assert once.get_marker() == "o"  # a one-point line without a marker draws nothing
+    assert panels["loss"].get_lines()[0].get_marker() == "None"  # long series stay plain lines
+    weights = panels["weights"]
+    box = weights.get_legend().get_window_extent(renderer)
+    assert not box.overlaps(weights.get_window_extent(renderer))  # six entries: beside the panel, not over it
+    assert box.x1 <= fig.bbox.x1
+
+
 def test_latent_figures_render():
     for fig in (kl_per_dim_figure([0.5, 0.0, 2.0], [1.0, 0.0, 3.0], [True, False, True]),
                 kl_per_dim_figure(None, [1.0, 0.2], [True, True]), covariance_figure(np.eye(3)),

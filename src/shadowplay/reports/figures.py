@@ -11,9 +11,12 @@ import io
 from typing import Any, Sequence
 
 import numpy as np
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from .plotting import subplots
+from .plotting import colormap, subplots
 
 _SKIP = {"step", "epoch", "split", "time", "samples_per_s"}
 
@@ -38,7 +41,8 @@ def training_curves(records: Sequence[dict[str, Any]]) -> Figure | None:
     """One panel per logged quantity (every loss part, the total, each diagnostic such as the ELBO), train lines and
     validation markers against the step. Keys ``group/name`` share one panel per group: the part weights
     (``weight/<part>``, panel "weights") and vector diagnostics (``kl_per_latent/<j>``). ``None`` when nothing was
-    logged."""
+    logged. A series of fewer than :data:`_FEW` points gets markers too (one point draws no line); a panel of more
+    than :data:`_LEGEND_MAX` numbered series is coloured along a colorbar instead of a legend."""
     keys: list[str] = []
     for r in records:
         keys += [k for k in r if k not in _SKIP and k not in keys and _numeric(r[k]) is not None]
@@ -55,22 +59,50 @@ def training_curves(records: Sequence[dict[str, Any]]) -> Figure | None:
     nrow = int(np.ceil(n / ncol))
     fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 2.8 * nrow), squeeze=False)
     for ax, (title, members) in zip(axes.flat, groups.items()):
-        shared = len(members) > 1 or "/" in members[0]
-        for split, style in (("train", dict(lw=1.2)), ("val", dict(marker="o", ms=3, lw=1))):
-            for k in members:
-                pts = [(r["step"], _numeric(r[k])) for r in records if r.get("split") == split and k in r]
-                if pts:
-                    s, v = zip(*pts)
-                    label = f"{k.split('/', 1)[-1]} ({split})" if shared else split
-                    ax.plot(s, v, label=label, **style)
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.legend(fontsize=7)
+        _curve_panel(fig, ax, title, members, records)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+_FEW = 5  # a series with fewer points than this also gets markers
+_LEGEND_MAX = 4  # more lines than this and a legend inside a 4.2 × 2.8 in panel covers the curves
+
+
+def _curve_panel(fig: Figure, ax: Any, title: str, members: list[str], records: Sequence[dict[str, Any]]) -> None:
+    """The train (line) and val (dots) series of ``members`` in one panel, with their legend or colorbar."""
+    shared = len(members) > 1 or "/" in members[0]
+    names = [k.split("/", 1)[-1] for k in members]
+    numbered = len(members) > _LEGEND_MAX and all(name.isdigit() for name in names)
+    cmap = colormap("viridis")
+    drawn = []
+    for split, style in (("train", dict(lw=1.2)), ("val", dict(marker="o", ms=3, lw=1))):
+        for i, k in enumerate(members):
+            pts = [(r["step"], _numeric(r[k])) for r in records if r.get("split") == split and k in r]
+            if not pts:
+                continue
+            s, v = zip(*pts)
+            kw = dict(style, marker="o", ms=3) if len(pts) < _FEW else dict(style)
+            if numbered:
+                kw["color"] = cmap(i / (len(members) - 1))
+            ax.plot(s, v, label=f"{names[i]} ({split})" if shared else split, **kw)
+            drawn.append(split)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=8)
+    if numbered:  # e.g. kl_per_latent of 16 latents: a colorbar of the index, not 16 legend entries over the curves
+        idx = [int(name) for name in names]
+        sm = ScalarMappable(Normalize(min(idx), max(idx)), cmap)
+        bar = fig.colorbar(sm, ax=ax, pad=0.02, fraction=0.06)
+        bar.set_label(f"{title}/j" + (" (dots: val)" if "val" in drawn else ""), fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+        bar.ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    elif len(drawn) > _LEGEND_MAX:  # many named series: the legend goes beside the panel
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0,
+                  ncol=int(np.ceil(len(drawn) / 12)))
+    else:
+        ax.legend(fontsize=7)
 
 
 def kl_per_dim_figure(kl: Sequence[float] | None, activity: Sequence[float], active: Sequence[bool],
