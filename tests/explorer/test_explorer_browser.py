@@ -1,6 +1,7 @@
 """End to end in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright loads the page,
 moves a slider and sees the picture change, starts from an input, scrubs an interpolation, uploads an image, and
-saves a screenshot. Skips, saying why, when Playwright or a Chromium executable is missing; Playwright's own browser
+saves a screenshot; empty picture slots show no broken-image icon, and a failed upload replaces the previous one's
+pictures with its error. Skips, saying why, when Playwright or a Chromium executable is missing; Playwright's own browser
 download is never used (``SHADOWPLAY_CHROMIUM`` may name another executable)."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -e .[dev])")
     exe = chromium_path()
     if exe is None:
@@ -31,18 +32,25 @@ def page(server):
                     "SHADOWPLAY_CHROMIUM")
     with sync_api.sync_playwright() as p:
         # --no-sandbox: CI runs as root, where Chromium refuses its sandbox
-        browser = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=exe, headless=True, args=["--no-sandbox"])
         try:
-            pg = browser.new_page(viewport={"width": 1400, "height": 900})
-            errors: list[str] = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            pg.goto(server.url)
-            pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
-            pg.errors = errors
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page of the explorer, ready; ``page.errors`` collects uncaught exceptions and console errors."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.goto(server.url)
+    pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    pg.errors = errors
+    yield pg
+    pg.close()
 
 
 def decoded_code(page) -> str:
@@ -106,3 +114,47 @@ def test_slider_upload_interpolation_and_screenshot(page, server, tmp_path):
     page.screenshot(path=str(shot), full_page=True)
     assert Image.open(shot).size[0] >= 1000
     assert not page.errors, page.errors
+
+
+# an <img> the browser shows (not hidden by CSS or an ancestor) whose load finished without a picture: Chromium draws
+# its broken-image icon over the alt text
+BROKEN = """() => [...document.querySelectorAll("img")]
+  .filter((i) => i.checkVisibility({visibilityProperty: true}) && i.complete && i.naturalWidth === 0)
+  .map((i) => i.id)"""
+
+
+def test_empty_picture_slots_show_no_broken_image(page):
+    assert page.locator("#a-input").get_attribute("src") is None  # nothing chosen yet
+    assert page.evaluate(BROKEN) == []  # the A/B slots used to show four broken-image icons
+    box = page.locator("#b-recon").bounding_box()
+    assert (box["width"], box["height"]) == (96, 96)  # the empty frame keeps the size of the picture to come
+    page.locator("#gallery img").nth(2).click()
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    page.wait_for_function("() => ['a-input', 'a-recon'].every((id) => document.getElementById(id).naturalWidth > 0)")
+    assert page.locator("#a-input").is_visible() and page.evaluate(BROKEN) == []
+    assert not page.errors, page.errors
+
+
+def test_a_failed_upload_replaces_the_previous_pictures_with_its_error(page, tmp_path):
+    good, bad = tmp_path / "bar.png", tmp_path / "bad.png"
+    Image.new("L", (32, 32), 255).save(good)
+    bad.write_bytes(b"not a picture")
+    page.set_input_files("#upload", str(good))
+    page.wait_for_function("() => document.getElementById('up-numbers').textContent.includes('ELBO')",
+                           timeout=30_000)
+    assert page.locator("#up-recon").is_visible()
+
+    page.set_input_files("#upload", str(bad))
+    page.wait_for_selector("#up-numbers.error", timeout=30_000)
+    assert page.locator("#up-numbers").text_content() == \
+        "bad.png: the upload is not a readable image (PNG, JPEG, GIF, BMP, WEBP)"
+    assert page.locator("#upload-result").is_hidden()  # the previous upload's pictures used to stay
+    assert page.locator("#up-input").get_attribute("src") is None and page.evaluate(BROKEN) == []
+
+    page.set_input_files("#upload", str(good))  # the next good upload shows again, without the error style
+    page.wait_for_function("() => document.getElementById('up-numbers').textContent.includes('ELBO')",
+                           timeout=30_000)
+    assert page.locator("#up-recon").is_visible() and page.get_attribute("#up-numbers", "class") == "numbers"
+    # the refusal (415) is the one console error; nothing was thrown
+    assert page.errors == ["Failed to load resource: the server responded with a status of 415 (Unsupported Media "
+                           "Type)"], page.errors

@@ -156,12 +156,23 @@ function buildMI(info) {
 }
 
 async function upload(file) {
-  const r = await fetch("/api/upload", {method: "POST", body: file, headers: {"Content-Type": file.type || "application/octet-stream"}});
-  if (!r.ok) throw new Error((await r.text()).trim());
-  const doc = await r.json();
+  let doc;
+  try {
+    const r = await fetch("/api/upload", {method: "POST", body: file, headers: {"Content-Type": file.type || "application/octet-stream"}});
+    if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
+    doc = await r.json();
+  } catch (e) {
+    // the previous upload's pictures and numbers would read as the answer to this file: the error takes their place
+    $("upload-result").hidden = true;
+    for (const id of ["up-input", "up-recon"]) $(id).removeAttribute("src");
+    $("up-numbers").className = "numbers error";
+    $("up-numbers").textContent = `${file.name}: ${e.message || e}`;
+    return;
+  }
   $("upload-result").hidden = false;
   $("up-input").src = doc.input_png;
   $("up-recon").src = doc.reconstruction_png;
+  $("up-numbers").className = "numbers";
   $("up-numbers").textContent = numbers(doc);
   setCode(doc.code);
 }
