@@ -58,6 +58,15 @@ def test_traverse_all_modes_through_the_api(vae_run):
         assert res.traversal.images.shape == (1, 4, 3, 1, 8, 8) and res.path is None
 
 
+def test_traverse_again_with_fewer_dims_leaves_no_stale_pictures(vae_run):
+    first = api.traverse(vae_run, dims="all", steps=3, mode="fixed")
+    assert len(list(first.path.glob("dim-*.png"))) == 4
+    again = api.traverse(vae_run, dims="top1", steps=3, mode="fixed")  # into the same folder
+    assert again.path == first.path
+    # the three other dims' pictures of the first run used to stay beside the new overview
+    assert sorted(p.name for p in again.path.glob("dim-*.png")) == [f"dim-{again.traversal.dims[0]:02d}.png"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["evaluate", "{tmp}"], "is not a shadowplay run folder"),
     (["evaluate", "{run}", "--iw-samples", "0"], "--iw-samples must be an integer >= 1"),

@@ -70,6 +70,18 @@ def test_save_traversal_grayscale_and_rgb(tmp_path):
         assert gif.n_frames == 5 + 3  # forward, then back without repeating the ends
 
 
+def test_save_traversal_removes_its_own_stale_pictures_only(tmp_path):
+    for d in range(5):  # an earlier traversal of 5 dims
+        (tmp_path / f"dim-{d:02d}.png").write_bytes(b"old")
+    mine = ["dim-7.png", "dim-notes.png", "dim-03.jpg", "other.png"]  # not names save_traversal writes
+    for name in mine:
+        (tmp_path / name).write_bytes(b"keep")
+    files = save_traversal(tmp_path, torch.rand(1, 2, 3, 1, 8, 8), [3, 0], ["z3", "z0"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["dim-00.png", "dim-03.png", "overview.png", "traversal.gif"] + mine)
+    assert files["dim-3"].read_bytes()[:4] == b"\x89PNG"
+
+
 def test_save_traversal_tabular_and_interpolation(tmp_path):
     files = save_traversal(tmp_path, torch.randn(1, 3, 4, 7), [1, 0, 2], ["z1", "z0", "z2"])  # 3 dims ≠ 3 channels
     assert Image.open(files["gif"]).n_frames == 6 and Image.open(files["dim-1"]).width > 100

@@ -150,10 +150,13 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
     ``out`` is the traversal folder (``RunFolder.traversal(...)`` or a plain folder). Writes ``dim-<d>.png`` per
     dimension (one row per base code), ``overview.png`` (one labelled row per dimension,
     first base code) and ``traversal.gif`` (frame s shows every dimension at step s). Tabular data get line plots:
-    one line per step, coloured by step.
+    one line per step, coloured by step. The ``dim-<d>.png`` of dimensions not in ``dims`` that an earlier traversal
+    left in the folder are removed, so the folder shows one traversal.
     """
     where = out if isinstance(out, TraversalFiles) else TraversalFiles(Path(out))  # the run folder names the files
     where.folder.mkdir(parents=True, exist_ok=True)
+    for stale in set(where.dim_pictures()) - {where.dim(d) for d in dims}:
+        stale.unlink()
     b, n, steps = images.shape[:3]
     files: dict[str, Path] = {}
     if _is_image(tuple(images.shape[3:])):

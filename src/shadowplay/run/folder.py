@@ -121,6 +121,11 @@ class TraversalFiles:
     def dim(self, d: int) -> Path:
         return self.folder / f"dim-{d:02d}.png"
 
+    def dim_pictures(self) -> list[Path]:
+        """The ``dim-<d>.png`` files in the folder now, by any traverse (only names :meth:`dim` makes)."""
+        found = self.folder.glob("dim-*.png") if self.folder.is_dir() else []
+        return sorted(p for p in found if p.stem[4:].isdigit() and p.name == self.dim(int(p.stem[4:])).name)
+
     @property
     def overview(self) -> Path:
         return self.folder / "overview.png"
