@@ -1,8 +1,8 @@
 """End to end in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright loads the page,
 moves a slider and sees the picture change, starts from an input, scrubs an interpolation, uploads an image, and
 saves a screenshot; empty picture slots show no broken-image icon, and a failed upload replaces the previous one's
-pictures with its error. Skips, saying why, when Playwright or a Chromium executable is missing; Playwright's own browser
-download is never used (``SHADOWPLAY_CHROMIUM`` may name another executable)."""
+pictures with its error. Skips, saying why, when Playwright or a Chromium executable is missing; Playwright's own
+browser download is never used (``SHADOWPLAY_CHROMIUM`` may name another executable)."""
 
 from __future__ import annotations
 
