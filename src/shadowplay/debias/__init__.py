@@ -18,6 +18,6 @@ from ..training import (COMBINES, MODES, Resampling, check_weight_options, group
 from .audit import AttributeStats, AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
 from .runs import audit_run, compare, compare_table, predict, train
 
-__all__ = ["AttributeStats", "AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters", "MODES",
-           "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
+__all__ = ["AttributeStats", "AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters",
+           "MODES", "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
            "check_weight_options", "sampling_weights", "audit_run", "compare", "compare_table", "predict", "train"]

@@ -67,8 +67,9 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
     def __init__(self, *, model: str = "vae", score: str = "combined", contamination: float = 0.1,
                  latent_dim: int = 16, beta: float | None = None, likelihood: str = "auto", net: str = "auto",
                  hidden: tuple[int, ...] = (512, 256), input_shape: tuple[int, ...] | None = None,
-                 epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0,
-                 device: str = "auto", runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                 epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1,
+                 seed: int = 0, device: str = "auto", runs_dir: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None,
                  progress: bool = False, standardize: str | bool = "auto", iw_samples: int = 16,
                  score_seed: int = 0, background_rate: float = 0.2, latent_components: int = 2000,
                  typicality_batch: int = 1):
