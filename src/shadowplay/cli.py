@@ -453,6 +453,10 @@ def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
     print(f"run folder: {r.path}")
     print(f"  score {d.score}, threshold {d.threshold_:.6g} (contamination {d.contamination}), "
           f"{int(d.labels_.sum())} of {len(d.labels_)} training inputs above it")
+    fitted = RunFolder(r.path).meta.get("outliers") or {}
+    how = ("auto: 30, or enough for 1,000 steps on few inputs; --epochs to set" if fitted.get("epochs_auto")
+           else "--epochs")
+    print(f"  epochs {fitted.get('epochs')} ({how}), {fitted.get('steps')} steps")
     lat = RunFolder(r.path).meta.get("latents") or {}
     _show_latents(lat, lat.get("warnings", []))
     return 0
@@ -495,7 +499,8 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     c.arg("--contamination", type=float, help="expected outlier fraction of the training data, in (0, 0.5]")
     c.arg("--model", help="preset (see `shadowplay presets`)")
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
-    c.arg("--epochs", type=int, help="passes over the training data")
+    c.arg("--epochs", type=int, help="passes over the training data (default: as train, 30 or enough for 1,000 "
+                                      "steps on a small class)")
     c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family")
     c.arg("--likelihood", choices=("auto", *LIKELIHOODS), help="decoder distribution p(x|z)")
     c.arg("--beta", type=float, help="KL weight; the preset's default when not given")

@@ -28,6 +28,7 @@ def test_groups_inversion_and_test_set(fmnist_dir):
     assert len(t) == 2 * len(plain.test) and torch.equal(t.x[30:], 1 - t.x[:30])
     assert t.groups.bincount().tolist() == [21, 21, 9, 9]
     assert tr.meta["group_names"] == ["negative", "negative-inverted", "positive", "positive-inverted"]
+    assert tr.meta["sensitive"] == "inverted" and tr.meta["factor_value_names"]["inverted"] == ["original", "inverted"]
 
 
 def test_parameters_and_seed(fmnist_dir):

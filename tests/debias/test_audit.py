@@ -36,6 +36,52 @@ def test_multiclass_probabilities_and_hard_labels_agree_on_accuracy():
     assert soft.groups[1].true_positive_rate == 0.0 and np.isnan(soft.groups[0].true_positive_rate)
 
 
+def test_exactly_fair_classifier_has_no_gap_over_class_by_attribute_cells():
+    # two values of the attribute A, each with 2 positives and 2 negatives, every prediction right: ŷ has the same
+    # distribution under both values (P(ŷ = 1 | A) = ½), so every gap is 0. The groups are the class × A cells:
+    # their positive rates are 0 and 1, and the gap taken over them (the old definition) was 1.0, the base rates.
+    y = np.array([1, 1, 0, 0, 1, 1, 0, 0])
+    a = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    cells = 2 * y + a
+    r = audit(y.astype(float), y, cells, sensitive=a, sensitive_names=["original", "inverted"],
+              sensitive_name="inverted")
+    assert sorted(g.positive_rate for g in r.groups) == [0.0, 0.0, 1.0, 1.0]
+    assert (r.demographic_parity_gap, r.equal_opportunity_gap, r.equalized_odds_gap) == (0.0, 0.0, 0.0)
+    assert [(s.name, s.n, s.positive_rates) for s in r.sensitive] == [("original", 4, (0.5, 0.5)),
+                                                                       ("inverted", 4, (0.5, 0.5))]
+    assert "gaps across inverted (original, inverted): demographic parity 0.0000" in r.table()
+    # the same classifier, but A = 1 predicted positive only half as often: |P(ŷ=1|A=0) − P(ŷ=1|A=1)| = ½ − ¼
+    unfair = audit(np.array([1, 1, 0, 0, 1, 0, 0, 0]), y, cells, sensitive=a)
+    assert unfair.demographic_parity_gap == pytest.approx(0.25)
+    assert unfair.equal_opportunity_gap == pytest.approx(0.5)   # TPR 1 vs ½
+    assert unfair.equalized_odds_gap == pytest.approx(0.5)      # max(TPR gap ½, TNR gap 0)
+
+
+def test_multiclass_gaps_closed_form():
+    # A = 0: every prediction right; A = 1: one of the two class-2 inputs predicted as 0.
+    # P(ŷ = c | A): (⅓, ⅓, ⅓) vs (½, ⅓, ⅙) → parity gap max(⅙, 0, ⅙) = ⅙;
+    # P(ŷ = c | y = c, A): (1, 1, 1) vs (1, 1, ½) → equalized-odds gap ½; equal opportunity for class 2: ½.
+    y = np.tile([0, 1, 2], 4)
+    a = np.repeat([0, 1], 6)
+    pred = y.copy()
+    pred[11] = 0
+    r = audit(pred, y, 3 * y + a, sensitive=a, positive=2)  # groups: the 6 class × A cells
+    assert r.demographic_parity_gap == pytest.approx(1 / 6)
+    assert r.equalized_odds_gap == pytest.approx(0.5) and r.equal_opportunity_gap == pytest.approx(0.5)
+    assert r.sensitive[1].class_accuracy == (1.0, 1.0, 0.5) and r.sensitive_name == "sensitive attribute"
+    # without `sensitive`, the gaps are taken across the given groups (and say so)
+    assert audit(pred, y, a, positive=2).demographic_parity_gap == pytest.approx(1 / 6)
+    assert audit(pred, y, a, positive=2).sensitive_name == "groups"
+
+
+@pytest.mark.parametrize("probs", [np.full(6, 0.7), np.tile([0.3, 0.7], (6, 1))])
+def test_binary_probabilities_with_three_class_labels_are_refused(probs):
+    # they used to give numbers: (N,) read as P(y = 1) and (N, 2) argmaxed, so class 2 was always "wrong"
+    with pytest.raises(DebiasError, match=r"predictions of shape \(6,( 2)?\) .* labels of shape \(6,\) hold class "
+                                          r"ids up to 2 \(3 classes\); give \(N, 3\) class probabilities"):
+        audit(probs, np.array([0, 1, 2, 0, 1, 2]), np.zeros(6, int))
+
+
 def test_ece_closed_form_perfectly_calibrated_and_overconfident():
     conf = np.full(1000, 0.8)
     correct = np.r_[np.ones(800), np.zeros(200)]
@@ -61,6 +107,8 @@ def test_latent_clusters_when_no_groups():
     ({"groups": np.zeros(4)}, "integer"),
     ({}, "give groups"),
     ({"codes": np.zeros((2, 2))}, "codes have 2 rows"),
+    ({"groups": np.zeros(4, int), "sensitive": np.zeros(3, int)}, "sensitive have 3 entries but there are 4"),
+    ({"groups": np.zeros(4, int), "sensitive": np.zeros(4)}, "sensitive must be integer"),
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(DebiasError, match=match):

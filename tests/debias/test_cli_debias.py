@@ -46,8 +46,16 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "audit", str(db), "--groups", "latent", "--n-clusters", "3", "--split", "val")
     assert r.returncode == 0, r.stderr
     assert "latent clusters" in r.stdout and (db / "debias" / "audit-val-latent.json").is_file()
-    r = cli("debias", "audit", str(db), "--groups", "inverted")
-    assert r.returncode == 0 and "group 1" in r.stdout
+    r = cli("debias", "audit", str(db), "--groups", "inverted")  # the source names the values: no "group 0/1"
+    assert r.returncode == 0 and "| original | 30 |" in r.stdout and "| inverted | 30 |" in r.stdout, r.stdout
+    by_attribute = json.loads((db / "debias" / "audit-test-inverted.json").read_text())
+    rates = [g["positive_rate"] for g in by_attribute["groups"]]  # P(ŷ = 1 | original), P(ŷ = 1 | inverted)
+    # the parity gap is across the sensitive attribute whatever the grouping (it was the spread over the four
+    # class × inverted cells, ≈ 1 for any model: the positive cells' rate minus the negative cells')
+    for audit_doc in (doc, by_attribute):
+        assert audit_doc["demographic_parity_gap"] == pytest.approx(abs(rates[0] - rates[1]))
+        assert audit_doc["sensitive_name"] == "inverted"
+        assert [s["name"] for s in audit_doc["sensitive"]] == ["original", "inverted"]
     out = tmp_path / "cmp"
     r = cli("debias", "compare", str(plain), str(db), "-o", str(out))
     assert r.returncode == 0, r.stderr

@@ -151,3 +151,25 @@ def test_fit_takes_config_overrides_like_train(tmp_path):
                  "trainer.weight_decay=1e-5"]) == 0
     cfg = (tmp_path / "g" / "config.yaml").read_text()
     assert "scale: 0.1" in cfg and "weight_decay: 1.0e-05" in cfg
+
+
+def test_default_epochs_follow_trains_auto_rule_on_a_small_class(tmp_path, capsys):
+    # 161 zeros of digits → 145 training rows after the validation part: at the default batch of 128 a fixed 30
+    # epochs was 60 steps and every latent stayed at the prior. The default is now train's rule (auto_epochs: at
+    # least 1,000 steps). Batches of 16 here (10 steps an epoch) keep the test to 100 epochs of per-epoch overhead.
+    from shadowplay.config import AUTO_MIN_STEPS, auto_epochs
+    args = ["outliers", "fit", "--data", "digits", "--normal-class", "0", "--runs-dir", str(tmp_path), "--score",
+            "recon", "--latent-dim", "2", "--batch-size", "16", "--no-progress", "--device", "cpu",
+            "model.hidden=[8]", "trainer.checkpoint_every=1000"]
+    assert main([*args, "--name", "auto"]) == 0
+    printed = capsys.readouterr().out
+    folder = RunFolder(tmp_path / "auto")
+    n_train = 161 - round(0.1 * 161)
+    assert folder.meta["outliers"]["n_train"] == 161 and auto_epochs(n_train, 128) == 500  # 60 steps before
+    assert folder.config.trainer.epochs == auto_epochs(n_train, 16) == 100
+    steps = folder.meta["outliers"]["steps"]
+    assert steps >= AUTO_MIN_STEPS and steps == 100 * -(-n_train // 16)
+    assert "epochs 100 (auto: 30, or enough for 1,000 steps" in printed and f"{steps} steps" in printed
+    assert main([*args, "--name", "given", "--epochs", "3"]) == 0  # an explicit --epochs still wins
+    assert "epochs 3 (--epochs), 30 steps" in capsys.readouterr().out
+    assert RunFolder(tmp_path / "given").meta["outliers"]["epochs_auto"] is False

@@ -132,7 +132,7 @@ def _detector(run: Path, score: str | None, device: str, meta: dict[str, Any]) -
 
 
 def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "combined", contamination: float = 0.1,
-                 model: str = "vae", latent_dim: int = 16, epochs: int = 30, net: str = "auto",
+                 model: str = "vae", latent_dim: int = 16, epochs: int | None = None, net: str = "auto",
                  likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float = 1e-3,
                  iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,
                  label_column: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
@@ -141,8 +141,10 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     """Fit a :class:`VAEOutlierDetector` on the normal part of ``data``'s training and validation split (for a
     file, the seeded 80/10/10 split of ``train --data FILE``: its test part is left for ``evaluate``; only rows
     labelled ``normal_class`` when given) and keep it as the run folder ``runs_dir/name``. ``run.json`` records the
-    data, class, seed and label column, which ``score`` and ``evaluate`` use as their defaults. ``overrides`` sets
-    any other config key (``["model.scale=0.1"]``, as ``train`` takes them)."""
+    data, class, seed and label column, which ``score`` and ``evaluate`` use as their defaults, and the epochs
+    trained (``epochs=None``: ``train``'s automatic budget, 30 or enough for 1,000 steps on few inputs, as a single
+    normal class often is). ``overrides`` sets any other config key (``["model.scale=0.1"]``, as ``train`` takes
+    them)."""
     if isinstance(overrides, (list, tuple)):
         overrides = parse_overrides(list(overrides))
     data = resolve_source(data)  # a path made absolute: the run can be evaluated from any folder
@@ -161,9 +163,12 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     shutil.move(str(det.run_dir_), target)
     det.run_dir_ = target
     det.save(target)
-    RunFolder(target).update_meta(outliers={"data": data, "normal_class": normal_class, "score": score,
-                                            "contamination": contamination, "n_train": len(x), "seed": seed,
-                                            "data_dir": data_dir, "label_column": label_column})
+    folder = RunFolder(target)
+    folder.update_meta(outliers={"data": data, "normal_class": normal_class, "score": score,
+                                 "contamination": contamination, "n_train": len(x), "seed": seed,
+                                 "data_dir": data_dir, "label_column": label_column,
+                                 "epochs": folder.config.trainer.epochs, "epochs_auto": epochs is None,
+                                 "steps": int(det.n_steps_)})
     return OutlierRun(target, det)
 
 

@@ -17,7 +17,9 @@ group  name                 training share (positives ≈ 30 %)
 
 Which images are inverted is a seeded draw (``SourceOptions.seed``); the rare count is ``round(rare_fraction ·
 positives)`` and at least one. Labels are ``(N,)`` int64 in {0, 1}; ``groups = 2·label + inverted``; ``factors`` are
-``(fmnist_class, inverted)``.
+``(fmnist_class, inverted)``. ``meta``: ``group_names``; ``sensitive`` = ``"inverted"``, the factor a bias audit
+compares its fairness gaps across; ``factor_value_names`` names each factor's values (``inverted``: original,
+inverted; ``fmnist_class``: the Fashion-MNIST class names).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .registry import SourceOptions, register_source
 DEFAULT_POSITIVE = (5, 7, 9)
 DEFAULT_RARE_FRACTION = 0.005
 GROUP_NAMES = ("negative", "negative-inverted", "positive", "positive-inverted")
+INVERTED_NAMES = ("original", "inverted")  # values 0 and 1 of the factor ``inverted``, the sensitive attribute
 
 
 def check_bias_options(positive_classes: tuple[int, ...], rare_fraction: float) -> None:
@@ -75,7 +78,8 @@ def load_biased_fmnist(options: SourceOptions) -> DataSplits:
     check_bias_options(positive_classes, options.rare_fraction)
     base = load_fashion_mnist(options)
     positive = torch.tensor(positive_classes)
-    meta = {"classes": ["negative", "positive"], "group_names": list(GROUP_NAMES),
+    meta = {"classes": ["negative", "positive"], "group_names": list(GROUP_NAMES), "sensitive": "inverted",
+            "factor_value_names": {"fmnist_class": list(CLASSES), "inverted": list(INVERTED_NAMES)},
             "positive_classes": [CLASSES[c] for c in positive_classes], "rare_fraction": float(options.rare_fraction)}
     g = torch.Generator().manual_seed(int(options.seed) * 7 + 1)  # its own stream: independent of the val split
     train = _biased(base.train, positive, options.rare_fraction, g, meta)

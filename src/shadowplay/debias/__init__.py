@@ -15,9 +15,9 @@ run-level functions (``runs.py``: ``train``, ``audit_run``, ``compare``) are thi
 from ..errors import DebiasError
 from ..training import (COMBINES, MODES, Resampling, check_weight_options, group_balanced_weights, posterior_means,
                         sampling_weights)
-from .audit import AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
+from .audit import AttributeStats, AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
 from .runs import audit_run, compare, compare_table, predict, train
 
-__all__ = ["AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters", "MODES",
-           "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
+__all__ = ["AttributeStats", "AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters",
+           "MODES", "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
            "check_weight_options", "sampling_weights", "audit_run", "compare", "compare_table", "predict", "train"]

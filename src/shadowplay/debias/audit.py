@@ -1,12 +1,26 @@
 """Bias audit of any classifier's predictions: per-group accuracy, worst group, fairness gaps, calibration.
 
-Definitions (all over the groups that hold at least one input; gaps are max − min over groups):
+Two partitions of the inputs are involved, and they need not be the same:
+
+- the **groups** the accuracy is reported on (e.g. the class × attribute cells of ``biased-fmnist``, the setting of
+  worst-group accuracy), and
+- the **sensitive attribute** A the fairness gaps compare (e.g. ``inverted``: original or colour-inverted). It
+  defaults to the groups. Fairness criteria are statements about A alone: computed over class × A cells, "positive
+  rate" differs between cells by the class base rates (0 in a negative cell, ≈ 1 in a positive one), so the gap was
+  ≈ 1 for every model and measured the data, not the classifier.
+
+Definitions (over the values that hold at least one input; a spread is max − min over those values):
 
 - accuracy of group g: mean of 1[ŷ = y] over its inputs; worst-group accuracy = min over groups (Sagawa et al.,
   "Distributionally Robust Neural Networks", ICLR 2020, §3).
-- demographic-parity gap: spread of P(ŷ = positive | g) (Dwork et al. 2012; Feldman et al. 2015).
-- equal-opportunity gap: spread of the true-positive rate P(ŷ = positive | y = positive, g) (Hardt, Price & Srebro,
-  "Equality of Opportunity in Supervised Learning", NeurIPS 2016, Definition 2), over groups holding positives.
+- demographic-parity gap (statistical parity, Dwork, Hardt, Pitassi, Reingold & Zemel, "Fairness Through
+  Awareness", ITCS 2012, §2; Feldman et al. 2015): ŷ independent of A, measured as max over classes c of the spread
+  of P(ŷ = c | A = a). For two classes this is |P(ŷ = 1 | A = 0) − P(ŷ = 1 | A = 1)|.
+- equal-opportunity gap (Hardt, Price & Srebro, "Equality of Opportunity in Supervised Learning", NeurIPS 2016,
+  Definition 2): spread of the true-positive rate P(ŷ = positive | y = positive, A = a).
+- equalized-odds gap (ibid., Definition 1: ŷ independent of A given y): max over classes c of the spread of
+  P(ŷ = c | y = c, A = a), the within-class accuracy gap; for two classes, max(TPR gap, TNR gap) = max(TPR gap,
+  FPR gap). Values of A that hold no input of class c are left out of that class's spread.
 - expected calibration error per group (Guo, Pleiss, Sun & Weinberger, ICML 2017, eq. 3; Naeini et al. 2015):
   ECE = Σ_b |B_b| / n · |acc(B_b) − conf(B_b)| over ``n_bins`` equal-width bins of the confidence (the predicted
   probability of the predicted class). Hard predictions carry no confidence, so their ECE is NaN.
@@ -37,6 +51,17 @@ class GroupStats:
 
 
 @dataclass(frozen=True)
+class AttributeStats:
+    """One value of the sensitive attribute: ``positive_rates[c]`` = P(ŷ = c | A = a), ``class_accuracy[c]`` =
+    P(ŷ = c | y = c, A = a) (NaN where the value holds no input of class c), for every class c."""
+    value: int
+    name: str
+    n: int
+    positive_rates: tuple[float, ...]
+    class_accuracy: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class AuditResult:
     groups: tuple[GroupStats, ...]
     accuracy: float
@@ -46,10 +71,13 @@ class AuditResult:
     equal_opportunity_gap: float
     max_ece: float
     grouping: str  # "given" or "latent clusters"
+    sensitive: tuple[AttributeStats, ...]  # the attribute values the gaps compare
+    sensitive_name: str                    # what that attribute is ("groups" when it defaults to the groups)
+    equalized_odds_gap: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in asdict(self).items() if k != "groups"},
-                "groups": [asdict(g) for g in self.groups]}
+        return {**{k: v for k, v in asdict(self).items() if k not in ("groups", "sensitive")},
+                "groups": [asdict(g) for g in self.groups], "sensitive": [asdict(a) for a in self.sensitive]}
 
     def table(self) -> str:
         """A Markdown table, one row per group, then the summary numbers."""
@@ -57,8 +85,10 @@ class AuditResult:
         rows += [f"| {g.name} | {g.n} | {g.accuracy:.4f} | {g.positive_rate:.4f} | {_f(g.true_positive_rate)} | "
                  f"{_f(g.ece)} |" for g in self.groups]
         rows += ["", f"accuracy {self.accuracy:.4f}; worst group {self.worst_group} {self.worst_group_accuracy:.4f}; "
-                     f"demographic-parity gap {self.demographic_parity_gap:.4f}; equal-opportunity gap "
-                     f"{_f(self.equal_opportunity_gap)}; max group ECE {_f(self.max_ece)} (groups: {self.grouping})"]
+                     f"max group ECE {_f(self.max_ece)} (groups: {self.grouping})",
+                 f"gaps across {self.sensitive_name} ({', '.join(a.name for a in self.sensitive)}): demographic "
+                 f"parity {_f(self.demographic_parity_gap)}; equal opportunity {_f(self.equal_opportunity_gap)}; "
+                 f"equalized odds {_f(self.equalized_odds_gap)}"]
         return "\n".join(rows)
 
 
@@ -70,25 +100,76 @@ def _array(a: Any, name: str) -> np.ndarray:
     return np.asarray(a.detach().cpu() if hasattr(a, "detach") else a)
 
 
-def _decide(pred: np.ndarray, positive: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """Predicted class ``(N,)`` and confidence ``(N,)`` (None for hard predictions) from any prediction format."""
+def _decide(pred: np.ndarray, y: np.ndarray, positive: int) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Predicted class ``(N,)``, confidence ``(N,)`` (None for hard predictions) and the number of classes K, from
+    any prediction format; probabilities must cover every class in ``y`` ``(N,)``."""
+    if y.min() < 0 or positive < 0:
+        raise DebiasError(f"labels and the positive class must be class ids >= 0, got labels down to "
+                          f"{int(y.min())} and positive={positive}")
     if pred.ndim == 2:
         if pred.shape[1] < 2 or not np.isfinite(pred).all() or pred.min() < 0 or pred.max() > 1:
             raise DebiasError(f"class probabilities must have shape (N, K >= 2) with values in [0, 1], got shape "
                               f"{pred.shape}")
-        return pred.argmax(1), pred.max(1)
+        k = pred.shape[1]
+        if y.max() >= k:
+            raise DebiasError(f"predictions of shape {pred.shape} give {k} classes but labels of shape {y.shape} "
+                              f"hold class ids up to {int(y.max())} ({int(y.max()) + 1} classes); give (N, "
+                              f"{int(y.max()) + 1}) class probabilities or integer class ids")
+        if not 0 <= positive < k:
+            raise DebiasError(f"positive class {positive} is not one of the {k} classes of predictions {pred.shape}")
+        return pred.argmax(1), pred.max(1), k
     if pred.ndim != 1:
         raise DebiasError(f"predictions must have shape (N,) or (N, K), got {pred.shape}")
     if np.issubdtype(pred.dtype, np.integer) or pred.dtype == bool:
-        return pred.astype(np.int64), None
+        hard = pred.astype(np.int64)
+        if hard.min() < 0:
+            raise DebiasError(f"integer predictions must be class ids >= 0, got {int(hard.min())}")
+        return hard, None, int(max(hard.max(), y.max(), positive)) + 1
     if not np.isfinite(pred).all() or pred.min() < 0 or pred.max() > 1:
         raise DebiasError("binary predictions must be probabilities of the positive class in [0, 1] (or integer "
                           "class ids); apply a sigmoid to logits first")
+    if y.max() > 1:
+        raise DebiasError(f"predictions of shape {pred.shape} are P(y = 1) of a binary task but labels of shape "
+                          f"{y.shape} hold class ids up to {int(y.max())} ({int(y.max()) + 1} classes); give "
+                          f"(N, {int(y.max()) + 1}) class probabilities or integer class ids")
     if positive != 1:
         raise DebiasError("probabilities of shape (N,) are read as P(y = 1); give (N, K) probabilities to audit "
                           f"another positive class than 1 (got positive={positive})")
     hard = (pred >= 0.5).astype(np.int64)
-    return hard, np.where(hard == 1, pred, 1.0 - pred)
+    return hard, np.where(hard == 1, pred, 1.0 - pred), 2
+
+
+def _ids(a: Any, name: str, n: int) -> np.ndarray:
+    """``(n,)`` integer ids (groups or a sensitive attribute), checked."""
+    ids = _array(a, name).reshape(-1)
+    if len(ids) != n:
+        raise DebiasError(f"{name} have {len(ids)} entries but there are {n} predictions; give one id per prediction")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise DebiasError(f"{name} must be integer ids, got dtype {ids.dtype}")
+    return ids
+
+
+def _named(k: int, names: Sequence[str] | None, default: str) -> str:
+    return str(names[k]) if names is not None and 0 <= k < len(names) else f"{default} {k}"
+
+
+def _spread(values: Any) -> float:
+    v = [x for x in values if x == x]
+    return float(max(v) - min(v)) if v else float("nan")
+
+
+def attribute_stats(hard: np.ndarray, y: np.ndarray, a: np.ndarray, n_classes: int,
+                    names: Sequence[str] | None = None) -> tuple[AttributeStats, ...]:
+    """P(ŷ = c | A = a) and P(ŷ = c | y = c, A = a) for every class c < ``n_classes`` and every value of ``a``
+    ``(N,)`` that occurs; ``hard`` and ``y`` are ``(N,)`` class ids."""
+    out = []
+    for v in np.unique(a):
+        m = a == v
+        rates = tuple(float((hard[m] == c).mean()) for c in range(n_classes))
+        within = tuple(float((hard[m & (y == c)] == c).mean()) if (m & (y == c)).any() else float("nan")
+                       for c in range(n_classes))
+        out.append(AttributeStats(int(v), _named(int(v), names, "value"), int(m.sum()), rates, within))
+    return tuple(out)
 
 
 def expected_calibration_error(correct: np.ndarray, confidence: np.ndarray, n_bins: int = 15) -> float:
@@ -116,14 +197,18 @@ def latent_clusters(codes: Any, n_clusters: int = 8, seed: int = 0) -> np.ndarra
     return KMeans(n_clusters=n_clusters, n_init=10, random_state=seed).fit_predict(z)
 
 
-def audit(predictions: Any, labels: Any, groups: Any = None, *, codes: Any = None, n_clusters: int = 8,
-          group_names: Sequence[str] | None = None, positive: int = 1, n_bins: int = 15, seed: int = 0
-          ) -> AuditResult:
-    """Audit ``predictions`` against ``labels`` ``(N,)`` per group.
+def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any = None,
+          sensitive_names: Sequence[str] | None = None, sensitive_name: str | None = None, codes: Any = None,
+          n_clusters: int = 8, group_names: Sequence[str] | None = None, positive: int = 1, n_bins: int = 15,
+          seed: int = 0) -> AuditResult:
+    """Audit ``predictions`` against ``labels`` ``(N,)`` per group, and the fairness gaps across ``sensitive``.
 
-    ``predictions``: ``(N,)`` probabilities of class 1, ``(N, K)`` class probabilities, or ``(N,)`` integer class
-    ids. ``groups``: ``(N,)`` integer group ids; when ``None``, k-means clusters (``n_clusters``) of ``codes``
-    ``(N, L)`` are the groups. ``positive`` is the class the parity and opportunity gaps are about.
+    ``predictions``: ``(N,)`` probabilities of class 1 (binary labels only), ``(N, K)`` class probabilities (K must
+    cover every label), or ``(N,)`` integer class ids. ``groups``: ``(N,)`` integer group ids; when ``None``, k-means
+    clusters (``n_clusters``) of ``codes`` ``(N, L)`` are the groups. ``sensitive``: ``(N,)`` integer values of the
+    sensitive attribute the gaps compare (named ``sensitive_names``; ``sensitive_name`` says what it is); it
+    defaults to the groups. ``positive`` is the class of the per-group positive rate and of the equal-opportunity gap.
+    The definitions and their sources are in the module docstring.
     """
     pred = _array(predictions, "predictions")
     y = _array(labels, "labels").astype(np.int64).reshape(-1)
@@ -139,29 +224,29 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, codes: Any = Non
         g, grouping = latent_clusters(codes, n_clusters, seed), "latent clusters"
         group_names = None
     else:
-        g = _array(groups, "groups").reshape(-1)
-        if len(g) != len(y):
-            raise DebiasError(f"groups have {len(g)} entries but there are {len(y)} predictions; give one group id "
-                              "per prediction")
-        if not np.issubdtype(g.dtype, np.integer):
-            raise DebiasError(f"groups must be integer ids, got dtype {g.dtype}")
-    hard, conf = _decide(pred, positive)
+        g = _ids(groups, "groups", len(y))
+    if sensitive is None:
+        a, sensitive_names = g, (group_names if grouping == "given" else None)
+        sensitive_name = sensitive_name or ("groups" if grouping == "given" else "latent clusters")
+    else:
+        a, sensitive_name = _ids(sensitive, "sensitive", len(y)), sensitive_name or "sensitive attribute"
+    hard, conf, n_classes = _decide(pred, y, positive)
     correct = (hard == y).astype(np.float64)
     stats = []
     for k in np.unique(g):
         m = g == k
         pos = m & (y == positive)
-        name = (group_names[k] if group_names is not None and 0 <= k < len(group_names)
-                else (f"cluster {k}" if grouping != "given" else f"group {k}"))
-        stats.append(GroupStats(int(k), str(name), int(m.sum()), float(correct[m].mean()),
-                                float((hard[m] == positive).mean()),
+        stats.append(GroupStats(int(k), _named(int(k), group_names, "group" if grouping == "given" else "cluster"),
+                                int(m.sum()), float(correct[m].mean()), float((hard[m] == positive).mean()),
                                 float((hard[pos] == positive).mean()) if pos.any() else float("nan"),
                                 expected_calibration_error(correct[m], conf[m], n_bins) if conf is not None
                                 else float("nan")))
     worst = min(stats, key=lambda s: s.accuracy)
-    spread = lambda v: float(max(v) - min(v)) if v else float("nan")  # noqa: E731
-    tprs = [s.true_positive_rate for s in stats if s.true_positive_rate == s.true_positive_rate]
     eces = [s.ece for s in stats if s.ece == s.ece]
-    return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy,
-                       spread([s.positive_rate for s in stats]), spread(tprs), max(eces) if eces else float("nan"),
-                       grouping)
+    attr = attribute_stats(hard, y, a, n_classes, sensitive_names)
+    parity = max(_spread(v.positive_rates[c] for v in attr) for c in range(n_classes))
+    odds = [_spread(v.class_accuracy[c] for v in attr) for c in range(n_classes)]
+    odds = [d for d in odds if d == d]
+    return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy, parity,
+                       _spread(v.class_accuracy[positive] for v in attr), max(eces) if eces else float("nan"),
+                       grouping, attr, sensitive_name, max(odds) if odds else float("nan"))

@@ -27,7 +27,7 @@ from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
-from .audit import AuditResult, audit
+from .audit import AuditResult, _f, audit
 from .figures import audit_chart, save_figure, save_weight_extremes
 
 
@@ -74,6 +74,11 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     return run
 
 
+def _factor(ds, name: str) -> tuple[np.ndarray, list[str] | None]:
+    """Values ``(N,)`` of factor ``name`` and the names the source gives them (``meta["factor_value_names"]``)."""
+    return ds.factors[:, ds.factor_names.index(name)].numpy(), ds.meta.get("factor_value_names", {}).get(name)
+
+
 def _groups_of(ds, groups: str | None) -> tuple[np.ndarray | None, list[str] | None]:
     """Group ids ``(N,)`` and names of a split: ``group`` (the source's groups), a factor name, or ``latent``."""
     if groups in (None, "latent"):
@@ -84,9 +89,18 @@ def _groups_of(ds, groups: str | None) -> tuple[np.ndarray | None, list[str] | N
                               f"factor name ({', '.join(ds.factor_names) or 'none here'})")
         return ds.groups.numpy(), ds.meta.get("group_names")
     if groups in ds.factor_names:
-        return ds.factors[:, ds.factor_names.index(groups)].numpy(), None
+        return _factor(ds, groups)
     raise DebiasError(f"unknown grouping {groups!r}; choose group, latent or a factor name "
                       f"({', '.join(ds.factor_names) or 'this source has none'})")
+
+
+def _sensitive_of(ds) -> tuple[np.ndarray | None, list[str] | None, str | None]:
+    """The sensitive attribute the source declares (``meta["sensitive"]``, a factor name: ``inverted`` for
+    ``biased-fmnist``) as values, value names and name; all ``None`` when it declares none."""
+    name = ds.meta.get("sensitive")
+    if name is None or name not in ds.factor_names:
+        return None, None, None
+    return (*_factor(ds, name), name)
 
 
 @torch.no_grad()
@@ -101,7 +115,9 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     """Audit the classifier of a run on ``split``; writes ``debias/audit-<split>.json|.md|.png`` into the run.
 
     ``groups``: ``group`` (the source's group ids, e.g. class × inverted for ``biased-fmnist``), a factor name
-    (``inverted``), or ``latent`` (k-means clusters of the posterior means, for data without groups).
+    (``inverted``), or ``latent`` (k-means clusters of the posterior means, for data without groups). The fairness
+    gaps compare the sensitive attribute the source declares (``biased-fmnist``: ``inverted``, original vs
+    inverted) whatever the grouping; for a source that declares none, they compare the groups.
     """
     folder = open_run(run)
     path = folder.path
@@ -113,9 +129,11 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     if ds.labels is None:
         raise DebiasError(f"split {split!r} of {folder.config.data.source} has no labels to audit against")
     g, names = _groups_of(ds, groups)
+    sensitive, sensitive_names, sensitive_name = _sensitive_of(ds)
     codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
     result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,
-                   group_names=names, positive=folder.config.debias.debias_class, seed=seed)
+                   group_names=names, sensitive=sensitive, sensitive_names=sensitive_names,
+                   sensitive_name=sensitive_name, positive=folder.config.debias.debias_class, seed=seed)
     out = folder.debias_dir
     out.mkdir(exist_ok=True)
     stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"  # one file set per grouping
@@ -142,13 +160,15 @@ def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str 
 
 
 def compare_table(audits: dict[str, AuditResult]) -> str:
-    """Markdown: one row per run, one column per group's accuracy, then worst group and the gaps."""
+    """Markdown: one row per run, one column per group's accuracy, then worst group, the gaps across the sensitive
+    attribute (demographic parity, equal opportunity, equalized odds) and the largest group ECE."""
     names = [g.name for g in next(iter(audits.values())).groups]
-    head = ["run", *names, "worst group", "DP gap", "EO gap", "max ECE"]
+    head = ["run", *names, "worst group", "DP gap", "EO gap", "EOdds gap", "max ECE"]
     rows = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
     for run, a in audits.items():
         acc = {g.name: g.accuracy for g in a.groups}
         cells = [run, *(f"{acc[n]:.4f}" if n in acc else "-" for n in names), f"{a.worst_group_accuracy:.4f}",
-                 f"{a.demographic_parity_gap:.4f}", f"{a.equal_opportunity_gap:.4f}", f"{a.max_ece:.4f}"]
+                 *(_f(v) for v in (a.demographic_parity_gap, a.equal_opportunity_gap, a.equalized_odds_gap,
+                                   a.max_ece))]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)

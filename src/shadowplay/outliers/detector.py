@@ -1,7 +1,7 @@
 """``VAEOutlierDetector``: a latent-variable model as an outlier detector with scikit-learn's and PyOD's interface.
 
 >>> from shadowplay.outliers import VAEOutlierDetector
->>> det = VAEOutlierDetector(model="vae", score="iwae", contamination=0.05, epochs=30).fit(X_train)  # doctest: +SKIP
+>>> det = VAEOutlierDetector(model="vae", score="iwae", contamination=0.05).fit(X_train)  # doctest: +SKIP
 >>> det.decision_function(X_new)   # (N,) higher = more abnormal (PyOD's convention)               # doctest: +SKIP
 >>> det.score_samples(X_new)       # (N,) higher = more normal (scikit-learn's convention)         # doctest: +SKIP
 >>> det.predict(X_new)             # (N,) 1 = outlier, 0 = inlier (PyOD's convention)              # doctest: +SKIP
@@ -48,6 +48,9 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
             normal inputs are flagged.
         latent_dim, beta, likelihood, net, hidden, input_shape, epochs, batch_size, lr, val_fraction, seed, device,
             runs_dir, overrides, progress: the training parameters of :class:`shadowplay.sklearn.LatentEstimator`.
+            ``epochs=None`` (the default) is ``train``'s automatic budget (``shadowplay.config.auto_epochs``: 30
+            epochs, or enough for 1,000 optimizer steps on small data): one normal class is often small (161 zeros
+            in ``digits``), and a fixed 30 epochs of 2 steps each left every latent at the prior.
         standardize: ``"auto"`` standardizes tabular (2-D) inputs with the training mean and standard deviation
             (stored with the model, applied to every later input); ``False`` leaves them as they are.
         iw_samples: importance samples K for the likelihood-based scores (Burda et al. 2016).
@@ -63,9 +66,10 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
 
     def __init__(self, *, model: str = "vae", score: str = "combined", contamination: float = 0.1,
                  latent_dim: int = 16, beta: float | None = None, likelihood: str = "auto", net: str = "auto",
-                 hidden: tuple[int, ...] = (512, 256), input_shape: tuple[int, ...] | None = None, epochs: int = 30,
-                 batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1, seed: int = 0,
-                 device: str = "auto", runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                 hidden: tuple[int, ...] = (512, 256), input_shape: tuple[int, ...] | None = None,
+                 epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1,
+                 seed: int = 0, device: str = "auto", runs_dir: str | Path | None = None,
+                 overrides: dict[str, Any] | None = None,
                  progress: bool = False, standardize: str | bool = "auto", iw_samples: int = 16,
                  score_seed: int = 0, background_rate: float = 0.2, latent_components: int = 2000,
                  typicality_batch: int = 1):
