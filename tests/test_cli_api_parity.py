@@ -75,8 +75,9 @@ def test_choice_lists_come_from_their_owners():
     assert tuple(choices("train", "net")) == ("auto", *NETS)
     assert tuple(choices("traverse", "mode")) == tuple(RANGE_MODES)
     assert tuple(choices("interpolate", "path")) == tuple(PATHS)
-    for cmd in ("evaluate", "traverse", "interpolate", "reconstruct"):
+    for cmd in ("traverse", "interpolate", "reconstruct"):
         assert tuple(choices(cmd, "split")) == tuple(SPLITS)
+    assert tuple(choices("evaluate", "split")) == tuple(api.EVALUATE_SPLITS) == (*SPLITS, "all")
 
 
 def test_options_reach_the_api_unchanged(monkeypatch):

@@ -170,7 +170,7 @@ _factor.extra = ["data.n_samples=200", "trainer.max_steps=2", "model.channels=[8
 
 @_check("shadowplay evaluate runs/<run> --data other.npy --checkpoint last")
 def _other(world, run, out):
-    assert out.startswith("other test split")  # the other data, scored by the last checkpoint
+    assert out.startswith("scored 20 rows of other.npy (all rows)")  # every row of a new file, by the last checkpoint
 
 
 _other.extra = ["--iw-samples", "5"]

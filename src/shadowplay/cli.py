@@ -191,7 +191,8 @@ def _show_study(res: Any, a: argparse.Namespace) -> int:
 
 def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
     d, lk = ev.document, ev.document["likelihood"]
-    print(f"{d['data']} {d['split']} split: {d['n_inputs']} inputs, K = {d['iw_samples']}, checkpoint "
+    rows = "all rows" if d["split"] == "all" else f"{d['split']} split"
+    print(f"scored {d['n_inputs']:,} rows of {Path(d['source']).name} ({rows}), K = {d['iw_samples']}, checkpoint "
           f"{d['checkpoint']} ({d['inputs_per_s']:,.0f} inputs/s on {d['device']})")
     rows = [("ELBO", "elbo", "nats"), ("  reconstruction E_q[log p(x|z)]", "recon_ll", "nats"),
             ("  KL(q(z|x) || p(z))", "kl", "nats"), (f"log p(x), IWAE K={d['iw_samples']}", "log_px", "nats"),
@@ -298,7 +299,9 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                  description="Per-input ELBO (reconstruction + KL) and importance-weighted log p(x) (Burda et "
                              "al. 2016) on a split; writes <run>/evaluation/evaluation.json, per_sample.npy/.csv "
                              "and worst_reconstructions.png, and prints a table.")
-    c.run().split()
+    c.run().arg("--split", choices=api.EVALUATE_SPLITS,
+                help="rows to score: default all rows of a --data file (new data), else test (the run's own data, "
+                     "or a built-in source); train/val/test of a file: its seeded split; all: every row of --data")
     c.arg("--iw-samples", "-k", type=int, help="importance samples K per input")
     c.arg("--data", help="evaluate other data (a built-in name or a path) of the same shape").checkpoint()
     c.arg("--seed", type=int, help="seed of the importance-sampling noise")

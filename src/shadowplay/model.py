@@ -165,15 +165,22 @@ def check_choices(net: str, likelihood: str) -> None:
             raise ConfigError(f"{key}={value!r} is not one of auto, {', '.join(allowed)}")
 
 
+def check_value_range(likelihood: str, value_range: str, fix: str = "Use --likelihood gaussian (or laplace)",
+                      what: str = "these data") -> None:
+    """Refuse data outside [0, 1] (``value_range`` ``"real"``) for a Bernoulli likelihood: training a model on them,
+    and scoring them with a trained one (its log-likelihood of such values is meaningless). ``fix`` ends the
+    message with what to do instead; ``what`` names the data."""
+    if likelihood == "bernoulli" and value_range != "unit":
+        raise DataError(f"a Bernoulli likelihood needs data in [0, 1]; {what} are real-valued. {fix}")
+
+
 def resolve_likelihood(likelihood: str, value_range: str) -> str:
     """``auto`` → Bernoulli for data in [0, 1], Gaussian otherwise; Bernoulli on real-valued data is an error."""
     if likelihood != "auto" and likelihood not in LIKELIHOODS:
         raise ConfigError(f"unknown likelihood {likelihood!r}; choose auto or one of {', '.join(LIKELIHOODS)}")
     if likelihood == "auto":
         return "bernoulli" if value_range == "unit" else "gaussian"
-    if likelihood == "bernoulli" and value_range != "unit":
-        raise DataError("a Bernoulli likelihood needs data in [0, 1]; these data are real-valued. "
-                        "Use --likelihood gaussian (or laplace)")
+    check_value_range(likelihood, value_range)
     if likelihood not in LIKELIHOODS:
         raise ConfigError(f"unknown likelihood {likelihood!r}; choose auto or one of {', '.join(LIKELIHOODS)}")
     return likelihood

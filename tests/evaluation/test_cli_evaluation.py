@@ -75,12 +75,69 @@ def test_traverse_again_with_fewer_dims_leaves_no_stale_pictures(vae_run):
     (["traverse", "{run}", "--input", "180"], "input index 180 is out of range: the test split has 180 inputs"),
     (["traverse", "{run}", "--range", "-1"], "--range > 0"),
     (["interpolate", "{run}", "--from", "0", "--to", "-1"], "input index -1 is out of range"),
+    # these were tracebacks (exit status 1); sample -o x.txt only failed after drawing the samples
+    (["evaluate", "{run}", "--max-rows", "0", "-k", "1"], "--max-rows must be an integer >= 1, got 0"),
+    (["evaluate", "{run}", "--max-rows", "-5", "-k", "1"], "--max-rows must be an integer >= 1, got -5"),
+    (["sample", "{run}", "-o", "{tmp}/x.txt"], ".tif, .tiff, .pdf or .npy, not '.txt'"),
+    (["sample", "{run}", "-o", "{tmp}/x"], "not '(no suffix)'"),
+    (["reconstruct", "{run}", "-o", "{tmp}/x.txt"], ".tiff or .pdf, not '.txt'"),
+    (["interpolate", "{run}", "--from", "0", "--to", "1", "-o", "{tmp}/x.bmp"], "not '.bmp'"),
+    (["traverse", "{run}", "--dims", "1,1"], "latent dimension 1 is given 2 times in --dims 1,1"),
+    (["evaluate", "{run}", "--split", "all"], "--split all scores every row of the data given with --data"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(vae_run, tmp_path, tiny_images, capsys, args, message):
     subst = {"{run}": str(vae_run), "{tmp}": str(tmp_path), "{bigger}": str(tiny_images)}
-    assert main([subst.get(a, a) for a in args]) == 2
+    assert main([subst.get(a, a).replace("{tmp}", str(tmp_path)) for a in args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and len(err.splitlines()) == 1 and message in err, err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_a_wrong_output_type_is_refused_before_sampling(vae_run, tmp_path, monkeypatch, capsys):
+    from shadowplay.model import LatentVariableModel
+
+    def no_drawing(*a, **k):
+        raise AssertionError("sampled before checking -o")
+    monkeypatch.setattr(LatentVariableModel, "sample", no_drawing)
+    assert main(["sample", str(vae_run), "-n", "5000", "-o", str(tmp_path / "x.txt")]) == 2
+    assert "-o must end in" in capsys.readouterr().err
+
+
+def test_wrong_output_type_from_a_real_process(vae_run, run_cli, tmp_path):
+    r = run_cli(tmp_path, ["sample", str(vae_run), "-o", "x.txt"])
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.strip() == ("error: -o must end in .png, .jpg, .jpeg, .gif, .webp, .tif, .tiff, .pdf or .npy, "
+                                "not '.txt': x.txt")
+
+
+@pytest.fixture(scope="module")
+def real_valued(tmp_path_factory) -> Path:
+    """Digit-shaped inputs ``(1, 8, 8)`` with values in [0, 16] (unscaled digits)."""
+    path = tmp_path_factory.mktemp("real") / "unscaled.npy"
+    np.save(path, (np.random.default_rng(0).random((50, 1, 8, 8)) * 16).astype(np.float32))
+    return path
+
+
+@pytest.mark.parametrize("command", [["evaluate", "-k", "1"], ["reconstruct"], ["traverse", "--steps", "3"],
+                                     ["interpolate", "--from", "0", "--to", "1"]])
+def test_a_bernoulli_run_refuses_data_outside_0_1(vae_run, real_valued, capsys, command):
+    # the run's likelihood is Bernoulli (digits in [0, 1]); data in [0, 16] gave ELBOs of impossible values
+    assert json.loads((vae_run / "run.json").read_text())["model_spec"]["likelihood"] == "bernoulli"
+    before = sorted(p.relative_to(vae_run) for p in vae_run.rglob("*"))
+    assert main([command[0], str(vae_run), "--data", str(real_valued), *command[1:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: a Bernoulli likelihood needs data in [0, 1]; the data") and "unscaled.npy" in err
+    assert "This run's model has one" in err
+    assert sorted(p.relative_to(vae_run) for p in vae_run.rglob("*")) == before
+
+
+def test_a_bernoulli_run_refuses_it_through_the_api_too(vae_run, real_valued):
+    from shadowplay.errors import DataError
+    with pytest.raises(DataError, match="Bernoulli likelihood needs data in"):
+        api.evaluate(vae_run, data=str(real_valued), split="all", iw_samples=1, write=False)
+    with pytest.raises(DataError, match="Bernoulli likelihood needs data in"):
+        api.reconstruct(vae_run, data=str(real_valued), write=False)
 
 
 def test_bad_input_exit_status_from_a_real_process(vae_run, run_cli):
@@ -104,11 +161,41 @@ def test_autoencoder_evaluation_says_why_it_reports_reconstruction_only(ae_run, 
 
 
 def test_evaluate_other_data_of_the_same_shape(vae_run, tiny_flat):
-    ev = api.evaluate(vae_run, iw_samples=5, data=str(tiny_flat))
+    ev = api.evaluate(vae_run, iw_samples=5, data=str(tiny_flat), split="test")
     assert ev.document["data"] == "blocks8" and ev.document["n_inputs"] == 32  # the file's own 10 % test split
     assert {p.name for p in ev.files} == {"evaluation-blocks8-test.json", "per_sample-blocks8-test.npy",
                                           "per_sample-blocks8-test.csv", "worst_reconstructions-blocks8-test.png"}
     assert np.load(vae_run / "evaluation" / "per_sample-blocks8-test.npy").shape == (32,)
+
+
+def test_evaluate_scores_every_row_of_a_new_file_by_default(vae_run, tiny_flat, capsys):
+    # a file given to evaluate is new data: all 320 rows are held out (only its 10 % test split, 32, were scored)
+    assert main(["evaluate", str(vae_run), "--data", str(tiny_flat), "-k", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("scored 320 rows of blocks8.npy (all rows), K = 2"), out
+    doc = json.loads((vae_run / "evaluation" / "evaluation-blocks8-all.json").read_text())
+    assert doc["split"] == "all" and doc["n_inputs"] == 320
+    table = np.load(vae_run / "evaluation" / "per_sample-blocks8-all.npy")
+    assert table.shape == (320,) and table["index"].tolist() == list(range(320))
+    # in file order: row i's score is the score of the file's row i, whatever the split
+    test = api.evaluate(vae_run, iw_samples=2, data=str(tiny_flat), split="test", write=False, progress=False)
+    from shadowplay.data import split_rows
+    rows = split_rows(320, 0.1, 0.1, 0, "blocks8")["test"].numpy()
+    np.testing.assert_allclose(table["recon_sq_error"][rows], test.recon_sq_error, rtol=1e-5)
+    for split, n in (("train", 256), ("val", 32)):
+        ev = api.evaluate(vae_run, iw_samples=1, data=str(tiny_flat), split=split, write=False, progress=False)
+        assert ev.document["n_inputs"] == n and ev.document["split"] == split
+
+
+def test_evaluate_of_the_run_s_own_file_keeps_the_test_split(tmp_path, tiny_flat, capsys):
+    # all rows of the file the run was trained on would score its training rows: the default stays test
+    run = api.train(data=str(tiny_flat), latent_dim=2, runs_dir=tmp_path, name="own", progress=False,
+                    overrides={"trainer.max_steps": 2, "model.hidden": [8]}).path
+    assert main(["evaluate", str(run), "--data", str(tiny_flat), "-k", "1", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("scored 32 rows of blocks8.npy (test split)")
+    ev = api.evaluate(run, iw_samples=1, data=str(tiny_flat), split="all", write=False, progress=False)
+    assert ev.document["n_inputs"] == 320  # asked for: every row, training rows included
+    assert api.evaluate(run, iw_samples=1, write=False, progress=False).document["n_inputs"] == 32
 
 
 def test_evaluate_shows_progress_with_the_time_left(vae_run, run_cli):
@@ -166,3 +253,17 @@ def test_sample_too_many_for_a_picture_says_so_and_npy_holds_them(vae_run, tmp_p
     check_grid(fits, 8, 8)  # the advice is a size that works
     w, h = grid_size(fits, 8, 8)
     assert w * h <= Image.MAX_IMAGE_PIXELS
+
+
+def test_reconstruct_many_inputs_draws_rows_of_pairs(vae_run, tmp_path, capsys):
+    # reconstruct -n 100000 drew the 180 test inputs in one row above their reconstructions: 14,416 x 176 px
+    from PIL import Image
+    assert main(["reconstruct", str(vae_run), "-n", "100000", "-o", str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size == (1536, 1616)  # 19 pairs a row, 10 rows of pairs
+    many = tmp_path / "many.npy"
+    np.save(many, np.random.default_rng(0).random((20000, 1, 8, 8)).astype(np.float32))
+    assert main(["reconstruct", str(vae_run), "--data", str(many), "--split", "train", "-n", "100000",
+                 "-o", str(tmp_path / "big.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: a picture of 16,000 inputs of 8x8 with their reconstructions") and "(-n " in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "big.png").exists()

@@ -51,6 +51,11 @@ def test_select_dims():
         select_dims("1,7", 4)
     with pytest.raises(ShadowplayError, match="'all', 'topN'"):
         select_dims("first", 4)
+    # a dimension given twice drew the same row twice and wrote dim-<d>.png twice
+    with pytest.raises(ShadowplayError, match="latent dimension 1 is given 2 times in --dims 3,1,1; give each"):
+        select_dims("3,1,1", 4)
+    with pytest.raises(ShadowplayError, match="latent dimension 0 is given 3 times"):
+        select_dims([0, 0, 0], 4)
 
 
 def test_traversal_moves_exactly_one_dimension_of_a_linear_decoder(linear):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
+from shadowplay.errors import ShadowplayError
 from shadowplay.reports.figures import (covariance_figure, figure_png, histogram_figure, kl_per_dim_figure,
                                         training_curves)
-from shadowplay.reports.images import label_rows, save_gif, save_interpolation, save_traversal
+from shadowplay.reports.images import (check_examples, example_columns, grid_size, label_rows, save_examples,
+                                       save_gif, save_interpolation, save_traversal)
 
 
 def test_training_curves_panels_per_term():
@@ -87,6 +90,36 @@ def test_save_traversal_tabular_and_interpolation(tmp_path):
     assert Image.open(files["gif"]).n_frames == 6 and Image.open(files["dim-1"]).width > 100
     path = save_interpolation(tmp_path / "i.png", torch.zeros(7), torch.randn(5, 7), torch.ones(7))
     assert Image.open(path).format == "PNG"
+
+
+def test_inputs_above_reconstructions_wrap_into_rows_of_pairs(tmp_path):
+    # reconstruct -n 100000 drew every test input in one row: a 14,416 x 176 px strip
+    for n in (1, 16):  # up to 16: one row of inputs above one row of reconstructions, as before
+        path = save_examples(tmp_path / f"{n}.png", {"input": torch.zeros(n, 1, 8, 8), "out": torch.ones(n, 1, 8, 8)})
+        assert Image.open(path).size == grid_size(2 * n, 8, 8, ncol=n)
+    n, ncol = 180, example_columns(180)
+    assert ncol == 19  # about sqrt(2n): 10 rows of pairs, 20 rows of images
+    x, x_hat = torch.zeros(n, 1, 8, 8), torch.full((n, 1, 8, 8), 0.5)
+    img = np.asarray(Image.open(save_examples(tmp_path / "many.png", {"input": x, "reconstruction": x_hat})))
+    assert img.shape[::-1] == grid_size(20 * ncol, 8, 8, ncol=ncol) == (1536, 1616)
+    up = 8  # 8-px images enlarged 8x, 2 px padding
+
+    def tile(row: int, col: int) -> np.ndarray:
+        top, left = (2 + row * 10) * up, (2 + col * 10) * up
+        return img[top:top + 8 * up, left:left + 8 * up]
+    for r in range(20):  # even rows hold inputs (black), odd rows their reconstructions (grey), pair by pair
+        for c in range(ncol):
+            i = (r // 2) * ncol + c
+            want = 255 if i >= n else (0 if r % 2 == 0 else 128)  # the last pair of rows ends in blank cells
+            assert (tile(r, c) == want).all(), (r, c)
+
+
+def test_check_examples_names_the_largest_count_that_fits():
+    with pytest.raises(ShadowplayError, match="more than Pillow opens again") as e:
+        check_examples(16000, 2, 8, 8)
+    fit = int(str(e.value).split("(-n ")[1].split(")")[0])
+    check_examples(fit, 2, 8, 8)
+    check_examples(180, 2, 8, 8)
 
 
 def test_label_rows_and_gif(tmp_path):

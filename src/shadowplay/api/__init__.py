@@ -16,11 +16,13 @@ from .embed import Embedding, embed
 from .explore import ExposedExplorerWarning, explore
 from .outliers import (OutlierEvaluation, OutlierRun, OutlierScores, outliers_evaluate, outliers_fit,
                        outliers_score)
-from .inspect import Evaluation, InterpolationResult, TraversalResult, evaluate, interpolate, report, traverse
+from .inspect import (EVALUATE_SPLITS, Evaluation, InterpolationResult, TraversalResult, evaluate, interpolate,
+                      report, traverse)
 from .runs import TRAIN_KEYS, RunInfo, info, load, presets, reconstruct, resume, sample, study, train
 
 __all__ = ["EMBED_SPLITS", "Embedding", "embed", "ExposedExplorerWarning", "explore", "OutlierEvaluation",
-           "OutlierRun", "OutlierScores", "outliers_evaluate", "outliers_fit", "outliers_score", "Evaluation",
+           "OutlierRun", "OutlierScores", "outliers_evaluate", "outliers_fit", "outliers_score",
+           "EVALUATE_SPLITS", "Evaluation",
            "InterpolationResult", "TraversalResult", "evaluate", "interpolate", "report", "traverse",
            "PosteriorCollapseWarning",
            "Run", "RunInfo", "TRAIN_KEYS", "build_objective", "info", "load", "load_splits", "model_spec", "presets",

@@ -39,8 +39,9 @@ class Embedding:
     files: list[Path]
 
 
-def _rows(folder: RunFolder, data: str | None, split: str) -> Dataset:
-    """The inputs to embed: a split of the run's data, or of ``data`` (``all`` = every row, in file order)."""
+def data_rows(folder: RunFolder, data: str | None, split: str) -> Dataset:
+    """The inputs to embed (or to evaluate with ``--split all``): a split of the run's data, or of ``data``
+    (``all`` = every row, in file order)."""
     cfg = folder.config
     if data is None and cfg.data.source == ARRAY_SOURCE:
         raise ConfigError(f"{folder.path} was fitted from arrays in memory, which a run does not keep; give the "
@@ -94,7 +95,7 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
             raise ConfigError(f"{'a map' if map else 'codes'} can be written as {' or '.join(want)}, not "
                               f"{Path(out).suffix or '(no suffix)'!r}: {out}")
     model = load_model(folder.path, checkpoint, str(resolve_device(device)))
-    ds = _rows(folder, data, split)
+    ds = data_rows(folder, data, split)
     if tuple(ds.shape) != tuple(model.data_shape):
         raise ConfigError(f"the data {data or folder.config.data.source!r} have inputs of shape {tuple(ds.shape)} "
                           f"but this model takes {tuple(model.data_shape)}; give data of that shape")

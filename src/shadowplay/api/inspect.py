@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from ..config import set_keys
+from ..data import SPLITS
 from ..data.files import restandardize
 from ..errors import ConfigError
 from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
@@ -31,25 +32,37 @@ from ..evaluation.disentanglement import evaluate_disentanglement
 from ..jsonsafe import json_safe
 from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
-from ..reports.images import save_examples, save_interpolation, save_traversal
+from ..reports.images import check_picture_path, save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
-from ..workflow import collapse_warnings, is_run_data, load_splits, run_splits
-from .runs import RunLike, load
+from ..workflow import collapse_warnings, is_builtin, is_run_data, run_splits
+from .embed import data_rows
+from .runs import RunLike, check_model_data, load
+
+
+ALL = "all"  # evaluate's split of every row of the data given with --data, in their own order
+EVALUATE_SPLITS = (*SPLITS, ALL)
 
 
 def _split_data(folder: RunFolder, split: str, data: str | None = None, shape: tuple[int, ...] | None = None):
-    """One split of the run's data (or of other ``data`` loaded with the run's data options)."""
+    """One split of the run's data (or of other ``data`` loaded with the run's data options; ``all``: every row of
+    ``data``), checked against what the model takes (shape, and [0, 1] for a Bernoulli likelihood)."""
     cfg = folder.config if data is None else set_keys(folder.config, {"data.source": data})
-    ds = run_splits(folder, data).get(split)
-    trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
-    if data is not None and trained_stats is not None:  # score new CSV rows on the training scale
-        ds = restandardize(ds, trained_stats)
+    if split == ALL:
+        if data is None:
+            raise ConfigError(f"--split {ALL} scores every row of the data given with --data; the run's own data "
+                              f"have the splits {', '.join(SPLITS)}")
+        ds = data_rows(folder, data, ALL)  # every row in file order, CSV rows on the training scale
+    else:
+        ds = run_splits(folder, data).get(split)
+        trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
+        if data is not None and trained_stats is not None:  # score new CSV rows on the training scale
+            ds = restandardize(ds, trained_stats)
     if len(ds) == 0:
         raise ConfigError(f"the {split} split of {cfg.data.source!r} is empty; choose another --split")
     if shape is not None and tuple(ds.shape) != tuple(shape):
         raise ConfigError(f"the data {cfg.data.source!r} have inputs of shape {tuple(ds.shape)} but this model "
                           f"takes {tuple(shape)}; give data of that shape")
-    return ds
+    return check_model_data(folder, ds, data)
 
 
 def _check_index(i: int, n: int, split: str) -> int:
@@ -73,7 +86,7 @@ class Evaluation:
 AUTO_IW_SECONDS = 40.0  # report's importance-sampling budget: the whole report of a fresh run in about a minute
 
 
-def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
+def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 1000,
              metrics: str | list[str] | None = None, checkpoint: str = "best", seed: int = 0, max_rows: int = 4096,
              device: str = "auto", data: str | None = None, write: bool = True,
              metric_options: dict[str, dict[str, Any]] | None = None, progress: bool = True) -> Evaluation:
@@ -81,9 +94,13 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
     diagnostics and reconstruction errors on ``split``; written to ``<run>/evaluation/`` when ``write``.
 
     ``data`` evaluates another data source (a built-in name or a path, loaded with the run's data options),
-    e.g. to score inputs unlike the training data. Files (``<s>`` is empty for the run's own test split,
-    ``-<split>`` for its other splits, ``-<data>-<split>`` for other data): ``evaluation<s>.json``,
-    ``per_sample<s>.npy`` (a structured array) and ``.csv``, ``worst_reconstructions<s>.png``.
+    e.g. to score inputs unlike the training data. ``split``: ``train``, ``val`` or ``test`` (of the run's data,
+    of a built-in source, or the seeded split of a file with the run's fractions), or ``all`` (every row of
+    ``data``). Default: ``all`` rows of a file that is not the run's own (new data: none of its rows were trained
+    on), otherwise ``test`` (the run's own file, moved or not, includes its training rows). Files (``<s>`` is
+    empty for the run's own test split, ``-<split>`` for its other splits, ``-<data>-<split>`` for other data):
+    ``evaluation<s>.json``, ``per_sample<s>.npy`` (a structured array) and ``.csv``,
+    ``worst_reconstructions<s>.png``.
     ``metrics`` names disentanglement metrics (``shadowplay.metrics.compute_metrics``) computed on the posterior
     means when the data have ground-truth factors; ``"all"`` means every metric the data allow (none, with a note,
     when they have no factors), the sampling metrics (``beta_vae``, ``factor_vae``) draw from the source's
@@ -97,12 +114,19 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
     if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
         raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
+    if int(max_rows) != max_rows or max_rows < 1:
+        raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows}")
+    if split is not None and split not in EVALUATE_SPLITS:
+        raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(EVALUATE_SPLITS)}")
     if metrics:  # a misspelt name is unknown, whatever the data: say so before asking for factors
         from ..evaluation.disentanglement import resolve_metric_names
         resolve_metric_names(metrics, sampling_available=True)
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
-    if data is not None and is_run_data(folder, data):  # the run's own data, moved: its own file names
+    own = data is None or is_run_data(folder, data)
+    if split is None:  # a file of new data is held out as a whole; the run's own data hold its training rows
+        split = ALL if not own and not is_builtin(data) else "test"
+    if data is not None and own:  # the run's own data, moved: its own file names
         folder_data, data = data, None
     else:
         folder_data = data
@@ -122,7 +146,8 @@ def evaluate(run: RunLike, split: str = "test", iw_samples: int | None = 1000,
     sq = reconstruction_error(model, data.x, max_rows)
     summary = {**lik.summary(), "recon_sq_error": float(sq.mean()),
                "recon_sq_error_sem": float(sq.std(ddof=1) / np.sqrt(len(sq))) if len(sq) > 1 else 0.0}
-    doc: dict[str, Any] = {"data": data.name, "split": split, "n_inputs": len(data),
+    doc: dict[str, Any] = {"data": data.name, "source": folder_data or folder.config.data.source,
+                           "split": split, "n_inputs": len(data),
                            "iw_samples": int(iw_samples), "seed": seed, "checkpoint": checkpoint,
                            "iw_samples_choice": (f"chosen to fit a {AUTO_IW_SECONDS:.0f} s budget on this machine; "
                                                  "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
@@ -251,6 +276,8 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
         raise ConfigError(f"unknown --path {path!r}; choose one of {', '.join(PATHS)}")
     if steps < 2:
         raise ConfigError(f"--steps must be >= 2, got {steps}")
+    if write and out is not None:
+        check_picture_path(out)
     folder = open_run(run)
     ds = _split_data(folder, split, data)
     i, j = _check_index(start, len(ds), split), _check_index(end, len(ds), split)

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 
 from ..config import RunConfig, load_config, parse_overrides, set_keys
+from ..data import Dataset
 from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError
-from ..model import LatentVariableModel
+from ..model import LatentVariableModel, check_value_range
 from ..objectives import PRESETS
-from ..reports.images import check_grid, save_examples
+from ..reports.images import check_examples, check_grid, check_picture_path, save_examples
 from ..run import RunFolder, default_name, open_run
 from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
@@ -135,13 +136,16 @@ def load(run: RunLike, checkpoint: str = "best", device: str = "cpu") -> LatentV
 def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int = 0, checkpoint: str = "best",
            write: bool = True) -> torch.Tensor:
     """``(n, *shape)`` decoder means of prior draws; when ``write``, also written to ``out`` (default
-    ``<run>/samples.png``): a picture, or the array itself when ``out`` ends in ``.npy`` (for more samples than a
-    picture can hold; a picture Pillow would refuse to open again is refused before anything is drawn)."""
+    ``<run>/samples.png``): a picture (``.png``, ``.jpg``, ...: ``reports.images.PICTURE_SUFFIXES``), or the array
+    itself when ``out`` ends in ``.npy`` (for more samples than a picture can hold). A file type it cannot write,
+    or a picture Pillow would refuse to open again, is refused before anything is drawn."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
-    model = load(run, checkpoint)
     target = (Path(out) if out is not None else RunFolder(run).samples_path) if write else None
+    if target is not None:
+        check_picture_path(target, also=(".npy",))
     as_array = target is not None and target.suffix.lower() == ".npy"
+    model = load(run, checkpoint)
     shape = tuple(model.data_shape)
     if target is not None and not as_array and len(shape) == 3 and shape[0] in (1, 3):
         check_grid(n, shape[1], shape[2])  # before drawing: 100,000 samples make a PNG Pillow will not open
@@ -153,20 +157,35 @@ def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int =
     return x
 
 
+def check_model_data(folder: RunFolder, ds: Dataset, source: str | None = None) -> Dataset:
+    """``ds`` if the run's model can score it: a model with a Bernoulli likelihood refuses data outside [0, 1]
+    (``model.check_value_range``, the check training makes), which would give it impossible likelihoods."""
+    check_value_range(folder.meta.get("model_spec", {}).get("likelihood", ""), ds.value_range,
+                      what=f"the data {source or folder.config.data.source!r}",
+                      fix="This run's model has one (it was trained on data in [0, 1]): scale these data the same "
+                          "way, or use a run trained with --likelihood gaussian")
+    return ds
+
+
 def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path | None = None,
                 checkpoint: str = "best", write: bool = True, data: str | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` inputs of ``split`` and their reconstructions; when ``write``, a picture (inputs above) at
-    ``out`` (default ``<run>/reconstructions.png``). ``data``: other data, or the run's data where they are now
-    (a built-in name or a path, loaded with the run's data options)."""
+    """The first ``n`` inputs of ``split`` and their reconstructions; when ``write``, a picture at ``out``
+    (default ``<run>/reconstructions.png``; a ``PICTURE_SUFFIXES`` type): up to 16 inputs in one row above their
+    reconstructions, more as rows of pairs in a roughly square grid. ``data``: other data, or the run's data
+    where they are now (a built-in name or a path, loaded with the run's data options)."""
     if n < 1:
         raise ConfigError(f"-n must be >= 1, got {n}")
+    target = (Path(out) if out is not None else RunFolder(run).reconstructions_path) if write else None
+    if target is not None:
+        check_picture_path(target)
     folder = open_run(run)
-    x = run_splits(folder, data).get(split).x[:n]
+    x = check_model_data(folder, run_splits(folder, data).get(split), data).x[:n]
+    if target is not None and x.ndim == 4 and x.shape[1] in (1, 3):
+        check_examples(len(x), 2, x.shape[2], x.shape[3])  # before the model runs: a picture Pillow will open
     x_hat = load(folder, checkpoint).reconstruct(x)
-    if write:
-        save_examples(Path(out) if out is not None else folder.reconstructions_path, {"input": x,
-                                                                                      "reconstruction": x_hat})
+    if target is not None:
+        save_examples(target, {"input": x, "reconstruction": x_hat})
     return x, x_hat
 
 

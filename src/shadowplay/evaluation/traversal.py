@@ -90,6 +90,11 @@ def select_dims(dims: str | Sequence[int], latent_dim: int, order: Sequence[int]
     if bad.size:
         raise ShadowplayError(f"latent dimension {int(bad[0])} is out of range; this model has {latent_dim} "
                               f"(valid: 0..{latent_dim - 1})")
+    values, counts = np.unique(out, return_counts=True)
+    if (counts > 1).any():  # each dimension is one row of the overview and one dim-<d>.png
+        twice = values[counts > 1]
+        raise ShadowplayError(f"latent dimension {int(twice[0])} is given {int(counts[counts > 1][0])} times in "
+                              f"--dims {','.join(map(str, out.tolist()))}; give each dimension once")
     return out
 
 

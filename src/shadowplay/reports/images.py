@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -23,19 +24,53 @@ def grid_size(n: int, h: int, w: int, ncol: int | None = None, pad: int = 2, ups
     return (ncol * (w + pad) + pad) * up, (nrow * (h + pad) + pad) * up
 
 
-def check_grid(n: int, h: int, w: int, ncol: int | None = None) -> None:
-    """Raise a :class:`ConfigError` when the grid of ``n`` images would be larger than Pillow agrees to open again
-    (``Image.MAX_IMAGE_PIXELS``, its guard against decompression bombs), naming the largest ``n`` that fits."""
+# picture files both writers make (Pillow for image grids, matplotlib for the line plots of tabular rows)
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".tif", ".tiff", ".pdf")
+
+
+def check_picture_path(path: str | Path, also: tuple[str, ...] = ()) -> None:
+    """Raise a :class:`ConfigError` unless ``path`` ends in a picture suffix (or one of ``also``, e.g. ``.npy``):
+    for commands to call before any work, since the writer only finds out when it saves."""
+    ok = (*PICTURE_SUFFIXES, *also)
+    suffix = Path(path).suffix.lower()
+    if suffix not in ok:
+        raise ConfigError(f"-o must end in {', '.join(ok[:-1])} or {ok[-1]}, not {suffix or '(no suffix)'!r}: {path}")
+
+
+def _too_large(n: int, size: Callable[[int], tuple[int, int]], what: str, hint: Callable[[int], str]) -> None:
+    """Raise a :class:`ConfigError` when the picture of ``n`` items, ``size(n)`` = (width, height) pixels, is
+    larger than Pillow agrees to open again (``Image.MAX_IMAGE_PIXELS``, its guard against decompression bombs);
+    ``hint(fit)`` says what to do with ``fit``, the largest ``n`` that fits."""
     limit = Image.MAX_IMAGE_PIXELS or float("inf")
-    width, height = grid_size(n, h, w, ncol)
+    width, height = size(n)
     if width * height <= limit:
         return
     fit = n
-    while fit > 1 and math.prod(grid_size(fit, h, w, ncol)) > limit:
+    while fit > 1 and math.prod(size(fit)) > limit:
         fit = int(fit * 0.9)
-    raise ConfigError(f"a picture of {n:,} images of {h}x{w} would be {width:,}x{height:,} pixels, more than Pillow "
-                      f"opens again ({int(limit):,}); draw at most {fit:,} (-n {fit}), or write the array with "
-                      "-o samples.npy")
+    raise ConfigError(f"a picture of {n:,} {what} would be {width:,}x{height:,} pixels, more than Pillow opens "
+                      f"again ({int(limit):,}); {hint(fit)}")
+
+
+def check_grid(n: int, h: int, w: int, ncol: int | None = None) -> None:
+    """:func:`_too_large` for the grid of ``n`` images of ``h × w``, naming the largest ``n`` that fits."""
+    _too_large(n, lambda k: grid_size(k, h, w, ncol), f"images of {h}x{w}",
+               lambda fit: f"draw at most {fit:,} (-n {fit}), or write the array with -o samples.npy")
+
+
+def example_columns(n: int) -> int:
+    """Columns of :func:`save_examples`' grid of ``n`` examples per group: one row up to 16, then about √(2n), so
+    the rows of (input, reconstruction) pairs make a roughly square picture."""
+    return n if n <= 16 else max(16, math.ceil(math.sqrt(2 * n)))
+
+
+def check_examples(n: int, groups: int, h: int, w: int) -> None:
+    """:func:`_too_large` for :func:`save_examples` of ``groups`` groups of ``n`` images of ``h × w`` each."""
+    def size(k: int) -> tuple[int, int]:
+        ncol = example_columns(k)
+        return grid_size(groups * ncol * math.ceil(k / ncol), h, w, ncol)
+    _too_large(n, size, f"inputs of {h}x{w} with their reconstructions",
+               lambda fit: f"show at most {fit:,} (-n {fit})")
 
 
 def image_grid(x: torch.Tensor | np.ndarray, ncol: int | None = None, pad: int = 2, upscale: int | None = None
@@ -80,17 +115,20 @@ def rows_plot(rows: dict[str, np.ndarray], path: Path, max_rows: int = 8) -> Pat
 
 
 def save_examples(path: Path, groups: dict[str, torch.Tensor], ncol: int | None = None) -> Path:
-    """Write images as one grid (groups stacked row-wise, e.g. inputs above reconstructions) or, for tabular
-    data, the line-plot fallback. Returns the path written (``.png``)."""
+    """Write images as one grid or, for tabular data, the line-plot fallback. Several groups (e.g. inputs and
+    their reconstructions) are stacked: each row of ``ncol`` examples (default :func:`example_columns`) of the
+    first group above the same examples of the others. Returns the path written."""
     path = Path(path)
     first = next(iter(groups.values()))
     if first.ndim == 4 and first.shape[1] in (1, 3):
         if len(groups) == 1:
             image_grid(first, ncol).save(path)
         else:
-            ncol = ncol or len(first)
-            stacked = torch.cat([g[:ncol] for g in groups.values()])
-            image_grid(stacked, ncol=ncol).save(path)
+            ncol = ncol or example_columns(len(first))
+            blank = torch.ones(ncol, *first.shape[1:])  # fills the last row of each group (the canvas is white)
+            rows = [torch.cat([g[i:i + ncol].cpu(), blank[:max(0, i + ncol - len(g))]])
+                    for i in range(0, len(first), ncol) for g in groups.values()]
+            image_grid(torch.cat(rows), ncol=ncol).save(path)
         return path
     return rows_plot({k: v.cpu().numpy() for k, v in groups.items()}, path)
 
