@@ -120,7 +120,7 @@ def _bar(name: str, show: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A tqdm bar for one sampling metric and the ``progress(done, total)`` callback that moves it, or ``None``
     unless ``show`` and stderr is a terminal; the bar is closed however the metric ends."""
     bar = tqdm(desc=f"{name} score", unit="image", unit_scale=True, disable=None if show else True, leave=False,
-               dynamic_ncols=True, mininterval=0.5)
+               dynamic_ncols=True, mininterval=0.5, delay=0.5)  # delay: no "0 image" frame before the total
 
     def update(done: int, total: int) -> None:
         bar.total = total
