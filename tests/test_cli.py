@@ -342,3 +342,41 @@ def test_every_help_page_renders_without_escapes():
     assert len(found) > 20 and any(n == "shadowplay outliers" for n, _ in found)
     bad = [n for n, text in found if "%%" in text or "%(" in text]
     assert not bad, bad
+
+
+@pytest.mark.parametrize("args, option", [
+    (["study", "{study}", "--jobs", "0"], "--jobs/-j"),        # was a ValueError traceback from the runner
+    (["study", "{study}", "-j", "-1"], "--jobs/-j"),
+    (["train", "--data", "digits", "--runs-dir", "{runs}", "trainer.max_steps=1", "--nproc", "0"], "--nproc"),
+    (["train", "--data", "digits", "--runs-dir", "{runs}", "--nproc", "-1"], "--nproc"),  # was accepted: 1 process
+    (["resume", "{study}", "--nproc", "0"], "--nproc"),
+])
+def test_counts_of_jobs_and_processes_must_be_positive(tmp_path, capsys, args, option):
+    from shadowplay.cli import main
+    study = tmp_path / "study.yaml"
+    study.write_text("models: [{preset: vae}]\nmetrics: []\n")
+    assert main([a.format(study=study, runs=tmp_path / "runs") for a in args]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith(
+        f"error: argument {option}: expected a positive integer (1, 2, ...), got {args[-1]!r}")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "study").exists()
+
+
+def test_python_callers_get_the_same_refusal(tmp_path):
+    import shadowplay.api as sp
+    from shadowplay.errors import ConfigError
+    from shadowplay.study import StudyRunner, load_study
+    study = tmp_path / "study.yaml"
+    study.write_text("models: [{preset: vae}]\nmetrics: []\n")
+    for jobs in (0, -1):
+        with pytest.raises(ConfigError, match=f"--jobs must be a positive integer .*got {jobs}"):
+            sp.study(study, jobs=jobs, progress=False)
+        with pytest.raises(ConfigError, match="--jobs must be a positive integer"):
+            StudyRunner(load_study(study), jobs=jobs)
+    for nproc in (0, -1):
+        with pytest.raises(ConfigError, match=f"--nproc must be a positive integer .*got {nproc}"):
+            sp.train(data="digits", nproc=nproc, runs_dir=tmp_path / "runs", progress=False,
+                     overrides={"trainer.max_steps": 1})
+        with pytest.raises(ConfigError, match="--nproc must be a positive integer"):
+            sp.resume(tmp_path / "no_run", nproc=nproc)
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "study").exists()

@@ -51,7 +51,8 @@ def test_grid_expands_into_named_validated_runs(tmp_path):
     assert dip.model.preset == "dip_vae_i" and dip.objective.extra == {"lambda_od": 2.5}
     assert dip.trainer.lr == 3e-4 and dip.trainer.seed == 2 and dip.data.n_samples == 320
     assert spec.runs[2].config.objective.beta == 4.0
-    assert load_study(_write(tmp_path, {"models": [{"preset": "vae"}], "metrics": "all"})).metrics[-1] == "factor_vae"
+    all_metrics = load_study(_write(tmp_path, {"base": BASE, "models": [{"preset": "vae"}], "metrics": "all"}))
+    assert all_metrics.metrics[-1] == "factor_vae"
 
 
 def test_runs_over_seeds_share_one_test_set(tmp_path):
@@ -178,3 +179,42 @@ def test_a_typo_in_net_or_likelihood_fails_when_the_study_file_is_read(tmp_path)
         f.write_text(f"models:\n  - {{preset: vae, {key}: {value}}}\n")
         with pytest.raises(ConfigError, match=f"model.{key}='{value}' is not one of auto"):
             load_study(f)
+
+
+DIGITS = {"data": {"source": "digits", "n_samples": 300}, "model": {"latent_dim": 3, "hidden": [32]},
+          "trainer": {"max_steps": 5, "batch_size": 32}}
+
+
+@pytest.mark.parametrize("doc, match", [
+    ({"base": DIGITS, "metrics": ["mig"]}, "metric mig needs ground-truth factors, and the data 'digits' "
+                                           r"\(run beta_vae-beta1-s0\) have none"),
+    ({"base": DIGITS}, "the default metrics mig, dci need ground-truth factors.*set `metrics: \\[\\]`"),
+    ({"base": DIGITS, "metrics": "all"}, "metrics mig, sap, .*factor_vae need ground-truth factors"),
+    ({"base": BASE, "metrics": ["mig"], "models": [{"preset": "beta_vae", "beta": [1]},  # one entry's own data
+                                                   {"preset": "vae", "data.source": "digits"}]},
+     r"metric mig needs .* 'digits' \(run vae-sourcedigits-s0\)"),
+    ({"base": {**BASE, "data": {"source": "{factors_npz}"}}, "metrics": ["mig", "factor_vae"]},
+     "factor_vae samples its own observations from a ground-truth generator, and the data .*factors.npz.* have "
+     r"none \(.*appears more than once"),
+])
+def test_metrics_the_data_cannot_give_fail_before_anything_trains(tmp_path, doc, match):
+    """A study with `metrics: [mig]` on digits trained every run and failed only at the evaluate step."""
+    rng = np.random.default_rng(0)  # images with integer factors, but not every combination of them
+    np.savez(tmp_path / "factors.npz", x=rng.random((40, 8)).astype(np.float32), factors=rng.integers(0, 3, (40, 2)))
+    doc = json.loads(json.dumps({"models": [{"preset": "beta_vae", "beta": [1, 4]}], "seeds": [0], **doc})
+                     .replace("{factors_npz}", str(tmp_path / "factors.npz")))
+    with pytest.raises(ConfigError, match=match):
+        api.study(_write(tmp_path, doc), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["factors.npz", "study.yaml"]  # no output, no run folder
+
+
+def test_metrics_on_data_with_factors_pass_and_empty_metrics_need_none(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "f.npz", x=rng.random((40, 8)).astype(np.float32), factors=rng.integers(0, 3, (40, 2)))
+    assert load_study(_write(tmp_path, {"base": {"data": {"source": str(tmp_path / "f.npz")}}, "metrics": ["mig"],
+                                        "models": [{"preset": "vae"}]})).metrics == ("mig",)
+    assert load_study(_write(tmp_path, {"base": DIGITS, "metrics": [], "models": [{"preset": "vae"}]})).metrics == ()
+    # a data file this machine cannot see (e.g. only on a Ray cluster's shared disk) is left to the evaluate step
+    far = load_study(_write(tmp_path, {"base": {"data": {"source": "/cluster/only/dsprites.npz"}},
+                                       "metrics": ["mig", "beta_vae"], "models": [{"preset": "vae"}]}))
+    assert far.metrics == ("mig", "beta_vae")

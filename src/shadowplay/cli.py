@@ -255,13 +255,13 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
     c.arg("--precision", choices=tuple(PRECISIONS), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
     c.arg("--compile", action="store_true", help="torch.compile the nets (eager fallback with a warning)")
-    c.arg("--nproc", type=int, help="train on N local processes with DDP (torchrun)")
+    c.arg("--nproc", type=_positive_int, help="train on N local processes with DDP (torchrun)")
     c.new_run("run folder name (default <model>-<data>-<time>)")
 
     c = _Command(sub, "resume", api.resume, _show_run, help="continue a run from its last checkpoint")
     c.run().arg("overrides", nargs="*", metavar="KEY=VALUE", help="trainer.* changes, e.g. trainer.epochs=50")
     c.arg("--data", help="where the run's data are now, if they moved (a built-in name or a path)")
-    c.arg("--nproc", type=int, help="continue on N local processes with DDP (torchrun)")
+    c.arg("--nproc", type=_positive_int, help="continue on N local processes with DDP (torchrun)")
     c.no_progress()
 
     c = _Command(sub, "sample", api.sample, _show_picture("samples_path"),
@@ -287,7 +287,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                              "step, --jobs at a time), then write results.csv, summary.csv and plots. Started "
                              "again after a kill, it skips finished runs and resumes the others.")
     c.arg("study", help="study YAML (base config, models grid, seeds, metrics, output)")
-    c.arg("--jobs", "-j", type=int, help="runs at once")
+    c.arg("--jobs", "-j", type=_positive_int, help="runs at once")
     c.arg("--output", help="output folder (default: the file's `output`, else a folder named after it)")
     c.arg("--launcher", choices=("local", "ray"), help="child processes, or one Ray task per run step "
                                                        "(pip install 'shadowplay[ray]')")
@@ -308,9 +308,13 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--max-rows", type=int, help="decoder rows per pass (memory bound)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--metrics", help=f"disentanglement metrics, comma-separated ({','.join(METRIC_NAMES)}) or all; needs "
-                            "data with factors; adds mi_matrix.png")
+                            "data with factors; adds mi_matrix.png. The sampling scores beta_vae and factor_vae are "
+                            "the slow ones (defaults of the papers: 10000 training and 5000 evaluation points, "
+                            "minutes on a CPU); cut them with --metric-options")
     c.arg("--metric-options", type=json.loads,
-          help='JSON of per-metric keyword arguments, e.g. \'{"factor_vae": {"n_train": 2000}}\'')
+          help='JSON of per-metric keyword arguments, e.g. \'{"beta_vae": {"n_train": 2000, "n_eval": 1000}, '
+               '"factor_vae": {"n_train": 2000}}\' (fewer points: faster, noisier, not comparable with '
+               'published numbers)')
     c.no_progress()
 
     c = _Command(sub, "traverse", api.traverse, _show_traversal,
@@ -448,6 +452,17 @@ def _int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated class numbers such as 5,7,9, got {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    """A count of processes or jobs: ``0``, ``-1`` or ``two`` is a usage error naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1, 2, ...), got {text!r}")
+    return value
 
 
 # ------------------------------------------------------------------ outliers

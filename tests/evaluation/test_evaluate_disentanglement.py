@@ -67,3 +67,54 @@ def test_sampling_metrics_need_a_generator():
         resolve_metric_names(["factor_vae"], sampling_available=False)
     with pytest.raises(ConfigError, match="unknown metric 'migg'"):
         resolve_metric_names(["migg"], sampling_available=True)
+
+
+def test_progress_drives_one_bar_per_sampling_metric_without_changing_scores(monkeypatch):
+    """`evaluate --metrics` on dSprites ran for minutes in silence: each sampling metric now moves a bar to its total
+    (a fake tqdm here, since pytest's stderr is not a terminal and the real bar stays quiet there)."""
+    from shadowplay.data import groundtruth_for
+    from shadowplay.evaluation import disentanglement as mod
+
+    bars = []
+
+    class FakeBar:
+        def __init__(self, disable=None, **kw):
+            self.disable, self.desc, self.n, self.total, self.closed = bool(disable), kw["desc"], 0, None, False
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(mod, "tqdm", FakeBar)
+    gt = groundtruth_for("dsprites")
+    rng = np.random.default_rng(0)
+    factors = gt.sample_factors(200, rng)
+    weights = rng.standard_normal((64 * 64, 3))
+
+    def encode(x):
+        return x.reshape(len(x), -1).double().numpy() @ weights
+    codes = encode(gt.observations(factors))
+    options = {k: SMALL[k] for k in ("beta_vae", "factor_vae")}
+    args = (codes, factors, ["mig", "beta_vae", "factor_vae"], 0, (), gt, encode, options)
+    shown = disentanglement_metrics(*args, progress=True)
+    assert [b.desc for b in bars] == ["beta_vae score", "factor_vae score"] and all(b.closed for b in bars)
+    assert [b.n for b in bars] == [b.total for b in bars] == [2 * 16 * 60, 200 + 16 * 60]
+    bars.clear()
+    quiet = disentanglement_metrics(*args, progress=False)
+    assert all(b.disable and b.n == 0 for b in bars)
+    assert json.dumps(quiet.results, sort_keys=True) == json.dumps(shown.results, sort_keys=True)
+
+
+def test_evaluate_help_documents_metric_options_and_the_slow_scores():
+    """`evaluate --help` named neither the cost of the sampling scores nor how to cut it."""
+    import argparse
+
+    from shadowplay.cli import build_parser
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help for a in sub.choices["evaluate"]._actions}
+    assert "beta_vae and factor_vae are the slow ones" in helps["metrics"] and "--metric-options" in helps["metrics"]
+    example = helps["metric_options"].split("e.g. ", 1)[1].split("'")[1]
+    assert json.loads(example)["beta_vae"] == {"n_train": 2000, "n_eval": 1000}  # the example is valid JSON

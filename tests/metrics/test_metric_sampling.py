@@ -56,3 +56,24 @@ def test_bad_data_and_encoder(toy_data):
         factor_vae_score(toy_data, lambda x: np.zeros((1, 3)), **FACTOR)
     with pytest.raises(MetricError, match="NaN"):
         beta_vae_score(toy_data, lambda x: torch.full((len(x), 3), float("nan")), **BETA)
+
+
+@pytest.mark.parametrize("metric, options, total", [
+    (beta_vae_score, BETA, 2 * 16 * (300 + 200)),           # two sides of batch_size pairs per example
+    (factor_vae_score, FACTOR, 1000 + 16 * (300 + 200))])   # the variance estimate, then batch_size per vote
+def test_progress_counts_every_encoded_observation_and_changes_nothing(toy_data, metric, options, total):
+    mixing = np.array([[1.0, 0.6, 0.0], [0.0, 1.0, 0.6], [0.6, 0.0, 1.0]])
+    encode = toy_data.identity_encoder(mixing=mixing)
+    calls = []
+    with_bar = metric(toy_data, encode, seed=3, encode_batch_size=100, progress=lambda d, t: calls.append((d, t)),
+                      **options).as_dict()
+    without = metric(toy_data, encode, seed=3, encode_batch_size=100, **options).as_dict()
+    assert with_bar == without
+    done = [d for d, _ in calls]
+    assert len(calls) > 10 and {t for _, t in calls} == {total}
+    assert done == sorted(done) and done[-1] == total and all(0 < d <= total for d in done)
+
+
+def test_progress_must_be_callable(toy_data):
+    with pytest.raises(MetricError, match="progress must be a callable"):
+        beta_vae_score(toy_data, toy_data.identity_encoder(), progress=True, **BETA)

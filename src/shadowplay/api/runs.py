@@ -85,12 +85,19 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     extra = _overrides(overrides)
     if extra:
         cfg = set_keys(cfg, extra)
+    _check_nproc(nproc)
     if nproc > 1:  # every rank loads and checks the data before rank 0 creates the folder
         check_precision(cfg.trainer.precision, resolve_device(cfg.trainer.device))
         path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress,
                           name=name or default_name(cfg.model.preset, cfg.data.source))
         return run_on_disk(path, cfg)
     return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
+
+
+def _check_nproc(nproc: Any) -> None:
+    """``nproc`` counts processes: 0 or -1 used to train on one process without a word."""
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise ConfigError(f"--nproc must be a positive integer (processes), got {nproc!r}")
 
 
 def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *, data: str | None = None,
@@ -100,6 +107,7 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
 
     ``overrides`` may extend the budget (``trainer.epochs=50``); keys that change the model or data are refused.
     """
+    _check_nproc(nproc)
     folder = open_run(run)
     cfg = folder.config
     items = _overrides(overrides)

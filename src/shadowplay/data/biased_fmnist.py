@@ -67,7 +67,7 @@ def _dataset(x: torch.Tensor, y: torch.Tensor, fine: torch.Tensor, inverted: tor
                    meta=meta)
 
 
-@register_source("biased-fmnist")
+@register_source("biased-fmnist", factors=True)
 def load_biased_fmnist(options: SourceOptions) -> DataSplits:
     """Train/val biased as in the module docstring; test = every test image plain and inverted (20,000 rows).
 

@@ -193,16 +193,16 @@ def make_dataset(name: str, options: SourceOptions) -> Dataset:
                    meta={"groundtruth": name})
 
 
-@register_source("dsprites")
+@register_source("dsprites", factors=True)
 def load_dsprites(options: SourceOptions) -> Dataset:
     return make_dataset("dsprites", options)
 
 
-@register_source("color-dsprites")
+@register_source("color-dsprites", factors=True)
 def load_color_dsprites(options: SourceOptions) -> Dataset:
     return make_dataset("color-dsprites", options)
 
 
-@register_source("noisy-dsprites")
+@register_source("noisy-dsprites", factors=True)
 def load_noisy_dsprites(options: SourceOptions) -> Dataset:
     return make_dataset("noisy-dsprites", options)

@@ -28,6 +28,7 @@ from .base import Dataset, SourceOptions, validate_tensor
 
 ARRAY_KEYS = ("x", "images", "data")
 LABEL_KEYS = ("labels", "y")
+FACTORS_KEY = "factors"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _CHANNELS = (1, 3, 4)
 
@@ -117,6 +118,16 @@ def load_npy(path: Path) -> Dataset:
     return Dataset(name=path.stem, x=x, value_range=value_range, finite=True)  # array_to_tensor scanned x
 
 
+def npz_has_factors(path: Path) -> bool:
+    """Whether the ``.npz`` at ``path`` holds the ground-truth ``factors`` that :func:`load_npz` reads; only the
+    archive's index is read."""
+    npz = load_numpy(path)
+    if isinstance(npz, np.ndarray):
+        return False
+    with npz:
+        return FACTORS_KEY in npz.files
+
+
 def load_npz(path: Path) -> Dataset:
     """Key ``x`` (or ``images``/``data``), optional ``labels``/``y`` ``(N,)``, ``factors`` ``(N, F)``,
     ``groups`` ``(N,)`` and ``factor_names`` ``(F,)`` strings."""
@@ -143,8 +154,8 @@ def load_npz(path: Path) -> Dataset:
         labels = None if label_key is None else _int_column(get(label_key), str(path), label_key, n, 1)
         groups = None if "groups" not in keys else _int_column(get("groups"), str(path), "groups", n, 1)
         factors, names, sizes = None, (), ()
-        if "factors" in keys:
-            factors = _int_column(get("factors"), str(path), "factors", n, 2)
+        if FACTORS_KEY in keys:
+            factors = _int_column(get(FACTORS_KEY), str(path), FACTORS_KEY, n, 2)
             sizes = tuple(int(s) + 1 for s in factors.max(0).values)
             names = tuple(f"factor_{i}" for i in range(len(sizes)))
         if "factor_names" in keys:

@@ -13,20 +13,37 @@ from typing import Callable
 
 from ..errors import DataError
 from .base import Dataset, DataSplits, SourceOptions, split_dataset
-from .files import load_path
+from .files import load_path, npz_has_factors
 
-__all__ = ["SourceOptions", "Source", "register_source", "source_names", "load_data"]  # SourceOptions: re-exported
+__all__ = ["SourceOptions", "Source", "register_source", "source_names", "load_data",
+           "has_factors"]  # SourceOptions: re-exported
 
 
 Source = Callable[[SourceOptions], "Dataset | DataSplits"]
 _SOURCES: dict[str, Source] = {}
+_FACTORS: dict[str, bool] = {}
 
 
-def register_source(name: str) -> Callable[[Source], Source]:
+def register_source(name: str, factors: bool = False) -> Callable[[Source], Source]:
+    """Register a source under ``name``; ``factors``: its datasets carry ground-truth factors (read by
+    :func:`has_factors`, so a study refuses factor metrics on other data before it trains anything)."""
     def deco(fn: Source) -> Source:
         _SOURCES[name] = fn
+        _FACTORS[name] = factors
         return fn
     return deco
+
+
+def has_factors(source: str) -> bool | None:
+    """Whether the data of ``source`` carry ground-truth factors, told without loading them: a built-in source
+    declares it when it registers; of the file formats only an ``.npz`` can hold them (its ``factors`` array, read
+    from the archive's index). ``None`` when a path is not on this machine: only loading the data can tell."""
+    if source in _SOURCES:
+        return _FACTORS[source]
+    path = Path(source).expanduser()
+    if not path.exists():
+        return None
+    return path.is_file() and path.suffix.lower() == ".npz" and npz_has_factors(path)
 
 
 def source_names() -> list[str]:

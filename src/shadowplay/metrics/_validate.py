@@ -256,12 +256,33 @@ def check_groundtruth(data: Any) -> tuple[int, ...]:
     return sizes
 
 
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: a sampling metric has encoded ``done`` of the ``total`` observations it will encode."""
+
+
+def progress_ticker(progress: Progress | None, total: int) -> Callable[[int], None] | None:
+    """A ``tick(n)`` that adds ``n`` encoded observations and reports ``progress(done, total)``; ``None`` without
+    ``progress``. Reporting reads nothing back, so it cannot change a result."""
+    if progress is None:
+        return None
+    if not callable(progress):
+        raise MetricError(f"progress must be a callable progress(done, total), got {type(progress).__name__}")
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+    return tick
+
+
 def encode_factors(data: Any, encode: Callable[[torch.Tensor], Any], factors: np.ndarray,
-                   batch_size: int) -> np.ndarray:
+                   batch_size: int, tick: Callable[[int], None] | None = None) -> np.ndarray:
     """Observations for ``(n, F)`` factors, encoded ``batch_size`` at a time under ``torch.no_grad()``.
 
     Returns ``(n, L)`` float64 codes. ``encode`` maps a float32 ``(b, *observation_shape)`` tensor to ``(b, L)``
-    codes (numpy or torch). Nothing here draws random numbers.
+    codes (numpy or torch). Nothing here draws random numbers. ``tick(b)`` (from :func:`progress_ticker`), when
+    given, is called after each batch of ``b`` observations.
     """
     if not callable(encode):
         raise MetricError(f"encode must be a callable mapping observations to codes, got {type(encode).__name__}")
@@ -278,6 +299,8 @@ def encode_factors(data: Any, encode: Callable[[torch.Tensor], Any], factors: np
         if chunks and z.shape[1] != chunks[0].shape[1]:
             raise MetricError(f"encode returned {z.shape[1]} code dimensions, earlier {chunks[0].shape[1]}")
         chunks.append(z)
+        if tick is not None:
+            tick(len(part))
     return np.concatenate(chunks, axis=0)
 
 

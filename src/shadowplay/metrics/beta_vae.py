@@ -19,6 +19,9 @@ side, ``data.sample_factors(batch_size, rng)`` for the b side (whose column k is
 Encoding consumes no random numbers, so the result does not depend on ``encode_batch_size``; the classifier gets
 ``random_state=seed``. ``encode`` is called under ``torch.no_grad()`` on at most ``encode_batch_size``
 observations at a time, so memory stays bounded whatever ``n_train``.
+
+Cost: ``2 · batch_size · (n_train + n_eval)`` encoded observations (1.92 million with the defaults), which is why
+``progress(done, total)`` can be given to follow it; it only reports and never changes the result.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from ._validate import (SKLEARN_VERSION, MetricError, ResultMixin, check_groundtruth, encode_factors, make_rng,
-                        sample_factors)
+from ._validate import (SKLEARN_VERSION, MetricError, Progress, ResultMixin, check_groundtruth, encode_factors,
+                        make_rng, progress_ticker, sample_factors)
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class BetaVAEResult(ResultMixin):
 
 
 def _examples(data: Any, encode: Callable, rng: np.random.Generator, sizes: tuple[int, ...], n_points: int,
-              batch_size: int, encode_batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+              batch_size: int, encode_batch_size: int, tick: Callable[[int], None] | None
+              ) -> tuple[np.ndarray, np.ndarray]:
     """``n_points`` examples: features ``(n_points, L)`` and labels ``(n_points,)``, in the documented rng order."""
     per_chunk = max(1, encode_batch_size // (2 * batch_size))
     feats, labels = [], np.empty(n_points, dtype=np.int64)
@@ -64,7 +68,7 @@ def _examples(data: Any, encode: Callable, rng: np.random.Generator, sizes: tupl
             labels[start + i] = k
             side_a.append(a)
             side_b.append(b)
-        z = encode_factors(data, encode, np.concatenate(side_a + side_b), encode_batch_size)
+        z = encode_factors(data, encode, np.concatenate(side_a + side_b), encode_batch_size, tick)
         half = m * batch_size
         diff = np.abs(z[:half] - z[half:]).reshape(m, batch_size, -1)
         feats.append(diff.mean(axis=1))
@@ -72,7 +76,8 @@ def _examples(data: Any, encode: Callable, rng: np.random.Generator, sizes: tupl
 
 
 def beta_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_size: int = 64, n_train: int = 10000,
-                   n_eval: int = 5000, seed: int = 0, encode_batch_size: int = 1024) -> BetaVAEResult:
+                   n_eval: int = 5000, seed: int = 0, encode_batch_size: int = 1024,
+                   progress: Progress | None = None) -> BetaVAEResult:
     """β-VAE score of an encoder on a ground-truth dataset.
 
     Args:
@@ -83,6 +88,8 @@ def beta_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_size:
         n_train, n_eval: examples to train and to evaluate the classifier (reference: 10,000 and 5,000).
         seed: seeds the one PCG64 stream (see the module docstring for the call order) and the classifier.
         encode_batch_size: most observations passed to ``encode`` at once.
+        progress: called as ``progress(done, total)`` after each encoded batch, counting observations
+            (``total = 2 · batch_size · (n_train + n_eval)``); for a progress bar, it does not change the result.
 
     Returns:
         :class:`BetaVAEResult`; ``score`` is the evaluation accuracy, chance is 1 / F.
@@ -93,12 +100,13 @@ def beta_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_size:
         if value < 1:
             raise MetricError(f"{name} must be a positive integer, got {value}")
     rng = make_rng(seed)
-    x_train, y_train = _examples(data, encode, rng, sizes, n_train, batch_size, encode_batch_size)
+    tick = progress_ticker(progress, 2 * batch_size * (n_train + n_eval))
+    x_train, y_train = _examples(data, encode, rng, sizes, n_train, batch_size, encode_batch_size, tick)
     if len(np.unique(y_train)) < 2:
         raise MetricError(f"all {n_train} training examples share one factor; increase n_train")
     model = LogisticRegression(random_state=seed).fit(x_train, y_train)
     train_acc = float(np.mean(model.predict(x_train) == y_train))
-    x_eval, y_eval = _examples(data, encode, rng, sizes, n_eval, batch_size, encode_batch_size)
+    x_eval, y_eval = _examples(data, encode, rng, sizes, n_eval, batch_size, encode_batch_size, tick)
     eval_acc = float(np.mean(model.predict(x_eval) == y_eval))
     return BetaVAEResult(score=eval_acc, train_accuracy=train_acc, eval_accuracy=eval_acc, n_train=int(n_train),
                          n_eval=int(n_eval), batch_size=int(batch_size), seed=int(seed))

@@ -23,6 +23,9 @@ n_variance_estimate, rng)``; then for each training vote and then each evaluatio
 and ``data.sample_factors(batch_size, rng)`` (column k is then set to the first row's value). Encoding draws
 nothing, so ``encode_batch_size`` (the most observations passed to ``encode`` at once, under
 ``torch.no_grad()``) does not change the result.
+
+Cost: ``n_variance_estimate + batch_size · (n_train + n_eval)`` encoded observations (970,000 with the defaults);
+``progress(done, total)`` can be given to follow it and never changes the result.
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ._validate import (SKLEARN_VERSION, MetricError, ResultMixin, check_groundtruth, dead_mask, encode_factors,
-                        frozen, make_rng, sample_factors)
+from ._validate import (SKLEARN_VERSION, MetricError, Progress, ResultMixin, check_groundtruth, dead_mask,
+                        encode_factors, frozen, make_rng, progress_ticker, sample_factors)
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ class FactorVAEResult(ResultMixin):
 
 
 def _votes(data: Any, encode: Callable, rng: np.random.Generator, sizes: tuple[int, ...], n_points: int,
-           batch_size: int, scale: np.ndarray, active: np.ndarray, encode_batch_size: int) -> np.ndarray:
+           batch_size: int, scale: np.ndarray, active: np.ndarray, encode_batch_size: int,
+           tick: Callable[[int], None] | None) -> np.ndarray:
     """``(F, L)`` vote counts from ``n_points`` fixed-factor batches, in the documented rng order."""
     votes = np.zeros((len(sizes), len(scale)), dtype=np.int64)
     per_chunk = max(1, encode_batch_size // batch_size)
@@ -77,7 +81,7 @@ def _votes(data: Any, encode: Callable, rng: np.random.Generator, sizes: tuple[i
             f[:, k] = f[0, k]
             ks.append(k)
             batches.append(f)
-        z = encode_factors(data, encode, np.concatenate(batches), encode_batch_size)
+        z = encode_factors(data, encode, np.concatenate(batches), encode_batch_size, tick)
         z = z[:, active] / scale[active]
         local_var = z.reshape(m, batch_size, -1).var(axis=1, ddof=1)
         winners = active[np.argmin(local_var, axis=1)]
@@ -92,7 +96,8 @@ def _accuracy(votes: np.ndarray, classifier: np.ndarray) -> float:
 
 def factor_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_size: int = 64, n_train: int = 10000,
                      n_eval: int = 5000, n_variance_estimate: int = 10000, prune_threshold: float = 0.05,
-                     seed: int = 0, encode_batch_size: int = 1024) -> FactorVAEResult:
+                     seed: int = 0, encode_batch_size: int = 1024, progress: Progress | None = None
+                     ) -> FactorVAEResult:
     """FactorVAE score of an encoder on a ground-truth dataset.
 
     Args:
@@ -104,6 +109,9 @@ def factor_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_siz
         prune_threshold: dimensions with global std below this are ignored (study setting 0.05, code units).
         seed: seeds the one PCG64 stream (see the module docstring for the call order).
         encode_batch_size: most observations passed to ``encode`` at once.
+        progress: called as ``progress(done, total)`` after each encoded batch, counting observations
+            (``total = n_variance_estimate + batch_size · (n_train + n_eval)``; when every dimension is pruned the
+            votes are skipped and ``done`` stops short of it); it does not change the result.
 
     Returns:
         :class:`FactorVAEResult`.
@@ -117,7 +125,9 @@ def factor_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_siz
     if prune_threshold < 0:
         raise MetricError(f"prune_threshold must be >= 0, got {prune_threshold}")
     rng = make_rng(seed)
-    codes = encode_factors(data, encode, sample_factors(data, n_variance_estimate, rng, sizes), encode_batch_size)
+    tick = progress_ticker(progress, n_variance_estimate + batch_size * (n_train + n_eval))
+    codes = encode_factors(data, encode, sample_factors(data, n_variance_estimate, rng, sizes), encode_batch_size,
+                           tick)
     std = codes.std(axis=0, ddof=1)
     active = np.flatnonzero(~dead_mask(codes) & (std >= prune_threshold))
     common = dict(global_std=frozen(std), prune_threshold=float(prune_threshold), n_train=int(n_train),
@@ -128,9 +138,9 @@ def factor_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_siz
                                note=f"every code dimension has std below prune_threshold={prune_threshold} "
                                     f"(or is constant): no dimension can vote, score set to 0", **common)
     args = (data, encode, rng, sizes)
-    train_votes = _votes(*args, n_train, batch_size, std, active, encode_batch_size)
+    train_votes = _votes(*args, n_train, batch_size, std, active, encode_batch_size, tick)
     classifier = np.argmax(train_votes, axis=0)
-    eval_votes = _votes(*args, n_eval, batch_size, std, active, encode_batch_size)
+    eval_votes = _votes(*args, n_eval, batch_size, std, active, encode_batch_size, tick)
     train_acc, eval_acc = _accuracy(train_votes, classifier), _accuracy(eval_votes, classifier)
     train_votes.setflags(write=False)
     return FactorVAEResult(score=eval_acc, train_accuracy=train_acc, eval_accuracy=eval_acc,

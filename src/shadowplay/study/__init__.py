@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..errors import ConfigError
 from .aggregate import collect, summarize, table, write_outputs
-from .runner import RunRecord, StudyRunner, training_state
+from .runner import RunRecord, StudyRunner, check_jobs, training_state
 from .spec import StudyRun, StudySpec, load_study, run_name
 
 
@@ -36,6 +36,7 @@ def run_study(path: str | Path, jobs: int = 1, output: str | Path | None = None,
               ) -> StudyResult:
     """Run (or finish) the study in ``path``; see the module docstring. ``launcher="ray"`` runs each step as a Ray
     task (``study/ray_launcher.py``), on a local instance or on the cluster at ``address``."""
+    check_jobs(jobs)  # before the study file is read or a Ray instance starts
     if launcher not in ("local", "ray"):
         raise ConfigError(f"--launcher must be local or ray, got {launcher!r}")
     if address and launcher != "ray":

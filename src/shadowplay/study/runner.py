@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import save_yaml
-from ..errors import CheckpointError, ShadowplayError
+from ..errors import CheckpointError, ConfigError, ShadowplayError
 from ..run import RunFolder
 from .children import ENV as CHILD_ENV
 from .evaluate_step import evaluate_command, read_metrics_output
@@ -99,14 +99,19 @@ class _Lock:
         self.path.unlink(missing_ok=True)
 
 
+def check_jobs(jobs: Any) -> None:
+    """``jobs`` is how many runs go at once: a positive integer (0 or -1 was a traceback)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer (runs at once), got {jobs!r}")
+
+
 class StudyRunner:
     """Schedules every run's steps as child processes, at most ``jobs`` at once."""
 
     def __init__(self, spec: StudySpec, jobs: int = 1, log: Callable[[str], None] = print,
                  evaluate_step: Callable[[StudySpec, StudyRun, Path], list[str]] | None = None,
                  launcher: Any = None):
-        if jobs < 1:
-            raise ValueError(f"--jobs must be >= 1, got {jobs}")
+        check_jobs(jobs)
         self.spec, self.jobs, self.log = spec, jobs, log
         self.evaluate_step = evaluate_step or evaluate_command
         self.out = spec.output if launcher is None else Path(spec.output).resolve()  # Ray workers' cwd differs

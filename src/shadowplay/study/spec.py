@@ -18,7 +18,9 @@ A model entry's plain keys are ``objective`` or ``model`` fields (``beta``, ``tc
 …); any other config key is written in full (``trainer.lr``); ``extra.<key>`` sets one entry of
 ``objective.extra``. A list sweeps its values, except for the tuple-valued ``model.hidden``/``model.channels`` where
 a list of lists sweeps. Each grid point × seed is one run named deterministically from its values, e.g.
-``beta_vae-beta4-s0``; every run's config is resolved and validated before anything starts.
+``beta_vae-beta4-s0``; every run's config is resolved and validated before anything starts, and so is each
+metric against each run's data (``evaluate`` refuses metrics on data without ground-truth factors, and the
+sampling metrics on data without a ground-truth generator; the study says so before training anything).
 """
 
 from __future__ import annotations
@@ -33,13 +35,14 @@ from typing import Any
 import yaml
 
 from ..config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys
-from ..errors import ConfigError
-from ..data import SPLITS
-from ..metrics import METRIC_NAMES
+from ..errors import ConfigError, DataError
+from ..data import SPLITS, groundtruth_for, has_factors
+from ..metrics import METRIC_NAMES, SAMPLING_METRIC_NAMES
 from ..model import check_choices
 from ..objectives import check_preset
 
 TOP_KEYS = ("output", "base", "models", "seeds", "metrics", "evaluation")
+DEFAULT_METRICS = ("mig", "dci")
 EVAL_KEYS = ("seed", "split", "iw_samples", "options")
 _OBJECTIVE = {f.name for f in fields(ObjectiveConfig)}
 _MODEL = {f.name for f in fields(ModelConfig)} - {"preset"}
@@ -172,7 +175,8 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     dup = sorted({r.name for r in runs if sum(q.name == r.name for q in runs) > 1})
     if dup:
         raise ConfigError(f"{p}: the grid makes the run {dup[0]!r} more than once; remove the repeated entry")
-    metrics = _metrics(doc.get("metrics", ["mig", "dci"]), p)
+    metrics = _metrics(doc.get("metrics", list(DEFAULT_METRICS)), p)
+    _check_metrics_fit_data(runs, metrics, p, "metrics" not in doc)
     ev = doc.get("evaluation") or {}
     if not isinstance(ev, dict) or set(ev) - set(EVAL_KEYS):
         raise ConfigError(f"{p}: `evaluation` takes {', '.join(EVAL_KEYS)}, got {ev!r}")
@@ -201,3 +205,34 @@ def _metrics(value: Any, p: Path) -> tuple[str, ...]:
             raise ConfigError(f"{p}: unknown metric {n!r}" + (f"; did you mean {close[0]!r}?" if close else
                               f"; choose from {', '.join(METRIC_NAMES)} or all"))
     return tuple(names)
+
+
+def _check_metrics_fit_data(runs: list[StudyRun], metrics: tuple[str, ...], p: Path, default: bool) -> None:
+    """Refuse, before anything trains, a metric that the evaluate step would refuse on a run's data: every metric
+    needs ground-truth factors (``shadowplay.data.has_factors``), the sampling ones a ground-truth generator
+    (``groundtruth_for``). Data this machine cannot see (a path on a Ray cluster only) are left to the evaluate
+    step."""
+    if not metrics:
+        return
+    sampling = [m for m in metrics if m in SAMPLING_METRIC_NAMES]
+    first_run = {}
+    for run in runs:
+        first_run.setdefault(run.config.data.source, run.name)
+    for source, name in first_run.items():
+        if has_factors(source) is False:
+            what = ("the default metrics " if default else "metric " if len(metrics) == 1 else "metrics ") + \
+                ", ".join(metrics) + (" needs" if len(metrics) == 1 and not default else " need")
+            raise ConfigError(f"{p}: {what} ground-truth factors, and the data {source!r} (run {name}) have none; "
+                              "train on data with factors (dsprites, color-dsprites, noisy-dsprites, biased-fmnist "
+                              "or an .npz with a 'factors' array), or set `metrics: []` to compare likelihoods only")
+        npz = Path(source).suffix.lower() == ".npz"
+        if not sampling or (npz and not Path(source).expanduser().is_file()):
+            continue
+        try:
+            groundtruth_for(source)
+        except DataError as e:
+            what = ", ".join(sampling) + (" samples its" if len(sampling) == 1 else " sample their")
+            raise ConfigError(f"{p}: {what} own observations from a ground-truth generator, and the data "
+                              f"{source!r} (run {name}) have none{f' ({e})' if npz else ''}; use dsprites, "
+                              "color-dsprites, noisy-dsprites or an .npz of every factor combination, or drop "
+                              "them from `metrics`") from None
