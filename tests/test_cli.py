@@ -380,3 +380,14 @@ def test_python_callers_get_the_same_refusal(tmp_path):
         with pytest.raises(ConfigError, match="--nproc must be a positive integer"):
             sp.resume(tmp_path / "no_run", nproc=nproc)
     assert not (tmp_path / "runs").exists() and not (tmp_path / "study").exists()
+
+
+@pytest.mark.parametrize("text, says", [
+    ("{beta_vae: 1}", "not valid JSON (Expecting property name enclosed in double quotes at column 2)"),
+    ("[1]", "expected a JSON object"),  # was "invalid loads value" for the first, and accepted for the second
+])
+def test_metric_options_must_be_a_json_object(tmp_path, capsys, text, says):
+    from shadowplay.cli import main
+    assert main(["evaluate", str(tmp_path / "run"), "--metric-options", text]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and says in err.strip().splitlines()[-1]

@@ -311,7 +311,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                             "data with factors; adds mi_matrix.png. The sampling scores beta_vae and factor_vae are "
                             "the slow ones (defaults of the papers: 10000 training and 5000 evaluation points, "
                             "minutes on a CPU); cut them with --metric-options")
-    c.arg("--metric-options", type=json.loads,
+    c.arg("--metric-options", type=_json_object,
           help='JSON of per-metric keyword arguments, e.g. \'{"beta_vae": {"n_train": 2000, "n_eval": 1000}, '
                '"factor_vae": {"n_train": 2000}}\' (fewer points: faster, noisier, not comparable with '
                'published numbers)')
@@ -452,6 +452,18 @@ def _int_list(text: str) -> list[int]:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated class numbers such as 5,7,9, got {text!r}") from None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """``{"beta_vae": {"n_train": 2000}}`` → a dict; bad JSON is a usage error saying where it broke."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON ({exc.msg} at column {exc.colno}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"expected a JSON object such as '{{\"beta_vae\": {{\"n_train\": 2000}}}}', "
+                                         f"got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
