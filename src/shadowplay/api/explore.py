@@ -14,11 +14,11 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..explorer import Explorer, ExplorerServer
 from ..outliers import VAEOutlierDetector
 from ..run import RunFolder, open_run
-from ..workflow import Run, load_model, load_splits
+from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
 
 SPLITS = ("test", "train")  # the inputs a person may start from, in the order the page lists them
 
@@ -85,6 +85,10 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
                       "decode with the model and see the run's data. Use the default 127.0.0.1 unless you mean it",
                       ExposedExplorerWarning, stacklevel=2)
     folder = open_run(run)
+    if folder.config.data.source == ARRAY_SOURCE:  # the page lists the run's own inputs; such a run has none
+        raise DataError(f"{folder.path} was trained on arrays in memory (by a scikit-learn estimator or `outliers "
+                        "fit`), which a run does not keep, and the explorer starts from the run's own inputs; "
+                        "explore a run trained with `shadowplay train --data FILE` instead")
     model = load_model(folder, checkpoint, device)
     splits = load_splits(folder.config)
     explorer = Explorer(model, {s: splits.get(s) for s in SPLITS}, name=folder.path.name,

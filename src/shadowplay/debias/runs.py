@@ -147,9 +147,14 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
 def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str = "test", checkpoint: str = "last",
             out: str | Path | None = None) -> dict[str, AuditResult]:
     """Audit every run the same way; write a side-by-side table ``compare.md`` and bar chart ``compare.png`` into
-    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name."""
+    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` as for
+    :func:`audit_run`, except ``latent`` for several runs (their clusters come from different encoders)."""
     if len(runs) < 1:
         raise DebiasError("compare needs at least one run folder")
+    if groups == "latent" and len(runs) > 1:  # k-means of each run's own codes: cluster k differs between runs
+        raise DebiasError("--groups latent clusters each run's own codes, so cluster k of one run is not cluster k "
+                          "of another and their bars would not compare; compare on group or a factor name, and "
+                          "audit each run with --groups latent")
     paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
     audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint) for p in paths}
     out = Path(out) if out is not None else paths[0].parent / "debias-compare"
