@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from ..config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys
+from ..config import (DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys,
+                      yaml_problem)
 from ..errors import ConfigError
 from ..data import SPLITS
 from ..metrics import METRIC_NAMES
@@ -152,7 +153,7 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     try:
         doc = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p} is not valid YAML: {e}") from None
+        raise ConfigError(f"{p} is not valid YAML: {yaml_problem(e)}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{p}: a study file is a mapping with keys {', '.join(TOP_KEYS)}")
     for key in doc:
