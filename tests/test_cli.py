@@ -64,7 +64,9 @@ def errors(trained, tmp_path_factory, run_cli):
         "not a run folder": (["sample", str(d / "not_a_run")], "not a shadowplay run folder"),
         "existing run without --overwrite": (["train", "--no-progress", "--data", "digits", "--runs-dir",
                                               str(trained.parent), "--name", "r", *SMALL], "already exists"),
-        "corrupted checkpoint": (["sample", str(torn), "-o", str(d / "x.png")], "corrupted or truncated"),
+        # --checkpoint last: the run stopped by max_steps also has a (torn) best, whose fallback warning is a line
+        "corrupted checkpoint": (["sample", str(torn), "--checkpoint", "last", "-o", str(d / "x.png")],
+                                 "corrupted or truncated"),
         "NaN in .npy": (train + ["--data", str(d / "nan.npy")], "NaN"),
         "empty .npy": (train + ["--data", str(d / "empty.npy")], "empty"),
         "strings .npy": (train + ["--data", str(d / "strings.npy")], "not real numbers"),

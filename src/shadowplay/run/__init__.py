@@ -11,5 +11,5 @@ from .folder import (EvaluationFiles, OutlierFiles, RunFolder, TraversalFiles, c
 from .provenance import start_meta
 
 __all__ = ["Checkpoint", "latest_good", "read_checkpoint", "step_checkpoints", "write_checkpoint",
-           "EvaluationFiles", "OutlierFiles", "RunFolder", "TraversalFiles", "create_run", "default_name", "enclosing_run", "open_run", "run_path",
-           "start_meta"]
+           "EvaluationFiles", "OutlierFiles", "RunFolder", "TraversalFiles", "create_run", "default_name",
+           "enclosing_run", "open_run", "run_path", "start_meta"]
