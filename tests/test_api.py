@@ -82,6 +82,26 @@ def test_resume_extends_the_budget_but_not_the_model(digits_run, tmp_path):
     assert yaml.safe_load((copy / "config.yaml").read_text())["trainer"]["epochs"] == 3
 
 
+def test_resume_of_a_finished_run_suggests_a_budget_past_the_epoch_reached(digits_run, tmp_path):
+    import shutil
+    copy = tmp_path / "done"
+    shutil.copytree(digits_run.path, copy)  # 2 epochs done
+    with pytest.raises(ConfigError, match=r"epoch 2 of 1, .*trainer.epochs=4$"):  # was trainer.epochs=2: no epoch
+        sp.resume(copy, ["trainer.epochs=1"])
+    with pytest.raises(ConfigError, match=r"epoch 2 of 2, .*trainer.epochs=4$"):
+        sp.resume(copy)
+
+
+def test_resume_of_a_run_at_its_max_steps_says_how_to_go_on(tmp_path, tiny_flat):
+    run = sp.train(data=str(tiny_flat), model="vae", latent_dim=2, runs_dir=tmp_path, name="capped", progress=False,
+                   overrides=["model.hidden=[16]", "trainer.batch_size=64", "trainer.max_steps=2"])
+    # it resumed, trained nothing and printed the same result again
+    with pytest.raises(ConfigError, match=r"stopped at trainer.max_steps=2 \(step 2, epoch 0 of \d+\): nothing to "
+                                          r"resume.*trainer.max_steps=none$"):
+        sp.resume(run.path)
+    assert sp.resume(run.path, ["trainer.max_steps=3"], progress=False).result.step == 3
+
+
 def test_config_object_and_yaml_file_inputs(tmp_path, tiny_flat):
     cfg = load_config(None, ["model.preset=ae", "model.latent_dim=2", "trainer.max_steps=3", "model.hidden=[16]",
                              f"data.source={tiny_flat}"])

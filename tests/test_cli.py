@@ -48,6 +48,7 @@ def errors(trained, tmp_path_factory, run_cli):
     np.save(d / "empty.npy", np.zeros((0, 5), np.float32))
     np.save(d / "strings.npy", np.array([["a", "b"], ["c", "d"]]))
     np.save(d / "complex.npy", np.ones((4, 3), complex))
+    (d / "bad.yaml").write_text("trainer: [1,\n")
     (d / "not_a_run").mkdir()
     (d / "not_a_run" / "notes.txt").write_text("hello")
     torn = d / "torn"
@@ -63,12 +64,20 @@ def errors(trained, tmp_path_factory, run_cli):
         "not a run folder": (["sample", str(d / "not_a_run")], "not a shadowplay run folder"),
         "existing run without --overwrite": (["train", "--no-progress", "--data", "digits", "--runs-dir",
                                               str(trained.parent), "--name", "r", *SMALL], "already exists"),
-        "corrupted checkpoint": (["sample", str(torn), "-o", str(d / "x.png")], "corrupted or truncated"),
+        # --checkpoint last: the run stopped by max_steps also has a (torn) best, whose fallback warning is a line
+        "corrupted checkpoint": (["sample", str(torn), "--checkpoint", "last", "-o", str(d / "x.png")],
+                                 "corrupted or truncated"),
         "NaN in .npy": (train + ["--data", str(d / "nan.npy")], "NaN"),
         "empty .npy": (train + ["--data", str(d / "empty.npy")], "empty"),
         "strings .npy": (train + ["--data", str(d / "strings.npy")], "not real numbers"),
         "complex .npy": (train + ["--data", str(d / "complex.npy")], "not real numbers"),
-        "conv net on 8x8": (train + ["--data", "digits", "--net", "conv"], "--net mlp"),
+        "conv net on 8x8": (train + ["--data", "digits", "--net", "conv"],
+                            "--net mlp, or, for a folder of images, resize them with the override data.image_size=32"),
+        "misspelt run folder": (["sample", str(trained.parent / "r2")],
+                                f"run folder {str(trained.parent / 'r2')!r} does not exist; did you mean "
+                                f"{str(trained)!r}?"),
+        "a file inside a run": (["sample", str(trained / "config.yaml")], f"give the run folder itself: {trained}"),
+        "YAML error": (train + ["--config", str(d / "bad.yaml")], "line 2, column 1: expected the node content"),
         "cuda without a GPU": (train + ["--data", "digits", "--device", "cuda"], "no CUDA GPU"),
         "mps without MPS": (train + ["--data", "digits", "--device", "mps"], "--device mps is not available"),
         "missing data folder": (train + ["--data", str(d / "my_images") + "/"], "does not exist"),
@@ -88,7 +97,7 @@ def errors(trained, tmp_path_factory, run_cli):
 ERROR_CASES = ["unknown data source", "config typo", "missing config file", "missing run folder",
                "not a run folder", "existing run without --overwrite", "corrupted checkpoint", "NaN in .npy",
                "empty .npy", "strings .npy", "complex .npy", "conv net on 8x8", "cuda without a GPU", "mps without MPS",
-               "missing data folder",
+               "missing data folder", "misspelt run folder", "a file inside a run", "YAML error",
                "resume changing the model", "bad sample count"]
 
 
@@ -108,7 +117,9 @@ def test_failed_commands_leave_no_run_behind_and_do_not_touch_an_existing_one(er
 
 def test_debug_shows_the_traceback(cli, tmp_path):
     p = cli("--debug", "info", str(tmp_path / "nope"))
-    assert p.returncode != 0 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
+    # still the user's error: status 2 with the traceback (it was 1, a bug's status)
+    assert p.returncode == 2 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
+    assert p.stderr.strip().splitlines()[-1] == f"error: run folder {str(tmp_path / 'nope')!r} does not exist"
 
 
 def test_info_text_and_json(trained, cli):
@@ -168,7 +179,7 @@ def test_presets_lists_every_preset(cli):
 
 def test_debug_after_the_subcommand_shows_the_traceback(cli, tmp_path):
     p = cli("info", "--debug", str(tmp_path / "nope"))
-    assert p.returncode != 0 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
+    assert p.returncode == 2 and "Traceback" in p.stderr and "CheckpointError" in p.stderr
 
 
 @pytest.mark.parametrize("exc", [KeyError("factor_tc"), TypeError("unexpected keyword"), ValueError("plain"),
@@ -310,6 +321,19 @@ def test_a_run_on_a_relative_path_works_from_any_folder_and_after_a_move(tmp_pat
     (work / "tab.csv").write_text((other / "moved.csv").read_text())
     rc, _, err = cli_in(other, "reconstruct", run)
     assert rc == 0 and "warning: " in err and "has changed since this run was trained" in err
+
+
+def test_seed_help_says_which_seed_it_sets():
+    """--seed sets trainer.seed only; the split follows data.seed (docs/architecture.md, Config). The help claimed
+    it seeded the data split too."""
+    from shadowplay import api
+    from shadowplay.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for command in (sub.choices["train"], sub.choices["debias"]._actions[-1].choices["train"]):
+        seed = next(a for a in command._actions if a.dest == "seed")
+        assert seed.help.startswith("trainer.seed:") and "split follows data.seed" in seed.help
+    assert api.TRAIN_KEYS["seed"] == "trainer.seed"
 
 
 def test_every_option_of_every_command_has_help_text():

@@ -139,3 +139,40 @@ def test_unused_options_name_what_the_run_never_reads():
     resampled = set_keys(RunConfig(), {"debias.resample": "groups"}).to_dict()
     assert not any(k.startswith("debias.") for k in unused_options(resampled))
     assert set(unused_options(plain)) <= {f"{s}.{k}" for s, v in plain.items() for k in v}  # real keys only
+
+
+@pytest.mark.parametrize("key, closest", [
+    ("trainr.beta", "objective.beta"),      # a section typo and a key of another section (was: 'trainer.seed')
+    ("trainer.beta", "objective.beta"),     # was 'trainer.seed'
+    ("trainr.preset", "model.preset"),      # was 'trainer.progress'
+    ("objective.lr", "trainer.lr"),         # was 'objective.extra'
+    ("modl.epochs", "trainer.epochs"),      # was 'model.channels'
+    ("trainr.epochs", "trainer.epochs"),
+    ("epochs", "trainer.epochs")])
+def test_a_typo_in_the_section_is_matched_section_first(key, closest):
+    with pytest.raises(ConfigError, match=f"did you mean '{closest}'\\?$"):
+        load_config(None, [f"{key}=1"])
+
+
+def test_unknown_section_names_the_closest_section(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("trainr:\n  epochs: 3\n")
+    with pytest.raises(ConfigError, match=r"unknown config section 'trainr'; did you mean 'trainer'\?$"):
+        load_config(path)  # was: did you mean 'trainer.lr'?
+    with pytest.raises(ConfigError, match=r"no section 'trainr' \(did you mean 'trainer'\? its keys are epochs, "):
+        load_config(None, ["trainr.foo=1"])
+    with pytest.raises(ConfigError, match=r"the trainer section's keys are epochs, batch_size"):
+        load_config(None, ["trainer.foo=1"])
+    with pytest.raises(ConfigError, match=r"did you mean 'data.seed' or 'trainer.seed'\?"):
+        load_config(None, ["seed=1"])
+
+
+def test_a_yaml_error_keeps_its_line_and_column_on_one_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("trainer:\n  epochs: 3\nmodel: {latent_dim: 4\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(bad)
+    msg = str(e.value)
+    assert len(msg.splitlines()) == 1  # the CLI shows the first line only: the place must be on it
+    assert msg == (f"{bad} is not valid YAML: line 4, column 1: expected ',' or '}}', but got '<stream end>' "
+                   "(while parsing a flow mapping from line 3, column 8)")

@@ -250,7 +250,8 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--epochs", type=int, help="passes over the training split")
     c.arg("--batch-size", type=int, help="examples per step")
     c.arg("--lr", type=float, help="learning rate")
-    c.arg("--seed", type=int, help="seed of weights, data split and noise")
+    c.arg("--seed", type=int, help="trainer.seed: weights, data order and sampling noise (the train/val/test "
+                                "split follows data.seed)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
     c.arg("--precision", choices=tuple(PRECISIONS), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
@@ -401,7 +402,8 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
     c.arg("--epochs", type=int, help="passes over the training split")
     c.arg("--net", choices=("auto", *NETS), help="encoder/decoder family")
-    c.arg("--seed", type=int, help="seed of weights, data split and noise")
+    c.arg("--seed", type=int, help="trainer.seed: weights, data order and sampling noise (the split follows "
+                                "data.seed)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.new_run()
 
@@ -646,8 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not raise again
         return 141
     except USER_ERRORS as e:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback too, but still the user's error: status 2, not a bug's 1
+            traceback.print_exc()
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {msg}", file=sys.stderr)
         return 2

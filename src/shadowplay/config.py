@@ -128,12 +128,60 @@ _RENAMED = {"objective.gamma": "objective.gamma meant a different weight in each
                                "objective.dimwise_kl_weight (beta_tcvae), objective.extra.lambda_od (dip_vae_*)"}
 
 
-def _unknown(key: str) -> ConfigError:
+def _section_meant(section: str) -> str | None:
+    """``section`` if it is one, else the closest section name (``trainr`` → ``trainer``), else ``None``."""
+    if section in _SECTION_TYPES:
+        return section
+    return next(iter(difflib.get_close_matches(section, list(_SECTION_TYPES), n=1, cutoff=0.6)), None)
+
+
+def _suggestions(key: str) -> list[str]:
+    """The valid keys (or, for a bare word, a section) that ``key`` most likely meant. The section is matched
+    first and the name within it, so a typo in the section (``trainr.epochs``) is not matched against every key at
+    once, which picked whatever key shared the most letters (``trainr.beta`` → ``trainer.seed``)."""
+    section, dot, name = key.partition(".")
+    by_name: dict[str, list[str]] = {}
+    for full in all_keys():
+        by_name.setdefault(full.split(".", 1)[1], []).append(full)
+    if not dot:  # a YAML section, or a key written without its section
+        if section in by_name:
+            return by_name[section]
+        close = difflib.get_close_matches(section, list(_SECTION_TYPES), n=1, cutoff=0.6)
+        if close:
+            return [close[0]]
+        close = difflib.get_close_matches(section, list(by_name), n=1, cutoff=0.6)
+        return by_name[close[0]] if close else []
+    sec = _section_meant(section)
+    names = [f.name for f in fields(_SECTION_TYPES[sec])] if sec else []
+    if name in names:
+        return [f"{sec}.{name}"]
+    if name in by_name:  # the right name in another section: trainer.beta → objective.beta
+        return by_name[name]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return [f"{sec}.{close[0]}"]
+    close = difflib.get_close_matches(name, list(by_name), n=1, cutoff=0.6)
+    return by_name[close[0]] if close else []
+
+
+def _unknown(key: str, what: str = "config key") -> ConfigError:
+    """The error for an unknown ``key`` (``what``: ``config key``, or ``config section`` for a YAML section), with
+    the closest valid name, else the keys of the section it names, else every key."""
     if key in _RENAMED:
         return ConfigError(_RENAMED[key])
-    close = difflib.get_close_matches(key, all_keys(), n=1, cutoff=0.5)
-    hint = f"; did you mean {close[0]!r}?" if close else f"; valid keys: {', '.join(all_keys())}"
-    return ConfigError(f"unknown config key {key!r}{hint}")
+    section, dot, _ = key.partition(".")
+    sec = _section_meant(section)
+    close = [] if not dot and section in _SECTION_TYPES else _suggestions(key)
+    if close:
+        hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    elif sec:
+        keys = ", ".join(f.name for f in fields(_SECTION_TYPES[sec]))
+        hint = (f"; {sec!r} is a section: write {sec}.<key>=value with a key of {keys}" if not dot else
+                f"; the {sec} section's keys are {keys}" if sec == section else
+                f"; there is no section {section!r} (did you mean {sec!r}? its keys are {keys})")
+    else:
+        hint = f"; valid keys: {', '.join(all_keys())}"
+    return ConfigError(f"unknown {what} {key!r}{hint}")
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -190,7 +238,7 @@ def from_dict(d: dict[str, Any] | None, base: RunConfig | None = None) -> RunCon
         raise ConfigError(f"a config must be a mapping of sections, got {type(d).__name__}")
     for section, values in d.items():
         if section not in _SECTION_TYPES:
-            raise _unknown(str(section))
+            raise _unknown(str(section), "config section")
         if not isinstance(values, dict):
             raise ConfigError(f"config section {section!r} must be a mapping, got {values!r}")
         cfg = set_keys(cfg, {f"{section}.{k}": v for k, v in values.items()})
@@ -208,6 +256,21 @@ def set_keys(cfg: RunConfig, items: dict[str, Any]) -> RunConfig:
         sub = replace(getattr(cfg, section), **{name: _coerce(key, value, ftypes[name])})
         cfg = replace(cfg, **{section: sub})
     return validate(cfg)
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """A YAML error on one line with its place: ``line 5, column 1: expected ',' or '}', but got '<stream end>'
+    (while parsing a flow mapping from line 4, column 8)``. PyYAML's own text spreads the place over several lines,
+    and a one-line error message (the CLI's) kept only the first, which has no line number."""
+    mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+    if mark is None or problem is None:
+        return " ".join(str(e).split())
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    context, where = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if context:
+        elsewhere = where is not None and (where.line, where.column) != (mark.line, mark.column)
+        text += f" ({context}" + (f" from line {where.line + 1}, column {where.column + 1}" if elsewhere else "") + ")"
+    return text
 
 
 def parse_overrides(items: list[str]) -> dict[str, str]:
@@ -230,7 +293,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict[str,
         try:
             cfg = from_dict(yaml.safe_load(p.read_text()) or {}, cfg)
         except yaml.YAMLError as e:
-            raise ConfigError(f"{p} is not valid YAML: {e}") from None
+            raise ConfigError(f"{p} is not valid YAML: {yaml_problem(e)}") from None
     if overrides:
         items = parse_overrides(overrides) if isinstance(overrides, list) else overrides
         cfg = set_keys(cfg, items)

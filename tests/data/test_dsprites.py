@@ -166,5 +166,6 @@ def test_sources(name, channels):
 def test_source_options_checked():
     with pytest.raises(DataError, match="n_samples"):
         load_data("dsprites", options=SourceOptions(n_samples=10**7))
-    with pytest.raises(DataError, match="image-size"):
+    with pytest.raises(DataError, match="images are 64x64 and data.image_size=32 cannot change that"):
         load_data("dsprites", options=SourceOptions(n_samples=10, image_size=32))
+    assert load_data("dsprites", options=SourceOptions(n_samples=10, image_size=64)).train.shape == (1, 64, 64)

@@ -117,3 +117,9 @@ def test_real_files():
     assert (len(splits.train), len(splits.val), len(splits.test)) == (54000, 6000, 10000)
     assert torch.equal(splits.test.labels.bincount(), torch.full((10,), 1000))
     assert splits.test.labels[:3].tolist() == [9, 2, 1]  # the first t10k items: ankle boot, pullover, trouser
+
+
+@pytest.mark.parametrize("source", ["fashion-mnist", "biased-fmnist"])
+def test_an_image_size_other_than_28_is_refused_not_ignored(tmp_path, source):
+    with pytest.raises(DataError, match=f"{source}: images are 28x28 and data.image_size=32 cannot change that"):
+        load_data(source, options=SourceOptions(data_dir=str(tmp_path), image_size=32))

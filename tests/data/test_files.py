@@ -180,7 +180,7 @@ def test_image_folder_errors(tmp_path):
         load_path(tmp_path, OPT)
     png(tmp_path / "a.png", 0, size=(4, 4))
     png(tmp_path / "b.png", 0, size=(5, 4))
-    with pytest.raises(DataError, match="--image-size"):
+    with pytest.raises(DataError, match="data.image_size=N"):  # the override; there is no --image-size option
         load_path(tmp_path, OPT)
     assert load_path(tmp_path, SourceOptions(image_size=3)).x.shape == (2, 1, 3, 3)
     with pytest.raises(DataError, match="color"):
@@ -317,3 +317,15 @@ def test_split_rows_are_the_rows_of_split_dataset():
     for name in ("train", "val", "test"):
         assert getattr(parts, name).x[:, 0].long().tolist() == rows[name].tolist()
     assert sorted(torch.cat(list(rows.values())).tolist()) == list(range(50))
+
+
+def test_image_size_is_refused_for_arrays_it_cannot_resize(tmp_path):
+    """Only image folders are resized; an array of another size used to be loaded as it was, silently."""
+    images = save(tmp_path, np.zeros((4, 8, 8), np.uint8), "img.npy")
+    with pytest.raises(DataError, match=r"img.npy: images are 8x8 and data.image_size=32 cannot change that"):
+        load_path(images, SourceOptions(image_size=32))
+    assert load_path(images, SourceOptions(image_size=8)).shape == (1, 8, 8)  # already that size: nothing to do
+    table = save(tmp_path, np.zeros((4, 5), np.float32), "tab.npy")
+    with pytest.raises(DataError, match=r"rows have shape \(5,\).*drop data.image_size"):
+        load_path(table, SourceOptions(image_size=32))
+

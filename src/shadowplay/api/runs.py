@@ -121,10 +121,17 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
     with warnings.catch_warnings():  # a fallback is reported once, by resume_run below
         warnings.simplefilter("ignore", CheckpointFallbackWarning)
         state = folder.newest_checkpoint(tensors=False).state
-    if state["epoch"] >= cfg.trainer.epochs:
-        raise ConfigError(f"{folder.path} is finished (epoch {state['epoch']} of {cfg.trainer.epochs}, step "
+    t = cfg.trainer
+    if state["epoch"] >= t.epochs:
+        # twice the larger of the budget and the epoch reached: a budget lowered by an override (trainer.epochs=3 on
+        # a run at epoch 8) made 2 × budget a number the run had already passed
+        raise ConfigError(f"{folder.path} is finished (epoch {state['epoch']} of {t.epochs}, step "
                           f"{state['step']}): nothing to resume. To train longer, raise the budget: "
-                          f"shadowplay resume {folder.path} trainer.epochs={2 * cfg.trainer.epochs}")
+                          f"shadowplay resume {folder.path} trainer.epochs={2 * max(t.epochs, state['epoch'])}")
+    if t.max_steps is not None and state["step"] >= t.max_steps:
+        raise ConfigError(f"{folder.path} stopped at trainer.max_steps={t.max_steps} (step {state['step']}, epoch "
+                          f"{state['epoch']} of {t.epochs}): nothing to resume. To train on, lift or raise the "
+                          f"limit: shadowplay resume {folder.path} trainer.max_steps=none")
     if nproc > 1:  # DDP on nproc local processes (see train)
         if data is not None:
             raise ConfigError("resume --nproc reads the run's data where run.json says they are; move them back "

@@ -33,6 +33,20 @@ class SourceOptions:
     rare_fraction: float = 0.005     # biased-fmnist: share of positive training images that are inverted
 
 
+def check_fixed_size(name: str, image_size: int | None, shape: tuple[int, ...]) -> None:
+    """Refuse ``data.image_size`` for a source that does not resize (only image folders do), unless the images
+    already have that size: ``shape`` is one input's shape, ``(C, H, W)`` for images. A run trained on a resized
+    image folder may still be evaluated on a built-in set or an array of that same size."""
+    if image_size is None:
+        return
+    size = int(image_size)
+    if len(shape) == 3 and shape[1] == shape[2] == size:
+        return
+    what = f"images are {shape[1]}x{shape[2]}" if len(shape) == 3 else f"rows have shape {tuple(shape)}"
+    raise DataError(f"{name}: {what} and data.image_size={size} cannot change that (only image folders are "
+                    "resized); drop data.image_size")
+
+
 @dataclass(frozen=True)
 class Dataset:
     """Tensors in memory.

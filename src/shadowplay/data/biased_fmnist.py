@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import DataError
-from .base import Dataset, DataSplits
+from .base import Dataset, DataSplits, check_fixed_size
 from .fashion_mnist import CLASSES, load_fashion_mnist
 from .registry import SourceOptions, register_source
 
@@ -74,6 +74,7 @@ def load_biased_fmnist(options: SourceOptions) -> DataSplits:
     Reads ``options.positive_classes``, ``options.rare_fraction``, ``options.seed`` (which images are inverted and
     which are validation), ``options.data_dir`` and ``options.n_samples`` (as ``fashion-mnist``).
     """
+    check_fixed_size("biased-fmnist", options.image_size, (1, 28, 28))
     positive_classes = tuple(int(c) for c in options.positive_classes)
     check_bias_options(positive_classes, options.rare_fraction)
     base = load_fashion_mnist(options)

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset
+from .base import Dataset, check_fixed_size
 from .registry import SourceOptions, register_source
 
 FACTOR_NAMES = ("shape", "scale", "orientation", "posX", "posY")
@@ -184,8 +184,7 @@ def make_dataset(name: str, options: SourceOptions) -> Dataset:
     n = 20_000 if options.n_samples is None else int(options.n_samples)
     if not 1 <= n <= len(data):
         raise DataError(f"{name}: n_samples={n} must be between 1 and {len(data)} (the number of images)")
-    if options.image_size not in (None, IMAGE_SIZE):
-        raise DataError(f"{name}: images are {IMAGE_SIZE}x{IMAGE_SIZE}; drop --image-size {options.image_size}")
+    check_fixed_size(name, options.image_size, (1, IMAGE_SIZE, IMAGE_SIZE))
     index = np.random.default_rng(options.seed).choice(len(data), size=n, replace=False)
     factors = data.index_to_factors(index)
     return Dataset(name=name, x=data.observations(factors), factors=torch.from_numpy(factors),

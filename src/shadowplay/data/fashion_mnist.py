@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, DataSplits
+from .base import Dataset, DataSplits, check_fixed_size
 from .registry import SourceOptions, register_source
 
 DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
@@ -111,6 +111,7 @@ def load_fashion_mnist(options: SourceOptions) -> DataSplits:
     Reads ``options.data_dir`` (default ``/usr/share/datasets/fashion-mnist``), ``options.seed`` (which training
     images are validation) and ``options.n_samples`` (caps the train+val pool, a seeded subset; test stays whole).
     """
+    check_fixed_size("fashion-mnist", options.image_size, (1, 28, 28))
     folder = Path(options.data_dir or DEFAULT_DIR).expanduser()
     files = _find(folder)
     x, y = _pair(files["train_images"], files["train_labels"])

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import Dataset, SourceOptions, validate_tensor
+from .base import Dataset, SourceOptions, check_fixed_size, validate_tensor
 
 ARRAY_KEYS = ("x", "images", "data")
 LABEL_KEYS = ("labels", "y")
@@ -46,9 +46,9 @@ def load_path(path: str | Path, options: SourceOptions) -> Dataset:
                         f"of images ({', '.join(IMAGE_SUFFIXES)})")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
-    if suffix == ".csv":
-        return load_csv(path, options)
-    return load_npy(path) if suffix == ".npy" else load_npz(path)
+    ds = load_csv(path, options) if suffix == ".csv" else load_npy(path) if suffix == ".npy" else load_npz(path)
+    check_fixed_size(path.name, options.image_size, ds.shape)  # arrays are never resized: refuse, never ignore
+    return ds
 
 
 def channels_first(arr: np.ndarray, name: str) -> np.ndarray:
@@ -328,8 +328,8 @@ def load_image_folder(path: Path, options: SourceOptions) -> Dataset:
         sizes = {im.size for im in images}
         if len(sizes) > 1:
             seen = ", ".join(f"{w}x{h}" for w, h in sorted(sizes)[:4])
-            raise DataError(f"{path}: images have different sizes ({seen}); pass --image-size N to resize all of "
-                            "them to NxN")
+            raise DataError(f"{path}: images have different sizes ({seen}); add the override data.image_size=N to "
+                            "resize all of them to NxN")
     elif int(size) < 1:
         raise DataError(f"image_size must be a positive number of pixels, got {size}")
     arrays = [np.asarray(im if size is None else im.resize((int(size), int(size)), Image.Resampling.BILINEAR))

@@ -18,7 +18,8 @@ SUPPORTED_SIDES = {28: 2, 32: 3, 64: 4}  # side → number of stride-2 layers
 def _check_shape(shape: tuple[int, ...]) -> int:
     if len(shape) != 3 or shape[1] != shape[2] or shape[1] not in SUPPORTED_SIDES:
         raise ConfigError(f"the conv net takes square images of side {sorted(SUPPORTED_SIDES)} with shape (C, H, W); "
-                         f"got {shape}. Use --net mlp, or resize the images (--image-size 32 or 64)")
+                         f"got {shape}. Use --net mlp, or, for a folder of images, resize them with the override "
+                         "data.image_size=32 (or 28, 64)")
     return SUPPORTED_SIDES[shape[1]]
 
 

@@ -22,7 +22,7 @@ Where each default lives: β, γ and the capacity schedule in the preset functio
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable
 
 from ..config import ObjectiveConfig
@@ -49,16 +49,37 @@ class PresetParams:
     debias_class: int = 1  # DB-VAE: the class whose latent structure the VAE learns
 
 
+# The PresetParams fields a user sets in the config's objective section. latent_dim and debias_class come from other
+# sections, which more than the preset read, so they are not judged here.
+OPTION_FIELDS = ("beta", "capacity_weight", "tc_weight", "dimwise_kl_weight", "capacity_max", "capacity_steps",
+                 "warmup_steps", "extra")
+
+
+class _Recorded(PresetParams):
+    """``PresetParams`` that notes which option fields the preset reads (in ``__dict__["_read"]``), so options it
+    never reads can be named without each preset declaring its own: a preset cannot read a field it forgot to list."""
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in OPTION_FIELDS:
+            object.__getattribute__(self, "__dict__").setdefault("_read", set()).add(name)
+        return object.__getattribute__(self, name)
+
+
 @dataclass(frozen=True)
 class PresetResult:
     """``posterior``: the model's posterior kind (``gaussian`` or ``point``); ``objective``: its terms, weights and
-    optimizer defaults."""
+    optimizer defaults. ``unread``: objective options set away from their default that the preset never read
+    (``objective.<field>`` → value; :func:`build_preset` fills it, ``workflow.train_run`` refuses them), ``read``:
+    the option fields it did read."""
 
     posterior: str
     objective: Objective
     classifier: bool = False  # the model needs a classifier head on its encoder and labelled data (DB-VAE)
+    unread: dict[str, Any] = field(default_factory=dict)
+    read: tuple[str, ...] = ()
 
 
+_DEFAULTS = PresetParams()
 Preset = Callable[[PresetParams], PresetResult]
 PRESETS: dict[str, Preset] = {}
 
@@ -78,8 +99,27 @@ def check_preset(name: str) -> None:
 
 
 def build_preset(name: str, params: PresetParams) -> PresetResult:
+    """The preset's objective, with the options it did and did not read (``PresetResult.read``/``unread``)."""
     check_preset(name)
-    return PRESETS[name](params)
+    recorded = _Recorded(**{f.name: getattr(params, f.name) for f in fields(PresetParams)})
+    result = PRESETS[name](recorded)
+    read = recorded.__dict__.get("_read", set())
+    unread = {f"objective.{k}": getattr(params, k) for k in OPTION_FIELDS
+              if k not in read and getattr(params, k) != getattr(_DEFAULTS, k)}
+    return replace(result, unread=unread, read=tuple(k for k in OPTION_FIELDS if k in read))
+
+
+def unread_options_error(name: str, result: PresetResult) -> ConfigError | None:
+    """The error for options ``name`` never reads (``--model ae --beta 4``: an autoencoder has no KL to weight), or
+    None. Only values away from the default count: a default is not something the user asked for."""
+    if not result.unread:
+        return None
+    given = ", ".join(f"{k}={v}" for k, v in result.unread.items())
+    reads = (f"it reads {', '.join(f'objective.{k}' for k in result.read)}" if result.read else
+             "it reads no objective option")
+    they, them = ("it", "it") if len(result.unread) == 1 else ("they", "them")
+    return ConfigError(f"the {name} preset does not use {given} ({reads}): {they} would be ignored; drop {them}, "
+                       f"or pick a preset that uses {them} (`shadowplay presets`)")
 
 
 def kl_weight(beta: float, warmup_steps: int) -> Constant | LinearRamp:

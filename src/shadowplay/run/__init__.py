@@ -6,9 +6,10 @@ through it, and it imports none of them.
 """
 
 from .checkpoints import Checkpoint, latest_good, read_checkpoint, step_checkpoints, write_checkpoint
-from .folder import (EvaluationFiles, OutlierFiles, RunFolder, TraversalFiles, create_run, default_name, open_run, run_path)
+from .folder import (EvaluationFiles, OutlierFiles, RunFolder, TraversalFiles, create_run, default_name,
+                     enclosing_run, open_run, run_path)
 from .provenance import start_meta
 
 __all__ = ["Checkpoint", "latest_good", "read_checkpoint", "step_checkpoints", "write_checkpoint",
-           "EvaluationFiles", "OutlierFiles", "RunFolder", "TraversalFiles", "create_run", "default_name", "open_run", "run_path",
-           "start_meta"]
+           "EvaluationFiles", "OutlierFiles", "RunFolder", "TraversalFiles", "create_run", "default_name",
+           "enclosing_run", "open_run", "run_path", "start_meta"]

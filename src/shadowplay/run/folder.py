@@ -34,6 +34,7 @@ path; no other module spells these names. Checkpoint file names live beside, in 
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import shutil
@@ -47,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from ..config import RunConfig, from_dict, save_yaml
+from ..config import RunConfig, from_dict, save_yaml, yaml_problem
 from ..errors import CheckpointError, CheckpointFallbackWarning, ShadowplayError
 from .checkpoints import BEST, Checkpoint, latest_good, read_checkpoint, step_checkpoints, step_name
 
@@ -178,7 +179,7 @@ class RunFolder:
         try:
             return from_dict(yaml.safe_load(self.config_path.read_text()))
         except yaml.YAMLError as e:
-            raise CheckpointError(f"{str(self.config_path)!r} is unreadable ({e})") from None
+            raise CheckpointError(f"{str(self.config_path)!r} is unreadable ({yaml_problem(e)})") from None
 
     @cached_property
     def meta(self) -> dict[str, Any]:
@@ -336,13 +337,40 @@ def process_alive(pid: Any, host: Any) -> bool:
     return True
 
 
+def _is_run(path: Path) -> bool:
+    folder = RunFolder(path)
+    return folder.meta_path.is_file() and folder.config_path.is_file()
+
+
+def enclosing_run(path: str | Path) -> Path | None:
+    """The run folder that holds the file ``path`` (``runs/r/config.yaml``, ``runs/r/checkpoints/x``), or None."""
+    return next((parent for parent in list(Path(path).parents)[:2] if _is_run(parent)), None)
+
+
+def _not_a_folder(p: Path) -> CheckpointError:
+    """Why ``p``, which is not a folder, is not a run: a file inside a run (name the run), or missing (name the
+    closest run beside it, as ``--data`` names the closest source)."""
+    if p.exists():
+        run = enclosing_run(p)
+        if run is not None:
+            return CheckpointError(f"{str(p)!r} is a file inside the run folder {str(run)!r}; give the run folder "
+                                   f"itself: {run}")
+        return CheckpointError(f"{str(p)!r} is a file, not a run folder; give the folder `shadowplay train` "
+                               "created, e.g. runs/<name>")
+    parent = p.parent if str(p.parent) else Path(".")
+    runs = sorted(q.name for q in parent.iterdir() if _is_run(q)) if parent.is_dir() else []
+    close = difflib.get_close_matches(p.name, runs, n=1)
+    hint = f"; did you mean {str(parent / close[0])!r}?" if close else ""
+    return CheckpointError(f"run folder {str(p)!r} does not exist{hint}")
+
+
 def open_run(run: str | Path | Any) -> RunFolder:
     """A run folder checked and read (``config``, ``meta``), or ``CheckpointError`` saying why it is not one.
     ``run`` is a path or the ``Run`` that ``shadowplay.train`` returns."""
     folder = RunFolder(run)
     p = folder.path
     if not p.is_dir():
-        raise CheckpointError(f"run folder {str(p)!r} does not exist")
+        raise _not_a_folder(p)
     if not folder.meta_path.is_file() or not folder.config_path.is_file():
         raise CheckpointError(f"{str(p)!r} is not a shadowplay run folder (no run.json/config.yaml); "
                               "give the folder `shadowplay train` created, e.g. runs/<name>")

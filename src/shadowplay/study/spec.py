@@ -34,7 +34,8 @@ from typing import Any
 
 import yaml
 
-from ..config import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys
+from ..config import (DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys,
+                      yaml_problem)
 from ..errors import ConfigError, DataError
 from ..data import SPLITS, groundtruth_for, has_factors
 from ..metrics import METRIC_NAMES, SAMPLING_METRIC_NAMES
@@ -155,7 +156,7 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     try:
         doc = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{p} is not valid YAML: {e}") from None
+        raise ConfigError(f"{p} is not valid YAML: {yaml_problem(e)}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{p}: a study file is a mapping with keys {', '.join(TOP_KEYS)}")
     for key in doc:

@@ -297,8 +297,8 @@ class Trainer:
                 self._pause(window)  # validation and checkpoints are not training time
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self._end_epoch(logger)
-                else:  # stopped by max_steps mid-epoch
-                    self.save()
+                else:  # stopped by max_steps mid-epoch: validated and checkpointed as at an epoch's end
+                    self._stop_mid_epoch(logger)
                 window.resume()
             if window.n:  # a partial logging window (short runs, max_steps) is logged, not dropped
                 rate = self._log_train(logger, window, bar)
@@ -336,6 +336,23 @@ class Trainer:
         self.val_metrics = self.validate()
         self.epoch += 1
         self.batch_in_epoch = 0
+        self._save_validated(logger)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, self.epoch, self.val_metrics)
+
+    def _stop_mid_epoch(self, logger: MetricsLogger) -> None:
+        """``trainer.max_steps`` ended the run inside an epoch: validate, log and keep ``best`` as an epoch's end
+        does (the run used to end with no validation and no best checkpoint). The epoch is not counted and no
+        callback fires. Validation draws posterior noise from the global RNG, so it runs in a forked RNG: the
+        checkpoint holds the stream an uninterrupted run continues with, and a resumed run still ends with the
+        same weights."""
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.val_metrics = self.validate()
+        self._save_validated(logger)
+
+    def _save_validated(self, logger: MetricsLogger) -> None:
+        """Log ``val_metrics`` at this step, save a checkpoint, and copy it to ``best`` when it is the best yet."""
         if self.val_metrics:
             logger.log("val", self.step, self.epoch, self.val_metrics)
         # Higher is better: the validation ELBO where the objective reports one, else minus the validation loss.
@@ -347,5 +364,3 @@ class Trainer:
         if improved and self.dist.is_main:
             self.best_path = self.folder.best_path
             copy_as(path, self.best_path)
-        for cb in self.callbacks:
-            cb.on_epoch_end(self, self.epoch, self.val_metrics)

@@ -82,9 +82,14 @@ def head_size(labels: torch.Tensor | None, debias_class: int) -> int:
 
 def load_model(run: str | Path | Any, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:
     """Rebuild a trained model from a run folder (or the ``Run`` that training returned, or a checkpoint file)
-    without unpickling anything. ``checkpoint`` is ``best`` (best validation ELBO), ``last``, or a file name."""
+    without unpickling anything. ``checkpoint`` is ``best`` (best validation ELBO), ``last``, or a file name; a
+    ``.safetensors`` path is read as a checkpoint file itself."""
     folder = RunFolder(run)
-    ckpt = open_run(folder).checkpoint(checkpoint) if folder.path.is_dir() else read_checkpoint(folder.path)
+    p = folder.path
+    # a .safetensors file is a checkpoint; anything else (a missing folder, a run's config.yaml) is opened as a run
+    # folder, whose error says what to give instead (config.yaml was reported as a corrupted checkpoint)
+    as_file = p.suffix == ".safetensors" and not p.is_dir()
+    ckpt = read_checkpoint(p) if as_file else open_run(folder).checkpoint(checkpoint)
     if "model_spec" not in ckpt.state:
         raise CheckpointError(f"{ckpt.path} has no model spec; it was not written by shadowplay's trainer")
     model = build_model(ModelSpec.from_dict(ckpt.state["model_spec"]))
