@@ -102,4 +102,6 @@ def test_combined_is_subset_invariant_to_rounding():
     det = VAEOutlierDetector(epochs=1, hidden=(8,), latent_dim=2, device="cpu", val_fraction=0.0).fit(X)
     whole = det.decision_function(X)
     parts = np.concatenate([det.decision_function(X[i:i + 7]) for i in range(0, 40, 7)])
-    np.testing.assert_allclose(parts, whole, rtol=1e-5)
+    # float32 GEMMs round differently with the batch size (the kernel's blocking changes); the scores are sums of
+    # -2 log p of size 1e-2..1e1, so an absolute 1e-6 is that rounding and nothing a subset could leak
+    np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-6)
