@@ -64,7 +64,10 @@ class LatentEstimator(BaseEstimator):
         hidden: MLP widths.
         input_shape: shape of one row as the model sees it, e.g. ``(1, 28, 28)`` for flattened images; ``None`` =
             rows stay vectors ``(D,)``.
-        epochs, batch_size, lr, seed, device: as in ``shadowplay train`` (``lr=None``: the preset's default).
+        epochs, batch_size, lr, seed, device: as in ``shadowplay train`` (``lr=None``: the preset's default;
+            ``epochs=None``: ``train``'s automatic budget, :func:`shadowplay.config.auto_epochs`: 30 epochs, or
+            enough for 1,000 optimizer steps on small data, where a fixed 30 epochs of a few steps each leaves every
+            latent at the prior).
         val_fraction: part of the rows held out to pick the best checkpoint (0 = keep the last).
         runs_dir: parent folder to keep each fitted run in (resumable, inspectable with the CLI); ``None`` = train
             in a temporary folder and keep only the model in memory.
@@ -78,7 +81,7 @@ class LatentEstimator(BaseEstimator):
 
     def __init__(self, latent_dim: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
-                 input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
+                 input_shape: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 128,
                  lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         setattr(self, self._latent_param, latent_dim)  # PCA-like subclasses call it n_components
@@ -161,14 +164,15 @@ class LatentEstimator(BaseEstimator):
         if self.runs_dir is None:
             with tempfile.TemporaryDirectory(prefix="shadowplay-") as tmp:
                 run = train_run(cfg, splits=splits, runs_dir=tmp, name=name, progress=self.progress,
-                                pictures=False)
+                                pictures=False, phrasing="estimator")
                 self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = None
         else:
-            run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress)
+            run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress,
+                            phrasing="estimator")
             self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = run.path
-        self.config_, self.input_shape_ = cfg, shape
+        self.config_, self.input_shape_ = run.config, shape  # resolved: epochs=None is the number trained for
         self.val_metrics_ = dict(run.result.val_metrics)
         self.n_steps_, self.n_epochs_ = run.result.step, run.result.epoch
         if self.run_dir_ is not None:
@@ -317,8 +321,7 @@ class LatentEstimator(BaseEstimator):
         est.n_features_in_ = math.prod(shape)
         if doc is not None and doc.get("feature_names_in"):
             est.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
-        est.standardize_ = (doc or {}).get("standardize") or folder.meta.get("data", {}).get("meta", {}).get(
-            "standardize")
+        est.standardize_ = folder.input_standardization
         est.config_, est.run_dir_ = cfg, folder.path
         ckpt_state = folder.meta
         est.val_metrics_ = dict(ckpt_state.get("val_metrics") or {})

@@ -1,7 +1,7 @@
 """``VAEEmbedding``: a drop-in for ``sklearn.decomposition.PCA`` whose components are a latent-variable model's codes.
 
 >>> from shadowplay.sklearn import VAEEmbedding
->>> emb = VAEEmbedding(n_components=8, model="vae", epochs=30)      # doctest: +SKIP
+>>> emb = VAEEmbedding(n_components=8, model="vae")                 # doctest: +SKIP
 >>> Z = emb.fit_transform(X)          # (N, 8) posterior means E[z|x]
 >>> Z, S = emb.transform(X, return_std=True)                          # and posterior standard deviations
 >>> X_hat = emb.inverse_transform(Z)  # (N, D) decoder means E[x|z]
@@ -37,7 +37,7 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
 
     def __init__(self, n_components: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
-                 input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
+                 input_shape: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 128,
                  lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         super().__init__(n_components, model=model, beta=beta, likelihood=likelihood, net=net, hidden=hidden,
