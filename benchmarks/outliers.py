@@ -111,7 +111,7 @@ def one_class(a, log) -> dict:
         x = x_all[y_all == c][: a.n_train]
         anomaly = (y_te != c).astype(int)
         t0 = time.perf_counter()
-        det = detector(a, score="recon", latent_dim=16, net="conv", contamination=0.1).fit(x.numpy())
+        det = detector(a, outlier_score="recon", latent_dim=16, net="conv", contamination=0.1).fit(x.numpy())
         row = {k: auroc(anomaly, v) for k, v in shadowplay_scores(det, x, x_te, a.iw_samples).items()}
         t1 = time.perf_counter()
         for p in PEERS:
@@ -136,7 +136,7 @@ def ood_pairs(a, log) -> dict:
     x_in = s.test.x[torch.randperm(len(s.test.x), generator=g)[: a.n_ood_test]]
     digits = _resize(torch.from_numpy(load_digits().images).float().div(16).unsqueeze(1))[: a.n_ood_test]
     sprites = _resize(load_data("dsprites", options=SourceOptions(n_samples=2 * a.n_ood_test)).train.x[: a.n_ood_test])
-    det = detector(a, score="likelihood_ratio", latent_dim=16, net="conv").fit(x_tr.numpy())
+    det = detector(a, outlier_score="likelihood_ratio", latent_dim=16, net="conv").fit(x_tr.numpy())
     res = {}
     for name, x_out in (("digits", digits), ("dsprites", sprites)):
         x = torch.cat([x_in, x_out])
@@ -164,7 +164,7 @@ def tabular(a, log) -> dict:
         n_out = int(round(len(te_in) / 9))  # outliers are 10 % of the test set
         te = np.vstack([te_in, malignant[rng.choice(len(malignant), n_out, replace=False)]])
         anomaly = np.r_[np.zeros(len(te_in), int), np.ones(n_out, int)]
-        det = detector(a, score="iwae", latent_dim=4, hidden=(64, 32), likelihood="gaussian", seed=seed,
+        det = detector(a, outlier_score="iwae", latent_dim=4, hidden=(64, 32), likelihood="gaussian", seed=seed,
                        batch_size=32).fit(tr)
         x_tr, x_te = det._inputs(tr), det._inputs(te)
         row = {k: auroc(anomaly, v) for k, v in shadowplay_scores(det, x_tr, x_te, a.iw_samples,

@@ -483,7 +483,7 @@ def _positive_int(text: str) -> int:
 def _show_outlier_fit(r: api.OutlierRun, a: argparse.Namespace) -> int:
     d = r.detector
     print(f"run folder: {r.path}")
-    print(f"  score {d.score}, threshold {d.threshold_:.6g} (contamination {d.contamination}), "
+    print(f"  score {d.outlier_score}, threshold {d.threshold_:.6g} (contamination {d.contamination}), "
           f"{int(d.labels_.sum())} of {len(d.labels_)} training inputs above it")
     fitted = RunFolder(r.path).meta.get("outliers") or {}
     how = ("auto: 30, or enough for 1,000 steps on few inputs; --epochs to set" if fitted.get("epochs_auto")

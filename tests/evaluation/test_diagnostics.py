@@ -88,6 +88,18 @@ def test_collapse_advice_names_the_likely_causes():
                                               binary_data=True)
 
 
+def test_collapse_advice_for_estimator_users_names_their_keywords():
+    from shadowplay.evaluation import collapse_advice
+    tip = collapse_advice(likelihood="bernoulli", scale=None, beta=4.0, warmup_steps=0, steps=360,
+                          phrasing="estimator")
+    assert 'try likelihood="gaussian", overrides={"model.scale": 0.1}' in tip and "lower beta=" in tip
+    assert 'overrides={"objective.warmup_steps": 120}' in tip and "(epochs=)" in tip and "--" not in tip
+    tip = collapse_advice(likelihood="laplace", scale=1.0, beta=1.0, warmup_steps=9, steps=9999, phrasing="estimator")
+    assert tip.startswith('what to try: overrides={"model.scale": 1.0} makes reconstruction errors cheap')
+    with pytest.raises(ValueError, match="phrasing"):
+        collapse_advice(likelihood="gaussian", scale=None, beta=None, warmup_steps=0, steps=1, phrasing="python")
+
+
 def test_collapsed_property(linear):
     W = torch.zeros(5, 2, dtype=torch.float64)
     model = linear_gaussian_model(W, torch.zeros(5), 1.0, posterior="exact", dtype=torch.float64)

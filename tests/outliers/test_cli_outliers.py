@@ -29,7 +29,7 @@ def test_fit_writes_a_detector_run(digits_run):
     meta = json.loads((digits_run / "run.json").read_text())
     assert meta["outliers"]["normal_class"] == 0 and (digits_run / "outliers.safetensors").is_file()
     det = VAEOutlierDetector.from_run(digits_run)
-    assert det.score == "combined" and det.threshold_ == pytest.approx(np.percentile(det.decision_scores_, 90))
+    assert det.outlier_score == "combined" and det.threshold_ == pytest.approx(np.percentile(det.decision_scores_, 90))
 
 
 def test_score_writes_index_score_flag_rank(digits_run, tmp_path, capsys):
@@ -59,12 +59,12 @@ def test_evaluate_writes_metrics_and_pictures(digits_run, capsys):
 def test_from_run_wraps_a_trained_run_with_a_new_score(tmp_path):
     run = api.train(data="digits", model="vae", latent_dim=2, epochs=1, runs_dir=tmp_path, name="t",
                     progress=False, overrides={"model.hidden": [16], "trainer.device": "cpu"})
-    det = VAEOutlierDetector.from_run(run.path, score="likelihood_ratio", iw_samples=2, epochs=1)
+    det = VAEOutlierDetector.from_run(run.path, outlier_score="likelihood_ratio", iw_samples=2, epochs=1)
     assert det.background_ is not None and det.decision_scores_.shape == (len(det.labels_),)
     assert not RunFolder(run.path).outliers_state_path.exists()  # reading a run writes nothing into it
     det.save(run.path, overwrite=True)  # keeping the detector is a save
     again = VAEOutlierDetector.from_run(run.path)  # restored, not refitted
-    assert again.score == "likelihood_ratio" and again.threshold_ == det.threshold_
+    assert again.outlier_score == "likelihood_ratio" and again.threshold_ == det.threshold_
 
 
 def test_tabular_csv_round_trip(tmp_path):
@@ -119,8 +119,9 @@ def test_another_score_refits_on_the_fitted_inputs_and_keeps_the_detector(digits
                  "-o", str(tmp_path / "kl.csv")]) == 0
     assert "scored with kl" in capsys.readouterr().out
     assert (digits_run / "outliers.safetensors").read_bytes() == saved
-    assert VAEOutlierDetector.from_run(digits_run).score == "combined"
-    det = VAEOutlierDetector.from_run(digits_run, score="kl", X=api.outliers._normal_inputs("digits", 0, 0, None, None))
+    assert VAEOutlierDetector.from_run(digits_run).outlier_score == "combined"
+    det = VAEOutlierDetector.from_run(digits_run, outlier_score="kl",
+                                      X=api.outliers._normal_inputs("digits", 0, 0, None, None))
     kl = [float(r["score"]) for r in csv.DictReader((tmp_path / "kl.csv").open())]
     np.testing.assert_allclose(kl, det.decision_function(load_data("digits").test.x), rtol=1e-6)
     assert main(["evaluate", str(digits_run)]) == 2  # a plain evaluate needs the data: said in one line

@@ -86,7 +86,7 @@ def test_detector_default_is_combined_and_flags_far_points(tmp_path):
     normal = g.normal(size=(300, 5)) * [1, 2, 3, 1, 1] + 10.0
     far = g.normal(size=(30, 5)) * 0.5 + [10, 25, 10, 15, 10]
     det = VAEOutlierDetector(epochs=3, hidden=(16,), latent_dim=2, device="cpu", contamination=0.05).fit(normal)
-    assert det.score == "combined" and det.combined_ is not None
+    assert det.outlier_score == "combined" and det.combined_ is not None
     assert det.predict(far).mean() > 0.8 and abs(det.labels_.mean() - 0.05) < 0.01
     # the training scores behind the threshold are leave-one-out: rescored with their own code among the 5 nearest
     # (distance 0), the training inputs look more normal, never less

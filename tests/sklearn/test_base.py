@@ -146,3 +146,50 @@ def test_scikit_learn_estimator_checks():
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"]
     assert not failed
     assert sum(r["status"] == "passed" for r in results) >= 44
+
+
+def test_default_epochs_follow_trains_auto_rule(data, fast):
+    # A fixed 30 epochs was the default: on 144 training rows in batches of 128 that is 60 steps, after which the
+    # posterior had collapsed. epochs=None is train's rule (config.auto_epochs: 30, or enough for 1,000 steps).
+    from shadowplay.config import AUTO_MIN_STEPS, auto_epochs
+    assert VAEEmbedding().get_params()["epochs"] is None and LatentEstimator().get_params()["epochs"] is None
+    x, _ = data
+    emb = VAEEmbedding(n_components=2, **{**fast, "epochs": None, "batch_size": 16}).fit(x)
+    n_train = len(x) - round(0.1 * len(x))
+    assert emb.config_.trainer.epochs == emb.n_epochs_ == auto_epochs(n_train, 16) == 112
+    assert emb.n_steps_ == 112 * 9 >= AUTO_MIN_STEPS
+    assert VAEEmbedding(n_components=2, **fast).fit(x).n_epochs_ == 2  # an explicit epochs still wins
+
+
+def test_collapse_advice_speaks_the_estimators_keywords(data, fast):
+    # the advice after a posterior collapse named command-line options (--likelihood, --epochs) to Python users
+    from shadowplay.workflow import PosteriorCollapseWarning
+    with pytest.warns(PosteriorCollapseWarning) as caught:
+        VAEEmbedding(n_components=2, **{**fast, "epochs": 1}).fit(data[0])
+    advice = [str(w.message) for w in caught if str(w.message).startswith("what to try")]
+    assert len(advice) == 1 and "--" not in advice[0]
+    assert 'likelihood="gaussian", overrides={"model.scale": 0.1}' in advice[0] and "(epochs=)" in advice[0]
+
+
+def test_evaluate_with_a_new_file_scores_an_estimator_run_on_its_training_scale(data, fast, tmp_path):
+    # An estimator's run records test_fraction 0: `evaluate --data FILE` once failed with "the test split of
+    # 'x.npy' is empty"; it now scores every row of a new file. A detector that standardized its arrays keeps the
+    # statistics in its estimator file, which evaluate and embed did not read: they fed raw rows to a model trained
+    # on standardized ones (ELBO -122 instead of -9 nats on a 6-column example), or refused a saved detector's run
+    # as "not a standardized CSV dataset".
+    from shadowplay.evaluation import per_sample_likelihoods
+    from shadowplay.outliers import VAEOutlierDetector
+
+    np.save(tmp_path / "unit.npy", data[0][:60].astype(np.float32))
+    VAEEmbedding(n_components=2, **fast).fit(data[0]).save(tmp_path / "emb")
+    ev = sp.evaluate(tmp_path / "emb", data=str(tmp_path / "unit.npy"), iw_samples=2, write=False, progress=False)
+    assert ev.document["split"] == "all" and ev.document["n_inputs"] == 60
+    x = data[0][:60] * 5.0 + 3.0
+    np.save(tmp_path / "x.npy", x.astype(np.float32))
+    det = VAEOutlierDetector(outlier_score="recon", latent_dim=2, runs_dir=tmp_path / "kept", **fast).fit(x)
+    for run in (det.run_dir_, det.save(tmp_path / "det")):  # kept under runs_dir, and saved weights-only
+        ev = sp.evaluate(run, data=str(tmp_path / "x.npy"), iw_samples=2, write=False, progress=False)
+        expected = per_sample_likelihoods(det.model_, det._inputs(x), iw_samples=2, seed=0).elbo
+        np.testing.assert_allclose(ev.likelihoods.elbo, expected, rtol=1e-5)
+        codes = sp.embed(run, data=str(tmp_path / "x.npy")).codes
+        np.testing.assert_allclose(codes, det._encode(det._rows(x))[0], rtol=1e-5, atol=1e-6)

@@ -58,8 +58,8 @@ def data_rows(folder: RunFolder, data: str | None, split: str) -> Dataset:
                      value_range=parts[0].value_range, meta=parts[0].meta)
     else:
         ds = splits.get(split)
-    trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
-    if data is not None and trained_stats is not None:  # new CSV rows on the training scale
+    trained_stats = folder.input_standardization
+    if data is not None and trained_stats is not None:  # new rows on the training scale
         from ..data.files import restandardize
         ds = restandardize(ds, trained_stats)
     if len(ds) == 0:

@@ -54,8 +54,8 @@ def _split_data(folder: RunFolder, split: str, data: str | None = None, shape: t
         ds = data_rows(folder, data, ALL)  # every row in file order, CSV rows on the training scale
     else:
         ds = run_splits(folder, data).get(split)
-        trained_stats = folder.meta.get("data", {}).get("meta", {}).get("standardize")
-        if data is not None and trained_stats is not None:  # score new CSV rows on the training scale
+        trained_stats = folder.input_standardization
+        if data is not None and trained_stats is not None:  # score new rows on the training scale
             ds = restandardize(ds, trained_stats)
     if len(ds) == 0:
         raise ConfigError(f"the {split} split of {cfg.data.source!r} is empty; choose another --split")

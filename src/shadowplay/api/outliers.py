@@ -128,12 +128,12 @@ def _detector(run: Path, score: str | None, device: str, meta: dict[str, Any]) -
     if score is not None and score != meta.get("score") and meta.get("data") is not None:
         X = _normal_inputs(meta["data"], meta.get("normal_class"), int(meta.get("seed", 0)), meta.get("data_dir"),
                            meta.get("label_column")).numpy()
-    return VAEOutlierDetector.from_run(run, score=score, device=device, X=X)
+    return VAEOutlierDetector.from_run(run, outlier_score=score, device=device, X=X)
 
 
 def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "combined", contamination: float = 0.1,
                  model: str = "vae", latent_dim: int = 16, epochs: int | None = None, net: str = "auto",
-                 likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float = 1e-3,
+                 likelihood: str = "auto", beta: float | None = None, batch_size: int = 128, lr: float | None = None,
                  iw_samples: int = 16, seed: int = 0, device: str = "auto", data_dir: str | None = None,
                  label_column: str | None = None, runs_dir: str | Path = "runs", name: str | None = None,
                  overwrite: bool = False, progress: bool = True,
@@ -153,7 +153,7 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     target = Path(runs_dir) / (name or f"outliers-{_stem(data, part)}-{time.strftime('%Y%m%d-%H%M%S')}")
     if target.exists() and not overwrite:
         raise FileExistsError(f"run folder {target} already exists; pick another --name or pass --overwrite")
-    det = VAEOutlierDetector(model=model, score=score, contamination=contamination, latent_dim=latent_dim,
+    det = VAEOutlierDetector(model=model, outlier_score=score, contamination=contamination, latent_dim=latent_dim,
                              epochs=epochs, net=net, likelihood=likelihood, beta=beta, batch_size=batch_size, lr=lr,
                              iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress,
                              overrides=dict(overrides) if overrides else None)
@@ -213,7 +213,7 @@ def _score(run: Path, data: str, split: str, ds: Dataset, index: np.ndarray, met
         for i in range(len(s)):
             w.writerow([int(index[i]), repr(float(s[i])), int(flags[i]), int(ranks[i])]
                        + ([int(ds.labels[i])] if ds.labels is not None else []))
-    return OutlierScores(s, flags, ranks, det.threshold_, det.score, out)
+    return OutlierScores(s, flags, ranks, det.threshold_, det.outlier_score, out)
 
 
 def outliers_evaluate(run: str | Path | Any, data: str | None = None, *, normal_class: int | None = None,

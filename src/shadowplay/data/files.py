@@ -282,15 +282,17 @@ def apply_standardization(x: np.ndarray, meta: dict) -> np.ndarray:
 
 
 def restandardize(ds: Dataset, meta: dict) -> Dataset:
-    """``ds`` (a CSV dataset standardized with its own statistics) re-expressed with the statistics in ``meta``
-    (a training run's), so a trained model scores new rows on the scale it was trained on."""
+    """``ds`` re-expressed with the statistics in ``meta`` (a training run's), so a trained model scores new rows
+    on the scale it was trained on. A CSV dataset (standardized with its own statistics) is first taken back to its
+    raw values; other rows (``.npy``/``.npz``, shape ``(N, D)``) are raw values already. Columns are compared when
+    both sides name them (an outlier detector's statistics of arrays have no column names)."""
     own, stats = ds.meta.get("standardize"), meta.get("standardize", meta)
-    if own is None:
-        raise DataError(f"{ds.name}: not a standardized CSV dataset; the run was trained on standardized CSV data")
-    if list(own.get("columns", [])) != list(stats.get("columns", [])):
+    if own is not None and "columns" in own and "columns" in stats and list(own["columns"]) != list(stats["columns"]):
         raise DataError(f"{ds.name}: columns {own.get('columns')} differ from the training columns "
                         f"{stats.get('columns')}; give rows with the same columns in the same order")
-    raw = ds.x.double().numpy() * np.asarray(own["std"], np.float64) + np.asarray(own["mean"], np.float64)
+    raw = ds.x.double().numpy()
+    if own is not None:
+        raw = raw * np.asarray(own["std"], np.float64) + np.asarray(own["mean"], np.float64)
     x = torch.from_numpy(apply_standardization(raw, stats))
     return replace(ds, x=x, meta={**ds.meta, "standardize": dict(stats)}, value_range="real")
 

@@ -139,28 +139,55 @@ def latent_diagnostics(model: LatentVariableModel, x: torch.Tensor, threshold: f
     return summarize_latents(posterior_moments(model, x, batch_size), threshold)
 
 
+ADVICE_PHRASINGS = ("cli", "estimator")
+
+
+def _setting(phrasing: str, **values: Any) -> str:
+    """Settings as the reader gives them: ``--likelihood gaussian model.scale=0.1`` on the command line,
+    ``likelihood="gaussian", overrides={"model.scale": 0.1}`` to a scikit-learn estimator. Keys with a dot are
+    config keys; the others are options/parameters of the same name."""
+    own = {k: v for k, v in values.items() if "." not in k}
+    keys = {k: v for k, v in values.items() if "." in k}
+    if phrasing == "cli":
+        return " ".join([*(f"--{k} {v}" for k, v in own.items()), *(f"{k}={v:g}" for k, v in keys.items())])
+    parts = [f"{k}={v!r}" for k, v in own.items()]
+    if keys:
+        parts.append("overrides={" + ", ".join(f"{k!r}: {v!r}" for k, v in keys.items()) + "}")
+    return ", ".join(parts).replace("'", '"')
+
+
 def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None, warmup_steps: int, steps: int,
-                    binary_data: bool = False) -> str:
+                    binary_data: bool = False, phrasing: str = "cli") -> str:
     """What to try after a posterior collapse, most likely cause first, from the run's settings.
 
     The trade the objective makes: a latent is used only when the reconstruction log-likelihood it buys exceeds
     β times its KL (Higgins et al. 2017, eq. 4; Alemi et al. 2018 on the rate-distortion trade-off). A Bernoulli
     likelihood on grey levels (or a decoder scale that is large or learned) makes each nat of reconstruction cheap,
     β > 1 makes each nat of KL dear, and early in training the decoder learns the mean image before z is useful
-    (Bowman et al. 2016, §3.1, who propose the KL warm-up)."""
+    (Bowman et al. 2016, §3.1, who propose the KL warm-up).
+
+    ``phrasing`` names the settings for the reader: ``"cli"`` as ``shadowplay train`` options and ``key=value``
+    overrides, ``"estimator"`` as the keywords of the scikit-learn estimators (``likelihood="gaussian"``,
+    ``overrides={"model.scale": 0.1}``, ``epochs=``)."""
+    if phrasing not in ADVICE_PHRASINGS:
+        raise ValueError(f"phrasing must be one of {ADVICE_PHRASINGS}, got {phrasing!r}")
+    cli = phrasing == "cli"
     tips = []
     if likelihood == "bernoulli" and not binary_data:
-        tips.append("a Bernoulli likelihood on grey levels rewards reconstruction little: try --likelihood gaussian "
-                    "model.scale=0.1")
+        tips.append("a Bernoulli likelihood on grey levels rewards reconstruction little: try "
+                    + _setting(phrasing, likelihood="gaussian", **{"model.scale": 0.1}))
     elif likelihood in ("gaussian", "laplace") and scale is None:
         tips.append(f"the learned {likelihood} scale can grow until z is not worth its KL: fix it, e.g. "
-                    "model.scale=0.1")
+                    + _setting(phrasing, **{"model.scale": 0.1}))
     elif likelihood in ("gaussian", "laplace") and scale is not None and scale > 0.2:
-        tips.append(f"model.scale={scale:g} makes reconstruction errors cheap: try a smaller scale, e.g. 0.1")
+        tips.append(f"{_setting(phrasing, **{'model.scale': scale})} makes reconstruction errors cheap: try a "
+                    "smaller scale, e.g. 0.1")
     if beta is not None and beta > 1:
-        tips.append(f"β = {beta:g} makes every nat of KL {beta:g}× as dear: try a lower --beta")
+        lower = "--beta" if cli else "beta="
+        tips.append(f"β = {beta:g} makes every nat of KL {beta:g}× as dear: try a lower {lower}")
     if warmup_steps == 0:
-        tips.append(f"ramp the KL weight up from 0 with objective.warmup_steps={max(100, steps // 3)}")
+        tips.append("ramp the KL weight up from 0 with "
+                    + _setting(phrasing, **{"objective.warmup_steps": max(100, steps // 3)}))
     if steps < 2000:
-        tips.append(f"the run took only {steps} steps: train longer (--epochs)")
+        tips.append(f"the run took only {steps} steps: train longer ({'--epochs' if cli else 'epochs='})")
     return "what to try: " + "; ".join(tips) if tips else "what to try: a lower β or a smaller decoder scale"

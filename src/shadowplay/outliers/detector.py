@@ -1,16 +1,19 @@
 """``VAEOutlierDetector``: a latent-variable model as an outlier detector with scikit-learn's and PyOD's interface.
 
 >>> from shadowplay.outliers import VAEOutlierDetector
->>> det = VAEOutlierDetector(model="vae", score="iwae", contamination=0.05).fit(X_train)  # doctest: +SKIP
+>>> det = VAEOutlierDetector(model="vae", outlier_score="iwae", contamination=0.05).fit(X_train)  # doctest: +SKIP
 >>> det.decision_function(X_new)   # (N,) higher = more abnormal (PyOD's convention)               # doctest: +SKIP
 >>> det.score_samples(X_new)       # (N,) higher = more normal (scikit-learn's convention)         # doctest: +SKIP
 >>> det.predict(X_new)             # (N,) 1 = outlier, 0 = inlier (PyOD's convention)              # doctest: +SKIP
+>>> det.score(X_val)               # mean ELBO in nats, higher = better fit (GridSearchCV's default) # doctest: +SKIP
 
 Conventions: PyOD's ``decision_function``/``predict``/``threshold_``/``decision_scores_``/``labels_``
 (Zhao, Nasrullah & Li 2019, JMLR 20(96)); scikit-learn's ``score_samples`` sign, ``get_params``/``set_params``,
 ``clone``, ``fit`` returning ``self`` (the parameter plumbing, training and saving are
 :class:`shadowplay.sklearn.LatentEstimator`'s). Note that ``predict`` returns 1/0 as PyOD does, not scikit-learn's
-−1/+1 of ``IsolationForest``.
+−1/+1 of ``IsolationForest``, and that ``score(X)`` is the model's mean ELBO (as ``GaussianMixture.score``: how well
+the model fits ``X``, what ``GridSearchCV`` selects by when given no ``scoring``), not the mean of
+``score_samples``, which is the chosen ``outlier_score`` negated.
 
 Inputs: a 2-D array ``(N, D)`` (tabular: standardized with statistics stored with the model, then an MLP with a
 Gaussian or Laplace likelihood), or images ``(N, H, W)`` / ``(N, C, H, W)`` in [0, 1] (a conv net for square 28,
@@ -31,17 +34,17 @@ from .detector_state import DetectorStateMixin
 from .latent import KNN
 from .registry import SCORES, compute_scores
 
-_ORDER = ("model", "score", "contamination", "latent_dim")
-
 
 class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
     """Unsupervised outlier detection with a VAE (or any shadowplay preset) trained on normal data.
 
     Parameters:
         model: preset (``vae``, ``beta_vae``, ``ae``, ...; ``shadowplay presets``).
-        score: one of :data:`shadowplay.outliers.SCORE_NAMES` (see :mod:`shadowplay.outliers.registry`); the
-            default ``combined`` joins the reconstruction error and the latent k-NN distance (Fisher's method), the
-            score that leads in ``benchmarks/outliers.py``; ``iwae`` is the model's likelihood itself.
+        outlier_score: one of :data:`shadowplay.outliers.SCORE_NAMES` (see :mod:`shadowplay.outliers.registry`);
+            the default ``combined`` joins the reconstruction error and the latent k-NN distance (Fisher's method),
+            the score that leads in ``benchmarks/outliers.py``; ``iwae`` is the model's likelihood itself. (Not
+            ``score``: that name is scikit-learn's ``score(X)`` method, which ``Pipeline.score`` and
+            ``GridSearchCV`` call; it is the CLI's ``--score`` and the ``api`` functions' ``score=``.)
         contamination: expected outlier fraction in the training data, in (0, 0.5]; ``threshold_`` is the
             (1 − contamination) quantile of the training scores, as in PyOD; the latent scores of the training
             inputs are computed leave-one-out (without their own code), so that about ``contamination`` of new
@@ -64,10 +67,12 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
     (``aggregate_posterior_``, ``background_``, ``typicality_``, ``combined_``).
     """
 
-    def __init__(self, *, model: str = "vae", score: str = "combined", contamination: float = 0.1,
+    _renamed_params = {"score": "outlier_score"}  # estimator files saved before the rename say "score"
+
+    def __init__(self, *, model: str = "vae", outlier_score: str = "combined", contamination: float = 0.1,
                  latent_dim: int = 16, beta: float | None = None, likelihood: str = "auto", net: str = "auto",
                  hidden: tuple[int, ...] = (512, 256), input_shape: tuple[int, ...] | None = None,
-                 epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3, val_fraction: float = 0.1,
+                 epochs: int | None = None, batch_size: int = 128, lr: float | None = None, val_fraction: float = 0.1,
                  seed: int = 0, device: str = "auto", runs_dir: str | Path | None = None,
                  overrides: dict[str, Any] | None = None,
                  progress: bool = False, standardize: str | bool = "auto", iw_samples: int = 16,
@@ -77,7 +82,7 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
                          input_shape=input_shape, epochs=epochs, batch_size=batch_size, lr=lr,
                          val_fraction=val_fraction, seed=seed, device=device, runs_dir=runs_dir,
                          overrides=overrides, progress=progress)
-        self.score, self.contamination, self.standardize = score, contamination, standardize
+        self.outlier_score, self.contamination, self.standardize = outlier_score, contamination, standardize
         self.iw_samples, self.score_seed, self.background_rate = iw_samples, score_seed, background_rate
         self.latent_components, self.typicality_batch = latent_components, typicality_batch
 
@@ -87,8 +92,8 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 < c <= 0.5:
             raise ConfigError(f"contamination must be a fraction in (0, 0.5], got {c!r}: the share of outliers "
                               "expected among the training inputs (PyOD's default is 0.1)")
-        if self.score not in SCORES:
-            raise ConfigError(f"unknown score {self.score!r}; choose one of {', '.join(SCORES)}")
+        if self.outlier_score not in SCORES:
+            raise ConfigError(f"unknown outlier_score {self.outlier_score!r}; choose one of {', '.join(SCORES)}")
         if int(self.iw_samples) != self.iw_samples or self.iw_samples < 1:
             raise ConfigError(f"iw_samples must be an integer >= 1, got {self.iw_samples}")
         if self.standardize not in ("auto", True, False):
@@ -118,10 +123,16 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
             return self._image_shape
         return super()._shape(n_features)
 
+    def _rows(self, X: Any) -> np.ndarray:
+        self._check_is_fitted()
+        return self._validate(self._flatten(X, fitting=False), reset=False)
+
     def _inputs(self, X: Any) -> torch.Tensor:
         """Validated model inputs ``(N, *input_shape_)`` (standardized when the model was)."""
-        self._check_is_fitted()
-        return self._as_model_input(self._validate(self._flatten(X, fitting=False), reset=False))
+        return self._as_model_input(self._rows(X))
+
+    def _elbo_draws_and_seed(self) -> tuple[int, int]:
+        return int(self.iw_samples), int(self.score_seed)
 
     # ---------------------------------------------------------------- fit / score
     def fit(self, X: Any, y: Any = None) -> "VAEOutlierDetector":
@@ -145,7 +156,7 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
         return self
 
     def _fit_scoring(self, x: torch.Tensor, save: bool = True) -> None:
-        """Fit the references ``self.score`` needs on normal model inputs ``x`` and set the threshold; ``save``
+        """Fit the references ``self.outlier_score`` needs on normal model inputs ``x`` and set the threshold; ``save``
         writes them into the run folder (when there is one).
 
         The training scores behind ``threshold_`` are computed leave-one-out for the latent scores: an input whose
@@ -159,26 +170,26 @@ class VAEOutlierDetector(DetectorStateMixin, LatentEstimator):
         self.decision_scores_ = compute_scores(self, x, None if codes is None else codes.self_index(len(x)))
         self.threshold_ = float(np.percentile(self.decision_scores_, 100 * (1 - self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        self.fitted_score_ = self.score
+        self.fitted_score_ = self.outlier_score
         if save and getattr(self, "run_dir_", None) is not None:
             self.save(self.run_dir_)
 
     def _check_enough(self, n: int) -> None:
         """The latent scores compare an input with its ``KNN`` nearest other training codes: refuse fewer inputs
         than that needs, naming the score, before any reference is fitted."""
-        need = {"latent_knn": KNN + 1, "combined": KNN + 1, "latent_density": 2}.get(self.score, 1)
+        need = {"latent_knn": KNN + 1, "combined": KNN + 1, "latent_density": 2}.get(self.outlier_score, 1)
         if need > 1 and int(self.latent_components) < need:
-            raise ConfigError(f"latent_components must be at least {need} for the {self.score!r} score, got "
+            raise ConfigError(f"latent_components must be at least {need} for the {self.outlier_score!r} score, got "
                               f"{self.latent_components}")
         if n < need:
-            raise DataError(f"the {self.score!r} score compares each input with "
+            raise DataError(f"the {self.outlier_score!r} score compares each input with "
                             + (f"its {KNN} nearest training codes" if need > 2 else "the other training codes")
-                            + f", so it needs at least {need} normal inputs to fit; got {n}")
+                            + f", so it needs at least {need} normal inputs to fit; got n_samples = {n}")
 
     def calibrate(self, X: Any) -> "VAEOutlierDetector":
-        """Keep the trained model, refit the current ``score``'s reference and ``threshold_`` on normal inputs
-        ``X`` (after ``set_params(score=...)`` or ``set_params(contamination=...)``) and save them into the run
-        folder when the detector has one. Returns ``self``."""
+        """Keep the trained model, refit the current ``outlier_score``'s reference and ``threshold_`` on normal
+        inputs ``X`` (after ``set_params(outlier_score=...)`` or ``set_params(contamination=...)``) and save them
+        into the run folder when the detector has one. Returns ``self``."""
         self._fit_scoring(self._inputs(X))
         return self
 

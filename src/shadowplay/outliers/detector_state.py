@@ -32,18 +32,18 @@ class DetectorStateMixin:
 
     # ---------------------------------------------------------------- references
     def _fit_references(self, x: torch.Tensor) -> None:
-        """The reference ``self.score`` needs, fitted on normal model inputs ``x``; the others are dropped."""
+        """The reference ``self.outlier_score`` needs, fitted on normal model inputs ``x``; the others are dropped."""
         self.aggregate_posterior_ = self.background_ = self.typicality_ = self.combined_ = None
         k, seed = int(self.iw_samples), int(self.score_seed)
-        if self.score in ("latent_density", "latent_knn", "combined"):
+        if self.outlier_score in ("latent_density", "latent_knn", "combined"):
             self.aggregate_posterior_ = fit_aggregate_posterior(self.model_, x, max_components=self.latent_components,
                                                                 seed=seed)
-            if self.score == "combined":
+            if self.outlier_score == "combined":
                 self.combined_ = fit_combined(self.model_, x, self.aggregate_posterior_)
-        elif self.score == "typicality":
+        elif self.outlier_score == "typicality":
             self.typicality_ = fit_typicality(neg_iwae(self.model_, x, iw_samples=k, seed=seed),
                                               batch_size=int(self.typicality_batch), seed=seed)
-        elif self.score == "likelihood_ratio":
+        elif self.outlier_score == "likelihood_ratio":
             self.background_ = self._train_background(x)
 
     def _train_background(self, x: torch.Tensor) -> torch.nn.Module:
@@ -115,20 +115,20 @@ class DetectorStateMixin:
         return True
 
     @classmethod
-    def from_run(cls, path: str | Path, score: str | None = None, contamination: float | None = None,
+    def from_run(cls, path: str | Path, outlier_score: str | None = None, contamination: float | None = None,
                  X: Any = None, checkpoint: str = "best", device: str = "auto", **params: Any):
         """A detector from a run folder: one a detector saved (restored exactly), or any run ``shadowplay train``
-        made, wrapped with ``score``. When the folder holds no fitted detector for that score, the references and
-        the threshold are fitted on ``X`` (normal inputs, as for ``fit``) or, without ``X``, on the training split
-        of the data the run was trained on. Reading never writes into the folder: ``save`` keeps a refitted
-        detector."""
+        made, wrapped with ``outlier_score``. When the folder holds no fitted detector for that score, the
+        references and the threshold are fitted on ``X`` (normal inputs, as for ``fit``) or, without ``X``, on the
+        training split of the data the run was trained on. Reading never writes into the folder: ``save`` keeps a
+        refitted detector."""
         det = super().from_run(path, checkpoint=checkpoint, device=device)
-        changes = {k: v for k, v in {"score": score, "contamination": contamination, **params}.items()
-                   if v is not None}
+        changes = {k: v for k, v in {"outlier_score": outlier_score, "contamination": contamination,
+                                     **params}.items() if v is not None}
         if changes:
             det.set_params(**changes)
         restored = det._restore_tensors(Path(det.run_dir_))
-        if restored and det.fitted_score_ == det.score and "contamination" not in changes:
+        if restored and det.fitted_score_ == det.outlier_score and "contamination" not in changes:
             return det
         if X is not None:
             x = det._inputs(X)

@@ -43,15 +43,15 @@ NEEDS = {"latent_density": ("aggregate_posterior_",), "latent_knn": ("aggregate_
 
 
 def compute_scores(det, x: torch.Tensor, self_index: torch.Tensor | None = None) -> np.ndarray:
-    """``det.score`` of model inputs ``x`` ``(N, *input_shape_)`` with the detector's model and references.
+    """``det.outlier_score`` of model inputs ``x`` ``(N, *input_shape_)`` with the detector's model and references.
     ``self_index`` ``(N,)`` int64 (for the inputs the references were fitted on): each input's own code in the
     aggregate posterior, left out of the latent scores (``latent_density``, ``latent_knn``, ``combined``) so that
     a training input is scored as a new normal input would be."""
-    name, m = det.score, det.model_
+    name, m = det.outlier_score, det.model_
     k, seed = int(det.iw_samples), int(det.score_seed)
     if any(getattr(det, ref, None) is None for ref in NEEDS.get(name, ())):
         raise ShadowplayError(f"the {name!r} score needs its reference fitted; call fit(X) (or calibrate(X) after "
-                         "changing score)")
+                         "changing outlier_score)")
     if name == "elbo":
         return neg_elbo(m, x, samples=k, seed=seed)
     if name == "iwae":

@@ -188,6 +188,20 @@ class RunFolder:
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{str(self.meta_path)!r} is unreadable ({e})") from None
 
+    @property
+    def input_standardization(self) -> dict[str, Any] | None:
+        """The ``{"mean", "std"[, "columns"]}`` the model's inputs were standardized with, or ``None``: a run trained
+        on a CSV file records them in ``run.json`` (``data.meta.standardize``), an outlier detector that
+        standardized its arrays in the estimator file. New rows must be put on that scale before the model sees
+        them."""
+        found = self.meta.get("data", {}).get("meta", {}).get("standardize")
+        if found is None and self.estimator_path.is_file():
+            try:
+                found = json.loads(self.estimator_path.read_text()).get("standardize")
+            except json.JSONDecodeError as e:
+                raise CheckpointError(f"{str(self.estimator_path)!r} is unreadable ({e})") from None
+        return found
+
     def write_config(self, cfg: RunConfig) -> None:
         save_yaml(cfg, self.config_path)
         self.__dict__.pop("config", None)

@@ -31,6 +31,7 @@ from ..config import RunConfig, set_keys
 from ..data import Dataset
 from ..data.base import split_dataset
 from ..errors import CheckpointError, DataError, ShadowplayError
+from ..evaluation import per_sample_likelihoods
 from ..model import LatentVariableModel
 from ..run import RunFolder, create_run, open_run, start_meta, write_checkpoint
 from ..run.folder import ESTIMATOR_FILE  # estimator.json: class, get_params(), feature names, shapes
@@ -63,7 +64,10 @@ class LatentEstimator(BaseEstimator):
         hidden: MLP widths.
         input_shape: shape of one row as the model sees it, e.g. ``(1, 28, 28)`` for flattened images; ``None`` =
             rows stay vectors ``(D,)``.
-        epochs, batch_size, lr, seed, device: as in ``shadowplay train`` (``lr=None``: the preset's default).
+        epochs, batch_size, lr, seed, device: as in ``shadowplay train`` (``lr=None``: the preset's default;
+            ``epochs=None``: ``train``'s automatic budget, :func:`shadowplay.config.auto_epochs`: 30 epochs, or
+            enough for 1,000 optimizer steps on small data, where a fixed 30 epochs of a few steps each leaves every
+            latent at the prior).
         val_fraction: part of the rows held out to pick the best checkpoint (0 = keep the last).
         runs_dir: parent folder to keep each fitted run in (resumable, inspectable with the CLI); ``None`` = train
             in a temporary folder and keep only the model in memory.
@@ -72,10 +76,12 @@ class LatentEstimator(BaseEstimator):
     """
 
     _latent_param = "latent_dim"
+    # estimator-file parameter names of earlier versions → today's names, so that saved runs keep loading
+    _renamed_params: dict[str, str] = {}
 
     def __init__(self, latent_dim: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
-                 input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
+                 input_shape: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 128,
                  lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         setattr(self, self._latent_param, latent_dim)  # PCA-like subclasses call it n_components
@@ -158,14 +164,15 @@ class LatentEstimator(BaseEstimator):
         if self.runs_dir is None:
             with tempfile.TemporaryDirectory(prefix="shadowplay-") as tmp:
                 run = train_run(cfg, splits=splits, runs_dir=tmp, name=name, progress=self.progress,
-                                pictures=False)
+                                pictures=False, phrasing="estimator")
                 self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = None
         else:
-            run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress)
+            run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress,
+                            phrasing="estimator")
             self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = run.path
-        self.config_, self.input_shape_ = cfg, shape
+        self.config_, self.input_shape_ = run.config, shape  # resolved: epochs=None is the number trained for
         self.val_metrics_ = dict(run.result.val_metrics)
         self.n_steps_, self.n_epochs_ = run.result.step, run.result.epoch
         if self.run_dir_ is not None:
@@ -194,6 +201,39 @@ class LatentEstimator(BaseEstimator):
         x = np.concatenate(out) if out else np.zeros((0, self.n_features_in_))
         stats = getattr(self, "standardize_", None)
         return x * np.asarray(stats["std"]) + np.asarray(stats["mean"]) if stats is not None else x
+
+    # ---------------------------------------------------------------- likelihood (scikit-learn's score)
+    def _rows(self, X: Any) -> np.ndarray:
+        """``X`` checked and laid out as the model's rows ``(N, D)`` (standardized when the model was)."""
+        return self._validate(X, reset=False)
+
+    def _elbo_draws_and_seed(self) -> tuple[int, int]:
+        """Reparameterized draws of the ELBO's reconstruction term and the seed of their noise, for ``score``."""
+        return 8, int(self.seed)
+
+    def _elbo_rows(self, X: Any, n_draws: int, seed: int) -> np.ndarray:
+        """Per input of ``X``, the ELBO in nats ``(N,)`` float64 (Kingma & Welling 2014, eq. 3: E_q[log p(x|z)]
+        over ``n_draws`` reparameterized draws minus the closed-form KL(q(z|x) ‖ p(z))); for the plain autoencoder
+        log p(x | z = code). It bounds the log-density of ``X`` as given: when the model saw standardized columns,
+        the change of variables adds −Σ_d log σ_d. Every row uses the same seeded noise ε, so a row's value does
+        not depend on its position or on the other rows."""
+        arr = self._rows(X)
+        lk = per_sample_likelihoods(self.model_, self._as_model_input(arr), iw_samples=n_draws, seed=seed,
+                                    index=np.zeros(len(arr), dtype=np.int64))
+        elbo = lk.elbo if lk.elbo is not None else lk.recon_ll
+        stats = getattr(self, "standardize_", None)
+        if stats is not None:
+            elbo = elbo - float(np.log(np.asarray(stats["std"], dtype=np.float64)).sum())
+        return elbo
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """The mean per-input ELBO of ``X`` in nats, a lower bound on the average log-likelihood (Kingma & Welling
+        2014, "Auto-Encoding Variational Bayes", eq. 3); higher is better. ``y`` is ignored. As
+        ``GaussianMixture.score`` and ``KernelDensity.score`` do, this is what ``GridSearchCV`` without ``scoring``
+        maximizes on the held-out folds and what ``Pipeline.score`` returns. Data in [0, 1] under a Bernoulli
+        likelihood are scored as Bernoulli probabilities, not as a density of grey levels."""
+        n_draws, seed = self._elbo_draws_and_seed()
+        return float(np.mean(self._elbo_rows(X, n_draws, seed)))
 
     def _check_codes(self, Z: Any, what: str = "Z") -> np.ndarray:
         self._check_is_fitted()
@@ -265,7 +305,8 @@ class LatentEstimator(BaseEstimator):
         est = cls()
         names = set(est.get_params())
         if doc is not None:
-            params = {k: (tuple(v) if isinstance(v, list) else v) for k, v in doc["params"].items() if k in names}
+            params = {cls._renamed_params.get(k, k): (tuple(v) if isinstance(v, list) else v)
+                      for k, v in doc["params"].items()}
         else:
             params = {"model": cfg.model.preset, cls._latent_param: cfg.model.latent_dim, "beta": cfg.objective.beta,
                       "likelihood": cfg.model.likelihood, "net": cfg.model.net, "hidden": tuple(cfg.model.hidden),
@@ -280,8 +321,7 @@ class LatentEstimator(BaseEstimator):
         est.n_features_in_ = math.prod(shape)
         if doc is not None and doc.get("feature_names_in"):
             est.feature_names_in_ = np.asarray(doc["feature_names_in"], dtype=object)
-        est.standardize_ = (doc or {}).get("standardize") or folder.meta.get("data", {}).get("meta", {}).get(
-            "standardize")
+        est.standardize_ = folder.input_standardization
         est.config_, est.run_dir_ = cfg, folder.path
         ckpt_state = folder.meta
         est.val_metrics_ = dict(ckpt_state.get("val_metrics") or {})

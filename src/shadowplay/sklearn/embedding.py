@@ -1,7 +1,7 @@
 """``VAEEmbedding``: a drop-in for ``sklearn.decomposition.PCA`` whose components are a latent-variable model's codes.
 
 >>> from shadowplay.sklearn import VAEEmbedding
->>> emb = VAEEmbedding(n_components=8, model="vae", epochs=30)      # doctest: +SKIP
+>>> emb = VAEEmbedding(n_components=8, model="vae")                 # doctest: +SKIP
 >>> Z = emb.fit_transform(X)          # (N, 8) posterior means E[z|x]
 >>> Z, S = emb.transform(X, return_std=True)                          # and posterior standard deviations
 >>> X_hat = emb.inverse_transform(Z)  # (N, D) decoder means E[x|z]
@@ -37,7 +37,7 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
 
     def __init__(self, n_components: int = 10, *, model: str = "vae", beta: float | None = None,
                  likelihood: str = "auto", net: str = "auto", hidden: tuple[int, ...] = (512, 256),
-                 input_shape: tuple[int, ...] | None = None, epochs: int = 30, batch_size: int = 128,
+                 input_shape: tuple[int, ...] | None = None, epochs: int | None = None, batch_size: int = 128,
                  lr: float | None = None, val_fraction: float = 0.1, seed: int = 0, device: str = "auto",
                  runs_dir: str | Path | None = None, overrides: dict[str, Any] | None = None, progress: bool = False):
         super().__init__(n_components, model=model, beta=beta, likelihood=likelihood, net=net, hidden=hidden,
@@ -69,18 +69,8 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
         return self._decode(z).astype(z.dtype)
 
     def score_samples(self, X: Any, n_draws: int = 8) -> np.ndarray:
-        """Per row, the ELBO in nats (Kingma & Welling 2014, eq. 3; the reconstruction term averaged over
+        """Per row, the ELBO in nats ``(N,)`` (Kingma & Welling 2014, eq. 3; the reconstruction term averaged over
         ``n_draws`` reparameterized draws); for the plain autoencoder log p(x | z = code). Higher is more typical,
-        as for ``PCA.score_samples``. Every row uses the same seeded noise ε, so a row's score does not depend on
-        its position or on the other rows."""
-        from ..evaluation import per_sample_likelihoods
-
-        arr = self._validate(X, reset=False)
-        lk = per_sample_likelihoods(self.model_, self._as_model_input(arr), iw_samples=n_draws, seed=self.seed,
-                                    index=np.zeros(len(arr), dtype=np.int64))
-        return lk.elbo if lk.elbo is not None else lk.recon_ll
-
-    def score(self, X: Any, y: Any = None) -> float:
-        """Mean of :meth:`score_samples`: the average ELBO per row in nats (what ``GridSearchCV`` maximizes when
-        no ``scoring`` is given). Note: on standardized data a Gaussian ELBO depends on the data's scale."""
-        return float(np.mean(self.score_samples(X)))
+        as for ``PCA.score_samples``; :meth:`score` is their mean. Every row uses the same seeded noise ε, so a
+        row's score does not depend on its position or on the other rows."""
+        return self._elbo_rows(X, n_draws, int(self.seed))

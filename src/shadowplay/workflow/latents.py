@@ -23,9 +23,11 @@ class PosteriorCollapseWarning(ShadowplayWarning):
     """A trained model whose latents carry (almost) nothing about the input."""
 
 
-def collapse_warnings(diag: LatentDiagnostics, cfg: RunConfig, steps: int, x: torch.Tensor) -> list[str]:
+def collapse_warnings(diag: LatentDiagnostics, cfg: RunConfig, steps: int, x: torch.Tensor,
+                      phrasing: str = "cli") -> list[str]:
     """``diag.warnings``, followed by what to try when the posterior collapsed. ``x`` ``(N, *shape)`` are the
-    inputs the diagnostics were computed on (to tell binary data from grey levels); ``steps`` trained so far."""
+    inputs the diagnostics were computed on (to tell binary data from grey levels); ``steps`` trained so far;
+    ``phrasing`` names the settings as options (``"cli"``) or as estimator keywords (``"estimator"``)."""
     out = list(diag.warnings)
     if diag.collapsed:
         unit = float(x.min()) >= 0 and float(x.max()) <= 1
@@ -34,11 +36,13 @@ def collapse_warnings(diag: LatentDiagnostics, cfg: RunConfig, steps: int, x: to
                                                                           else None)
         binary = cfg.data.binarize or bool(((x == 0) | (x == 1)).all())
         out.append(collapse_advice(likelihood=likelihood, scale=cfg.model.scale, beta=beta,
-                                   warmup_steps=cfg.objective.warmup_steps, steps=steps, binary_data=binary))
+                                   warmup_steps=cfg.objective.warmup_steps, steps=steps, binary_data=binary,
+                                   phrasing=phrasing))
     return out
 
 
-def latent_check(model: LatentVariableModel, cfg: RunConfig, splits: DataSplits, steps: int) -> dict[str, Any]:
+def latent_check(model: LatentVariableModel, cfg: RunConfig, splits: DataSplits, steps: int,
+                 phrasing: str = "cli") -> dict[str, Any]:
     """Active units and total KL of ``model`` on the validation inputs (training inputs when there are fewer
     than 2), for ``run.json``'s ``latents``; ``warnings`` only when the posterior collapsed (some inactive latents
     are what a β-VAE is for, a code that carries nothing is not)."""
@@ -46,4 +50,4 @@ def latent_check(model: LatentVariableModel, cfg: RunConfig, splits: DataSplits,
     diag = latent_diagnostics(model, x)
     kl = None if diag.kl_per_dim is None else float(diag.kl_per_dim.sum())
     return {"n_active": diag.n_active, "latent_dim": len(diag.active), "kl_total": kl, "collapsed": diag.collapsed,
-            "warnings": collapse_warnings(diag, cfg, steps, x) if diag.collapsed else []}
+            "warnings": collapse_warnings(diag, cfg, steps, x, phrasing) if diag.collapsed else []}

@@ -89,7 +89,8 @@ def _warn_collapse(found: Iterable[str]) -> None:
         warnings.warn(w, PosteriorCollapseWarning, stacklevel=4)
 
 
-def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False) -> Run:
+def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
+            phrasing: str = "cli") -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
         return Run(trainer.run_dir, cfg, trainer.fit())
     result = _fit(trainer, fresh)
@@ -100,7 +101,8 @@ def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool
     if not trainer.objective.generative:  # a classifier alone: its decoder and q(z|x) are untrained, nothing to show
         folder.update_meta(**status)
         return Run(folder.path, cfg, result)
-    latents = latent_check(model, cfg, splits, result.step)  # a collapsed model writes every file a good one does
+    # a collapsed model writes every file a good one does
+    latents = latent_check(model, cfg, splits, result.step, phrasing)
     folder.update_meta(**status, latents=latents)
     _warn_collapse(latents["warnings"])
     if not pictures:
@@ -115,14 +117,15 @@ def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool
 
 def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str | Path = "runs",
               name: str | None = None, overwrite: bool = False, progress: bool = True,
-              callbacks: Iterable[Callback] = (), pictures: bool = True) -> Run:
+              callbacks: Iterable[Callback] = (), pictures: bool = True, phrasing: str = "cli") -> Run:
     """Train ``cfg`` and write a run folder ``runs_dir/name``; returns the :class:`Run`.
 
     ``splits`` trains on data already in memory instead of loading ``cfg.data.source`` (``run.json`` then records
     ``"in_memory": true``; commands that reload data from the config need the caller to keep the data). Everything
     is validated and the data are loaded before the run folder is created, so a bad input leaves nothing behind.
     ``pictures=False`` skips ``samples.png`` and ``reconstructions.png`` (estimators fitted many times in a grid
-    search do not need them).
+    search do not need them). ``phrasing="estimator"`` words the advice after a posterior collapse with the
+    scikit-learn estimators' keywords instead of command-line options (``evaluation.collapse_advice``).
     """
     if splits is None and resolve_source(cfg.data.source) != cfg.data.source:  # a path: read from any folder
         cfg = set_keys(cfg, {"data.source": resolve_source(cfg.data.source)})
@@ -143,7 +146,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     name = dist.broadcast_object(name or default_name(cfg.model.preset, cfg.data.source))  # rank 0's clock
     if not dist.is_main:
         return _finish(_trainer(cfg, RunFolder(Path(runs_dir) / name), splits, built, spec, callbacks, progress, dist),
-                       cfg, splits, pictures)
+                       cfg, splits, pictures, phrasing=phrasing)
     folder = create_run(runs_dir, name, overwrite)
     data_info: dict[str, Any] = {
         "source": cfg.data.source, "in_memory": in_memory, "shape": list(splits.train.shape),
@@ -160,7 +163,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     except BaseException:  # nothing trained yet: leave no half-made folder behind
         shutil.rmtree(folder.path, ignore_errors=True)
         raise
-    return _finish(trainer, cfg, splits, pictures, fresh=True)
+    return _finish(trainer, cfg, splits, pictures, fresh=True, phrasing=phrasing)
 
 
 def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: DataSplits | None = None,
