@@ -218,3 +218,29 @@ def test_metrics_on_data_with_factors_pass_and_empty_metrics_need_none(tmp_path)
     far = load_study(_write(tmp_path, {"base": {"data": {"source": "/cluster/only/dsprites.npz"}},
                                        "metrics": ["mig", "beta_vae"], "models": [{"preset": "vae"}]}))
     assert far.metrics == ("mig", "beta_vae")
+
+
+def test_beta_curves_keep_grid_points_apart(tmp_path):
+    """Runs that differ in another value than β (here latent_dim) are two curves of metrics_vs_beta and of the
+    rate–distortion plot; they used to be pooled per preset, averaging latent_dim 2 and 3 as if they were seeds."""
+    from shadowplay.study.aggregate import beta_curves, beta_sweeps
+    from shadowplay.study.rate_distortion import rate_distortion_rows, rd_figure
+
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                        "models": [{"preset": "beta_vae", "beta": [1, 4], "latent_dim": [2, 3]},
+                                                   {"preset": "beta_vae", "beta": 8, "trainer.lr": 1e-4}]}))
+    mig = {r.name: r.config.model.latent_dim + r.config.objective.beta / 100 + r.seed / 1000 for r in spec.runs}
+    rows = [{"name": r.name, "preset": r.preset, "seed": r.seed, "mig": mig[r.name], "rate": mig[r.name],
+             "distortion": 10.0 * r.config.model.latent_dim} for r in spec.runs]
+    sweeps = beta_sweeps(spec.runs)
+    curves = beta_curves(rows, sweeps, "mig")
+    assert set(curves) == {"beta_vae-latent_dim2", "beta_vae-latent_dim3"}  # β = 8 alone is no curve
+    (b1, v1), (b4, v4) = curves["beta_vae-latent_dim3"]
+    assert (b1, b4) == (1.0, 4.0) and np.allclose(v1, [3.01, 3.011]) and np.allclose(v4, [3.04, 3.041])
+    rd = rate_distortion_rows(rows, {r.name: r.config.objective.beta for r in spec.runs},
+                              {n: c for n, (c, _) in sweeps.items()})
+    lines = [ln for ln in rd_figure(rd).axes[0].lines if not ln.get_label().startswith("_")]
+    assert sorted(ln.get_label() for ln in lines) == ["beta_vae-latent_dim2", "beta_vae-latent_dim3",
+                                                       "beta_vae-lr0.0001"]  # one β: one labelled point
+    dim2 = next(ln for ln in lines if ln.get_label() == "beta_vae-latent_dim2")
+    assert list(dim2.get_xdata()) == [20.0, 20.0]  # the mean distortion of latent_dim 2 alone, not pooled with 3
