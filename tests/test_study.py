@@ -244,3 +244,24 @@ def test_beta_curves_keep_grid_points_apart(tmp_path):
                                                        "beta_vae-lr0.0001"]  # one β: one labelled point
     dim2 = next(ln for ln in lines if ln.get_label() == "beta_vae-latent_dim2")
     assert list(dim2.get_xdata()) == [20.0, 20.0]  # the mean distortion of latent_dim 2 alone, not pooled with 3
+
+
+def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
+    """Editing the base config and starting the study again used to skip every finished run silently (they keep
+    their old config and numbers) while configs/<run>.yaml was overwritten with the new one."""
+    from shadowplay.study import StudyRunner
+
+    doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig"], "models": [{"preset": "beta_vae"}]}
+    spec = load_study(_write(tmp_path, doc))
+    (run,) = spec.runs
+    for sub in ("configs", "results"):
+        (spec.output / sub).mkdir(parents=True)
+    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
+    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
+        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": {"mig": 0.1}}))
+    assert [r.status for r in StudyRunner(spec, log=lambda m: None).run()] == ["skipped"]  # unchanged: skipped
+    doc["base"] = {**BASE, "trainer": {**BASE["trainer"], "epochs": 7}}
+    changed = load_study(_write(tmp_path, doc))
+    with pytest.raises(ConfigError, match=r"beta_vae-s0 .* another config \(trainer.epochs: 1000 → 7\).*--output"):
+        StudyRunner(changed, log=lambda m: None).run()
+    assert yaml.safe_load((spec.output / "configs" / f"{run.name}.yaml").read_text())["trainer"]["epochs"] == 1000
