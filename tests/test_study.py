@@ -265,3 +265,27 @@ def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"beta_vae-s0 .* another config \(trainer.epochs: 1000 → 7\).*--output"):
         StudyRunner(changed, log=lambda m: None).run()
     assert yaml.safe_load((spec.output / "configs" / f"{run.name}.yaml").read_text())["trainer"]["epochs"] == 1000
+
+
+def test_summary_md_names_failed_runs_and_their_reason(tmp_path):
+    """A failed run used to leave nothing on disk (empty tables) and a terminal line "exited with status 2; see
+    <log>"; now the reason is quoted from the child's log and summary.md lists it next to the mean ± sd table."""
+    from shadowplay.study.runner import child_error
+
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                        "models": [{"preset": "beta_vae", "beta": [1, 4]}]}))
+    (spec.output / "results").mkdir(parents=True)
+    for run, mig in zip(spec.runs[:2], (0.1, 0.4)):
+        doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
+               "train": {"step": 5, "val": {"elbo": -100.0}}, "metrics": {"mig": mig}}
+        (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(doc))
+    log = tmp_path / "x.evaluate.log"
+    log.write_text("\n$ shadowplay evaluate a\nerror: old failure\n\n$ shadowplay evaluate b\n"
+                   "log p(x):   0%|    | 0/60\rerror: bins must be at least 2, got 1\n")
+    assert child_error(log) == "bins must be at least 2, got 1" and child_error(tmp_path / "none.log") == ""
+    failed = {spec.runs[2].name: f"evaluate exited with status 2: {child_error(log)}; see {log}"}
+    md = write_outputs(spec, failed)["summary_md"].read_text()
+    assert "4 runs: 2 with results, 1 failed, 1 not run yet" in md
+    assert "| beta_vae-beta1 | 2 | -100 ± 0 | 0.25 ± 0.21 |" in md  # sd of (0.1, 0.4), ddof 1: 0.2121
+    assert f"- `{spec.runs[2].name}`: evaluate exited with status 2: bins must be at least 2, got 1" in md
+    assert f"## Not run yet\n\n`{spec.runs[3].name}`" in md

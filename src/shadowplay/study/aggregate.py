@@ -6,6 +6,8 @@ Files written under the study's output folder:
   validation ELBO, every scalar metric);
 - ``summary.csv`` / ``summary.json``: one row per model (a grid point without its seed) with ``n`` and, per metric,
   the mean, the sample standard deviation over seeds (0 for one seed), min and max;
+- ``summary.md``: the same summary as a Markdown table (mean ± sd over seeds, n), then every run that failed in
+  this call with its reason and log, and the runs with no result yet;
 - ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar (the layout of
   Locatello et al. 2019, figs. 7 and 13);
 - ``plots/metrics_vs_beta.png``: for grid points that differ only in β, each metric against β, mean ± std over
@@ -120,17 +122,46 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def write_outputs(spec: StudySpec) -> dict[str, Path]:
-    """Write the tables and plots of whatever runs have finished; returns their paths by kind."""
+def _mean_sd(s: dict[str, Any], m: str) -> str:
+    mean, std = s.get(f"{m}.mean"), s.get(f"{m}.std")
+    return "–" if mean is None else f"{mean:.4g} ± {std:.2g}"
+
+
+def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[dict[str, Any]],
+                     metrics: list[str], failed: dict[str, str]) -> str:
+    """``summary.md``: one line per model (mean ± sample sd over its ``n`` seeds), failed runs with their
+    reasons, and the runs that have no result yet (``failed`` maps a run name to its error)."""
+    done = {r["name"] for r in rows}
+    lines = [f"# Study {spec.path.name}", "",
+             f"{len(spec.runs)} runs: {len(done)} with results, {len(failed)} failed, "
+             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds "
+             f"(evaluation on the {spec.eval_split} split; `val_elbo` is the last validation ELBO of training).", ""]
+    if summary:
+        lines += ["| model | n | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
+        lines += [f"| {s['model']} | {s['n']} | " + " | ".join(_mean_sd(s, m) for m in metrics) + " |"
+                  for s in summary]
+    if failed:
+        lines += ["", "## Failed runs", ""] + [f"- `{name}`: {why}" for name, why in failed.items()]
+    missing = [r.name for r in spec.runs if r.name not in done and r.name not in failed]
+    if missing:
+        lines += ["", "## Not run yet", "", ", ".join(f"`{n}`" for n in missing)]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(spec: StudySpec, failed: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write the tables and plots of whatever runs have finished, and ``summary.md`` naming the runs in
+    ``failed`` (run name → reason); returns their paths by kind."""
     rows, metrics = table(collect(spec))
     summary = summarize(rows, metrics)
     out = spec.output
     paths = {"results_csv": out / "results.csv", "results_json": out / "results.json",
-             "summary_csv": out / "summary.csv", "summary_json": out / "summary.json"}
+             "summary_csv": out / "summary.csv", "summary_json": out / "summary.json",
+             "summary_md": out / "summary.md"}
     _write_csv(paths["results_csv"], rows)
     _write_csv(paths["summary_csv"], summary)
     paths["results_json"].write_text(json.dumps(rows, indent=1))
     paths["summary_json"].write_text(json.dumps(summary, indent=1))
+    paths["summary_md"].write_text(summary_markdown(spec, rows, summary, metrics, failed or {}))
     shown = [m for m in metrics if not PLOT_EXCLUDE.search(m)
              and any(isinstance(r.get(m), (int, float)) and math.isfinite(r[m]) for r in rows)]
     sweeps = beta_sweeps(spec.runs)

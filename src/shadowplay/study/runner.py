@@ -80,6 +80,19 @@ def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return [f"{k.rstrip('.')}: {a.get(k)!r} → {b.get(k)!r}" for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
 
 
+def child_error(log: Path, limit: int = 300) -> str:
+    """The ``error: …`` line of the last command in a child's log (what the CLI printed on the way out), or ``""``.
+
+    A failed step used to be reported as "exited with status 2; see <log>" only; the reason is one line there."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    last = text[text.rfind("\n$ shadowplay "):] if "\n$ shadowplay " in text else text
+    found = [ln.split("error: ", 1)[1].strip() for ln in last.replace("\r", "\n").splitlines() if "error: " in ln]
+    return (found[-1][:limit] + ("…" if len(found[-1]) > limit else "")) if found else ""
+
+
 def _child_env(jobs: int) -> dict[str, str]:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2])  # .../src, holding the shadowplay package the children import
@@ -217,7 +230,9 @@ class StudyRunner:
                     log = self.out / "logs" / f"{name}.{kind}.log"
                     try:
                         if proc.returncode != 0:
-                            raise ShadowplayError(f"{kind} exited with status {proc.returncode}; see {log}")
+                            why = child_error(log)
+                            raise ShadowplayError(f"{kind} exited with status {proc.returncode}"
+                                                  + (f": {why}" if why else "") + f"; see {log}")
                         records[name] = RunRecord(run, "done", self._record(run, times))
                     except (ShadowplayError, OSError, ValueError, KeyError) as e:
                         records[name] = RunRecord(run, "failed", error=str(e))
