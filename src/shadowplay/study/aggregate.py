@@ -57,7 +57,7 @@ def beta_curves(rows: list[dict[str, Any]], sweeps: dict[str, tuple[str, float]]
     more β values. Runs of different grid points (another ``latent_dim``) are different curves, never pooled."""
     points: dict[str, dict[float, list[float]]] = {}
     for r in rows:
-        if r["name"] not in sweeps:
+        if r.get("name") not in sweeps:
             continue
         curve, beta = sweeps[r["name"]]
         values = points.setdefault(curve, {}).setdefault(beta, [])
