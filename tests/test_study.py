@@ -289,3 +289,12 @@ def test_summary_md_names_failed_runs_and_their_reason(tmp_path):
     assert "| beta_vae-beta1 | 2 | -100 ± 0 | 0.25 ± 0.21 |" in md  # sd of (0.1, 0.4), ddof 1: 0.2121
     assert f"- `{spec.runs[2].name}`: evaluate exited with status 2: bins must be at least 2, got 1" in md
     assert f"## Not run yet\n\n`{spec.runs[3].name}`" in md
+
+
+def test_the_start_line_says_which_runs_pick_up_where_they_stopped():
+    """A restarted study said "3 to do" whether it retrained them or resumed one from its checkpoint."""
+    from shadowplay.study.runner import _todo_detail
+
+    assert _todo_detail([(None, ["new", "evaluate"])]) == ""
+    todo = [(None, ["partial", "evaluate"]), (None, ["evaluate"]), (None, ["restart", "evaluate"])]
+    assert _todo_detail(todo) == " (1 resumes from its checkpoint, 1 needs evaluating only)"

@@ -90,8 +90,8 @@ def untrained_decoder_warning(preset: str) -> str:
     """Said instead of the collapse diagnosis for a run whose objective never trains the decoder (``classifier``):
     its "inactive latents" and reconstructions are those of an untrained q(z|x) and p(x|z), not a collapse."""
     return (f"the {preset} objective trains the encoder for its classifier head only: q(z|x) and the decoder "
-            "p(x|z) were never trained, so the ELBO, log p(x), reconstructions, traversals and latent diagnostics of this "
-            "run describe untrained networks, not a generative model")
+            "p(x|z) were never trained, so the ELBO, log p(x), reconstructions, traversals and latent diagnostics of "
+            "this run describe untrained networks, not a generative model")
 
 
 def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 1000,

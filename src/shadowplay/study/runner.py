@@ -105,6 +105,17 @@ def _child_env(jobs: int) -> dict[str, str]:
     return env
 
 
+def _todo_detail(todo: Any) -> str:
+    """`` (1 resumes from its checkpoint, 1 needs evaluating only)``: which runs a restarted study picks up where
+    they stopped; empty when every run starts from scratch."""
+    resume = sum(steps[0] == "partial" for _, steps in todo)
+    evaluate = sum(steps[0] == "evaluate" for _, steps in todo)
+    parts = [f"{resume} resume{'s' if resume == 1 else ''} from {'its' if resume == 1 else 'their'} checkpoint"
+             ] if resume else []
+    parts += [f"{evaluate} need{'s' if evaluate == 1 else ''} evaluating only"] if evaluate else []
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 class _Lock:
     def __init__(self, output: Path):
         self.path = output / ".study.lock"
@@ -208,7 +219,8 @@ class StudyRunner:
             else:
                 todo.append((run, self._plan(run)))
         total, n_done = len(self.spec.runs), len(records)
-        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do, {self.jobs} at a time")
+        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do{_todo_detail(todo)}, "
+                 f"{self.jobs} at a time")
         running: dict[str, tuple[StudyRun, list[str], subprocess.Popen, Any, float, dict]] = {}
         try:
             while todo or running:
