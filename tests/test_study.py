@@ -218,3 +218,83 @@ def test_metrics_on_data_with_factors_pass_and_empty_metrics_need_none(tmp_path)
     far = load_study(_write(tmp_path, {"base": {"data": {"source": "/cluster/only/dsprites.npz"}},
                                        "metrics": ["mig", "beta_vae"], "models": [{"preset": "vae"}]}))
     assert far.metrics == ("mig", "beta_vae")
+
+
+def test_beta_curves_keep_grid_points_apart(tmp_path):
+    """Runs that differ in another value than β (here latent_dim) are two curves of metrics_vs_beta and of the
+    rate–distortion plot; they used to be pooled per preset, averaging latent_dim 2 and 3 as if they were seeds."""
+    from shadowplay.study.aggregate import beta_curves, beta_sweeps
+    from shadowplay.study.rate_distortion import rate_distortion_rows, rd_figure
+
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                        "models": [{"preset": "beta_vae", "beta": [1, 4], "latent_dim": [2, 3]},
+                                                   {"preset": "beta_vae", "beta": 8, "trainer.lr": 1e-4}]}))
+    mig = {r.name: r.config.model.latent_dim + r.config.objective.beta / 100 + r.seed / 1000 for r in spec.runs}
+    rows = [{"name": r.name, "preset": r.preset, "seed": r.seed, "mig": mig[r.name], "rate": mig[r.name],
+             "distortion": 10.0 * r.config.model.latent_dim} for r in spec.runs]
+    sweeps = beta_sweeps(spec.runs)
+    curves = beta_curves(rows, sweeps, "mig")
+    assert set(curves) == {"beta_vae-latent_dim2", "beta_vae-latent_dim3"}  # β = 8 alone is no curve
+    (b1, v1), (b4, v4) = curves["beta_vae-latent_dim3"]
+    assert (b1, b4) == (1.0, 4.0) and np.allclose(v1, [3.01, 3.011]) and np.allclose(v4, [3.04, 3.041])
+    rd = rate_distortion_rows(rows, {r.name: r.config.objective.beta for r in spec.runs},
+                              {n: c for n, (c, _) in sweeps.items()})
+    lines = [ln for ln in rd_figure(rd).axes[0].lines if not ln.get_label().startswith("_")]
+    assert sorted(ln.get_label() for ln in lines) == ["beta_vae-latent_dim2", "beta_vae-latent_dim3",
+                                                       "beta_vae-lr0.0001"]  # one β: one labelled point
+    dim2 = next(ln for ln in lines if ln.get_label() == "beta_vae-latent_dim2")
+    assert list(dim2.get_xdata()) == [20.0, 20.0]  # the mean distortion of latent_dim 2 alone, not pooled with 3
+
+
+def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
+    """Editing the base config and starting the study again used to skip every finished run silently (they keep
+    their old config and numbers) while configs/<run>.yaml was overwritten with the new one."""
+    from shadowplay.study import StudyRunner
+
+    doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig"], "models": [{"preset": "beta_vae"}]}
+    spec = load_study(_write(tmp_path, doc))
+    (run,) = spec.runs
+    for sub in ("configs", "results"):
+        (spec.output / sub).mkdir(parents=True)
+    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
+    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
+        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": {"mig": 0.1}}))
+    assert [r.status for r in StudyRunner(spec, log=lambda m: None).run()] == ["skipped"]  # unchanged: skipped
+    doc["base"] = {**BASE, "trainer": {**BASE["trainer"], "epochs": 7}}
+    changed = load_study(_write(tmp_path, doc))
+    with pytest.raises(ConfigError, match=r"beta_vae-s0 .* another config \(trainer.epochs: 1000 → 7\).*--output"):
+        StudyRunner(changed, log=lambda m: None).run()
+    assert yaml.safe_load((spec.output / "configs" / f"{run.name}.yaml").read_text())["trainer"]["epochs"] == 1000
+
+
+def test_summary_md_names_failed_runs_and_their_reason(tmp_path):
+    """A failed run used to leave nothing on disk (empty tables) and a terminal line "exited with status 2; see
+    <log>"; now the reason is quoted from the child's log and summary.md lists it next to the mean ± sd table."""
+    from shadowplay.study.runner import child_error
+
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                        "models": [{"preset": "beta_vae", "beta": [1, 4]}]}))
+    (spec.output / "results").mkdir(parents=True)
+    for run, mig in zip(spec.runs[:2], (0.1, 0.4)):
+        doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
+               "train": {"step": 5, "val": {"elbo": -100.0}}, "metrics": {"mig": mig}}
+        (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(doc))
+    log = tmp_path / "x.evaluate.log"
+    log.write_text("\n$ shadowplay evaluate a\nerror: old failure\n\n$ shadowplay evaluate b\n"
+                   "log p(x):   0%|    | 0/60\rerror: bins must be at least 2, got 1\n")
+    assert child_error(log) == "bins must be at least 2, got 1" and child_error(tmp_path / "none.log") == ""
+    failed = {spec.runs[2].name: f"evaluate exited with status 2: {child_error(log)}; see {log}"}
+    md = write_outputs(spec, failed)["summary_md"].read_text()
+    assert "4 runs: 2 with results, 1 failed, 1 not run yet" in md
+    assert "| beta_vae-beta1 | 2 | -100 ± 0 | 0.25 ± 0.21 |" in md  # sd of (0.1, 0.4), ddof 1: 0.2121
+    assert f"- `{spec.runs[2].name}`: evaluate exited with status 2: bins must be at least 2, got 1" in md
+    assert f"## Not run yet\n\n`{spec.runs[3].name}`" in md
+
+
+def test_the_start_line_says_which_runs_pick_up_where_they_stopped():
+    """A restarted study said "3 to do" whether it retrained them or resumed one from its checkpoint."""
+    from shadowplay.study.runner import _todo_detail
+
+    assert _todo_detail([(None, ["new", "evaluate"])]) == ""
+    todo = [(None, ["partial", "evaluate"]), (None, ["evaluate"]), (None, ["restart", "evaluate"])]
+    assert _todo_detail(todo) == " (1 resumes from its checkpoint, 1 needs evaluating only)"

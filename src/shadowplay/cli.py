@@ -182,8 +182,9 @@ def _show_presets(presets: dict[str, str], a: argparse.Namespace) -> int:
 
 
 def _show_study(res: Any, a: argparse.Namespace) -> int:
+    width = max(map(len, res.files), default=0)
     for kind, path in res.files.items():
-        print(f"{kind:13s} {path}")
+        print(f"{kind:{width}s} {path}")
     for r in res.failed:
         print(f"failed: {r.run.name}: {r.error}", file=sys.stderr)
     return 1 if res.failed else 0

@@ -126,3 +126,12 @@ def test_autoencoder_reports_reconstruction_only(ae_run):
     assert r.kl is None and r.elbo is None and r.log_px is None and r.bits_per_dim is None
     assert r.recon_ll.shape == (6,) and "autoencoder" in r.note
     assert set(r.columns()) == {"recon_ll"}
+
+
+def test_the_grey_level_caveat_is_said_only_for_grey_levels(vae_run):
+    """A Bernoulli is a normalized density of binary inputs (dSprites): its evaluation and report used to say
+    "on grey levels in [0, 1] it is not a normalized density" there too."""
+    model = api.load(vae_run)
+    binary = (torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    assert per_sample_likelihoods(model, binary, 2).note == ""
+    assert "grey levels" in per_sample_likelihoods(model, binary * 0.5 + 0.25, 2).note

@@ -67,3 +67,16 @@ def test_tabular_run_report(tabular_run):
 def test_report_of_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(ValueError, match="not a shadowplay run folder"):
         api.report(tmp_path)
+
+
+def test_a_classifier_report_says_its_decoder_is_untrained(tmp_path):
+    """A classifier-only run's report used to show an ELBO, reconstructions and "1 of 6 latent dimensions are
+    inactive (partial posterior collapse)" as if its decoder had been trained; nothing trains it."""
+    run = api.train(data="digits", model="classifier", latent_dim=4, net="mlp", runs_dir=tmp_path, name="clf",
+                    progress=False, overrides={"trainer.max_steps": 3, "model.hidden": [16]}).path
+    ev = api.evaluate(run, iw_samples=1, progress=False)
+    assert ev.document["generative"] is False
+    assert [w for w in ev.document["diagnostics"]["warnings"]] == [api.inspect.untrained_decoder_warning("classifier")]
+    page = api.report(run, iw_samples=1, progress=False).read_text()
+    top = page[:page.index("config.yaml")]
+    assert "q(z|x) and the decoder p(x|z) were never trained" in top and "posterior collapse" not in page

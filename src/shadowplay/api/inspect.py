@@ -34,7 +34,7 @@ from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
 from ..reports.images import check_picture_path, save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
-from ..workflow import collapse_warnings, is_builtin, is_run_data, run_splits
+from ..workflow import build_objective, collapse_warnings, is_builtin, is_run_data, run_splits
 from .embed import data_rows
 from .runs import RunLike, check_model_data, load
 
@@ -84,6 +84,14 @@ class Evaluation:
 
 
 AUTO_IW_SECONDS = 40.0  # report's importance-sampling budget: the whole report of a fresh run in about a minute
+
+
+def untrained_decoder_warning(preset: str) -> str:
+    """Said instead of the collapse diagnosis for a run whose objective never trains the decoder (``classifier``):
+    its "inactive latents" and reconstructions are those of an untrained q(z|x) and p(x|z), not a collapse."""
+    return (f"the {preset} objective trains the encoder for its classifier head only: q(z|x) and the decoder "
+            "p(x|z) were never trained, so the ELBO, log p(x), reconstructions, traversals and latent diagnostics of "
+            "this run describe untrained networks, not a generative model")
 
 
 def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 1000,
@@ -148,6 +156,9 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     sq = reconstruction_error(model, data.x, max_rows)
     summary = {**lik.summary(), "recon_sq_error": float(sq.mean()),
                "recon_sq_error_sem": float(sq.std(ddof=1) / np.sqrt(len(sq))) if len(sq) > 1 else 0.0}
+    generative = build_objective(folder.config).objective.generative
+    warnings = collapse_warnings(diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x) if generative \
+        else [untrained_decoder_warning(folder.config.model.preset)]
     doc: dict[str, Any] = {"data": data.name, "source": folder_data or folder.config.data.source,
                            "split": split, "n_inputs": len(data),
                            "iw_samples": int(iw_samples), "seed": seed, "checkpoint": checkpoint,
@@ -155,8 +166,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
                                                  "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
                                                  if auto_k else "given"),
                            "data_dims": lik.data_dims, "likelihood": summary, "note": lik.note,
-                           "diagnostics": {**diag.as_dict(), "warnings": collapse_warnings(
-                               diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x)},
+                           "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings},
                            "seconds": round(seconds, 3),
                            "inputs_per_s": len(data) / max(seconds, 1e-9), "device": str(model.device)}
     dis = None

@@ -127,12 +127,15 @@ def _log_likelihood(model: LatentVariableModel, h: torch.Tensor, x: torch.Tensor
     return dist.log_prob(x)
 
 
-def _note(model: LatentVariableModel, point: bool) -> str:
+def _note(model: LatentVariableModel, point: bool, x: torch.Tensor) -> str:
+    """What the numbers mean for this model and these inputs ``x``: a Bernoulli is a normalized density of binary
+    data (dSprites, binarized MNIST), so the grey-level caveat is said only when some input lies strictly inside
+    (0, 1) (it used to be said for dSprites too)."""
     parts = []
     if point:
         parts.append("plain autoencoder: the code is a point mass, so q(z|x) has no density and neither KL, ELBO "
                      "nor the importance-weighted log p(x) are defined; only reconstruction is reported")
-    if getattr(model.likelihood, "name", "") == "bernoulli":
+    if getattr(model.likelihood, "name", "") == "bernoulli" and bool(((x > 0) & (x < 1)).any()):
         parts.append("Bernoulli likelihood: on grey levels in [0, 1] it is not a normalized density of those "
                      "values, so compare numbers only with others computed the same way")
     return "; ".join(parts)
@@ -178,7 +181,7 @@ def per_sample_likelihoods(model: LatentVariableModel, x: torch.Tensor, iw_sampl
     if not scales:  # autoencoder: reconstruction at the code only
         rec = torch.cat([model.decode(c).log_prob(xc) for c, xc in zip(loc.split(max_rows), x.split(max_rows))])
         arr = rec.double().cpu().numpy()
-        return SampleLikelihoods(arr, None, None, None, K, d, _note(model, True))
+        return SampleLikelihoods(arr, None, None, None, K, d, _note(model, True, x))
     scale = torch.cat(scales)
     log_scale_sum = scale.log().sum(-1)
     k_c = min(K, max_rows)
@@ -206,7 +209,7 @@ def per_sample_likelihoods(model: LatentVariableModel, x: torch.Tensor, iw_sampl
     bar.close()
     kl = torch.cat(kls)
     as_np = lambda t: t.double().cpu().numpy()  # noqa: E731
-    return SampleLikelihoods(as_np(recon), as_np(kl), as_np(recon - kl), as_np(log_px), K, d, _note(model, False))
+    return SampleLikelihoods(as_np(recon), as_np(kl), as_np(recon - kl), as_np(log_px), K, d, _note(model, False, x))
 
 
 IW_CHOICES = (1000, 300, 100, 30, 10, 1)

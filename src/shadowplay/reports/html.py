@@ -158,7 +158,10 @@ def render_report(run_dir: str | Path) -> str:
             f'<p class="muted">preset {_esc(meta.get("preset", "?"))}, data {_esc(data.get("source", "?"))} '
             f'{_esc(tuple(data.get("shape", [])))}, status {_esc(meta.get("status", "?"))}, created '
             f'{_esc(meta.get("created", "?"))}, shadowplay {_esc(meta.get("versions", {}).get("shadowplay", "?"))}'
-            "</p>", f"<details><summary>config.yaml</summary><pre>{_esc(config)}</pre></details>"]
+            "</p>"]
+    if ev is not None and ev.get("generative") is False:  # a classifier: say so before any ELBO or picture
+        body += [f'<div class="warn">{_esc(w)}</div>' for w in ev.get("diagnostics", {}).get("warnings", [])]
+    body.append(f"<details><summary>config.yaml</summary><pre>{_esc(config)}</pre></details>")
     fig = training_curves(folder.read_metrics())
     body.append("<h2>Training curves</h2>" + (_img(figure_png(fig), "Every logged loss term (unweighted) against "
                                                               "the step; validation once per epoch.")

@@ -51,7 +51,7 @@ def run_study(path: str | Path, jobs: int = 1, output: str | Path | None = None,
             ray.close()
     else:
         records = StudyRunner(spec, jobs=jobs, log=log).run()
-    files = write_outputs(spec)
+    files = write_outputs(spec, {r.run.name: r.error or "" for r in records if r.status == "failed"})
     return StudyResult(spec.output, records, files)
 
 

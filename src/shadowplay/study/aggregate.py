@@ -6,9 +6,13 @@ Files written under the study's output folder:
   validation ELBO, every scalar metric);
 - ``summary.csv`` / ``summary.json``: one row per model (a grid point without its seed) with ``n`` and, per metric,
   the mean, the sample standard deviation over seeds (0 for one seed), min and max;
+- ``summary.md``: the same summary as a Markdown table (mean ± sd over seeds, n), then every run that failed in
+  this call with its reason and log, and the runs with no result yet;
 - ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar (the layout of
   Locatello et al. 2019, figs. 7 and 13);
-- ``plots/metrics_vs_beta.png``: for presets run at several β, each metric against β, mean ± std over seeds;
+- ``plots/metrics_vs_beta.png``: for grid points that differ only in β, each metric against β, mean ± std over
+  seeds: one line per curve (:func:`curve_label`, the grid point without its β), so runs that differ in another
+  value (``latent_dim``, ``trainer.lr``) are never averaged as if they were seeds;
 - ``rate_distortion.csv`` and ``plots/rate_distortion.png``: when a preset ran at several β, every run's rate and
   distortion on the evaluation split with lines of equal ELBO (:mod:`.rate_distortion`, Alemi et al. 2018).
 """
@@ -25,14 +29,43 @@ from typing import Any
 import numpy as np
 
 from .rate_distortion import rate_distortion_rows, varies_beta, write_rate_distortion
-from .spec import StudySpec
+from .spec import StudyRun, StudySpec, run_name
 
 PLOT_EXCLUDE = re.compile(r"(train|eval_accuracy)")  # keep the plots to headline scores (score = eval accuracy)
+BETA_KEYS = ("beta", "objective.beta")  # how a model entry may name β (``spec._full_key``)
 
 
 def model_label(name: str) -> str:
     """A run's name without its ``-s<seed>`` suffix: the model (grid point) it belongs to."""
     return re.sub(r"-s\d+$", "", name)
+
+
+def curve_label(run: StudyRun) -> str:
+    """The β curve a run lies on: its grid point without β and seed (``beta_vae``, ``beta_vae-latent_dim8``)."""
+    return model_label(run_name(run.preset, {k: v for k, v in run.params.items() if k not in BETA_KEYS}, 0))
+
+
+def beta_sweeps(runs: tuple[StudyRun, ...] | list[StudyRun]) -> dict[str, tuple[str, float]]:
+    """``{run name: (curve, β)}`` for the runs whose β is set (``None``, the preset's default, is left out)."""
+    return {r.name: (curve_label(r), float(r.config.objective.beta)) for r in runs
+            if r.config.objective.beta is not None}
+
+
+def beta_curves(rows: list[dict[str, Any]], sweeps: dict[str, tuple[str, float]],
+                metric: str) -> dict[str, list[tuple[float, np.ndarray]]]:
+    """``{curve: [(β, finite values of metric over its seeds), ...]}`` in β order, for every curve run at two or
+    more β values. Runs of different grid points (another ``latent_dim``) are different curves, never pooled."""
+    points: dict[str, dict[float, list[float]]] = {}
+    for r in rows:
+        if r.get("name") not in sweeps:
+            continue
+        curve, beta = sweeps[r["name"]]
+        values = points.setdefault(curve, {}).setdefault(beta, [])
+        v = r.get(metric)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            values.append(float(v))
+    return {c: [(b, np.array(by_beta[b], float)) for b in sorted(by_beta)] for c, by_beta in points.items()
+            if len(by_beta) > 1}
 
 
 def collect(spec: StudySpec) -> list[dict[str, Any]]:
@@ -89,28 +122,61 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writerows(rows)
 
 
-def write_outputs(spec: StudySpec) -> dict[str, Path]:
-    """Write the tables and plots of whatever runs have finished; returns their paths by kind."""
+def _mean_sd(s: dict[str, Any], m: str) -> str:
+    mean, std = s.get(f"{m}.mean"), s.get(f"{m}.std")
+    return "–" if mean is None else f"{mean:.4g} ± {std:.2g}"
+
+
+def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[dict[str, Any]],
+                     metrics: list[str], failed: dict[str, str]) -> str:
+    """``summary.md``: one line per model (mean ± sample sd over its ``n`` seeds), failed runs with their
+    reasons, and the runs that have no result yet (``failed`` maps a run name to its error)."""
+    done = {r["name"] for r in rows}
+    lines = [f"# Study {spec.path.name}", "",
+             f"{len(spec.runs)} runs: {len(done)} with results, {len(failed)} failed, "
+             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds "
+             f"(evaluation on the {spec.eval_split} split; `val_elbo` is the last validation ELBO of training).", ""]
+    if summary:
+        lines += ["| model | n | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
+        lines += [f"| {s['model']} | {s['n']} | " + " | ".join(_mean_sd(s, m) for m in metrics) + " |"
+                  for s in summary]
+    if failed:
+        lines += ["", "## Failed runs", ""] + [f"- `{name}`: {why}" for name, why in failed.items()]
+    missing = [r.name for r in spec.runs if r.name not in done and r.name not in failed]
+    if missing:
+        lines += ["", "## Not run yet", "", ", ".join(f"`{n}`" for n in missing)]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(spec: StudySpec, failed: dict[str, str] | None = None) -> dict[str, Path]:
+    """Write the tables and plots of whatever runs have finished, and ``summary.md`` naming the runs in
+    ``failed`` (run name → reason); returns their paths by kind."""
     rows, metrics = table(collect(spec))
     summary = summarize(rows, metrics)
     out = spec.output
     paths = {"results_csv": out / "results.csv", "results_json": out / "results.json",
-             "summary_csv": out / "summary.csv", "summary_json": out / "summary.json"}
+             "summary_csv": out / "summary.csv", "summary_json": out / "summary.json",
+             "summary_md": out / "summary.md"}
     _write_csv(paths["results_csv"], rows)
     _write_csv(paths["summary_csv"], summary)
     paths["results_json"].write_text(json.dumps(rows, indent=1))
     paths["summary_json"].write_text(json.dumps(summary, indent=1))
+    paths["summary_md"].write_text(summary_markdown(spec, rows, summary, metrics, failed or {}))
     shown = [m for m in metrics if not PLOT_EXCLUDE.search(m)
              and any(isinstance(r.get(m), (int, float)) and math.isfinite(r[m]) for r in rows)]
+    sweeps = beta_sweeps(spec.runs)
     if rows and shown:
-        paths.update(plot(rows, shown, out / "plots"))
-    rd = rate_distortion_rows(rows, {r.name: r.config.objective.beta for r in spec.runs})
+        paths.update(plot(rows, shown, out / "plots", sweeps))
+    rd = rate_distortion_rows(rows, {r.name: r.config.objective.beta for r in spec.runs},
+                              {name: curve for name, (curve, _) in sweeps.items()})
     if varies_beta(rd):
         paths.update(write_rate_distortion(rd, out, spec.eval_split))
     return paths
 
 
-def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[str, Path]:
+def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path,
+         sweeps: dict[str, tuple[str, float]] | None = None) -> dict[str, Path]:
+    """``metrics_by_model.png``, and ``metrics_vs_beta.png`` when ``sweeps`` (:func:`beta_sweeps`) has a curve."""
     from ..reports.plotting import subplots
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,23 +199,20 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path) -> dict[s
     paths = {"by_model": folder / "metrics_by_model.png"}
     fig.savefig(paths["by_model"], dpi=110)
 
-    swept = {}
-    for r in rows:
-        beta = r.get("beta")
-        if isinstance(beta, (int, float)) and not isinstance(beta, bool):
-            swept.setdefault(r["preset"], set()).add(float(beta))
-    presets = [p for p, b in swept.items() if len(b) > 1]
-    if presets:
+    curves = {m: beta_curves(rows, sweeps or {}, m) for m in metrics}
+    if any(curves.values()):
+        names = list(dict.fromkeys(c for by_curve in curves.values() for c in by_curve))
         fig, axes = subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
         for ax, m in zip(axes.flat, metrics):
-            for j, preset in enumerate(presets):
-                betas = sorted(swept[preset])
-                vals = [np.array([r[m] for r in rows if r["preset"] == preset and r.get("beta") == b
-                                  and isinstance(r.get(m), (int, float))], float) for b in betas]
-                mean = np.array([v.mean() if len(v) else np.nan for v in vals])
-                std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for v in vals])
-                ax.plot(betas, mean, "o-", color=f"C{j}", label=preset, ms=3)
-                ax.fill_between(betas, mean - std, mean + std, color=f"C{j}", alpha=0.2)
+            for j, curve in enumerate(names):
+                pts = curves[m].get(curve)
+                if not pts:
+                    continue
+                betas = [b for b, _ in pts]
+                mean = np.array([v.mean() if len(v) else np.nan for _, v in pts])
+                std = np.array([v.std(ddof=1) if len(v) > 1 else 0.0 for _, v in pts])
+                ax.plot(betas, mean, "o-", color=f"C{j % 10}", label=curve, ms=3)
+                ax.fill_between(betas, mean - std, mean + std, color=f"C{j % 10}", alpha=0.2)
             ax.set_title(m, fontsize=9)
             ax.set_xlabel("β", fontsize=8)
         axes.flat[0].legend(fontsize=7)

@@ -39,7 +39,7 @@ def evaluation_file(spec: StudySpec, run_dir: Path) -> Path:
 def evaluate_command(spec: StudySpec, run: StudyRun, run_dir: Path) -> list[str]:
     """``shadowplay`` arguments that evaluate ``run`` (see the module docstring)."""
     cmd = ["evaluate", str(run_dir), "--checkpoint", "last", "--split", spec.eval_split, "--iw-samples",
-           str(spec.eval_iw_samples), "--seed", str(spec.eval_seed)]
+           str(spec.eval_iw_samples), "--seed", str(spec.eval_seed), "--no-progress"]  # a log, not a terminal
     if spec.metrics:
         cmd += ["--metrics", ",".join(spec.metrics)]
         options = {k: v for k, v in spec.metric_options.items() if k in spec.metrics or "all" in spec.metrics}

@@ -12,7 +12,8 @@ split (``kl`` and ``recon_ll``, the latter averaged over ``evaluation.iw_samples
 
 Written by :func:`write_rate_distortion` whenever a preset of the study ran at two or more β values:
 ``rate_distortion.csv`` (one row per run) and ``plots/rate_distortion.png`` (D on the x axis, R on the y axis as in
-Alemi et al., fig. 1; each run a dot, the mean over seeds joined in β order, dashed lines of equal ELBO).
+Alemi et al., fig. 1; each run a dot, the mean over seeds joined in β order, one line per grid point without its β,
+dashed lines of equal ELBO).
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ import numpy as np
 from ..reports.plotting import figure, save
 
 
-def rate_distortion_rows(rows: list[dict[str, Any]], betas: dict[str, float | None]) -> list[dict[str, Any]]:
+def rate_distortion_rows(rows: list[dict[str, Any]], betas: dict[str, float | None],
+                         curves: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """One row per run that has a rate and a distortion (a plain autoencoder has no rate and is left out).
 
     ``rows`` are the study's result rows (``name``, ``preset``, ``seed``, ``rate``, ``distortion``); ``betas``
-    maps a run name to its β (``None``: the preset's default).
+    maps a run name to its β (``None``: the preset's default); ``curves`` maps it to the β curve it lies on (its
+    grid point without β, ``aggregate.curve_label``; default: its preset), the line the figure joins it into.
     """
     out = []
     for r in rows:
@@ -39,17 +42,18 @@ def rate_distortion_rows(rows: list[dict[str, Any]], betas: dict[str, float | No
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (rate, dist)):
             continue
         out.append({"name": r["name"], "model": r.get("model", r["name"]), "preset": r["preset"],
+                    "curve": (curves or {}).get(r["name"], r["preset"]),
                     "beta": betas.get(r["name"]), "seed": r["seed"], "rate": float(rate),
                     "distortion": float(dist), "elbo": -(float(rate) + float(dist))})
     return out
 
 
 def varies_beta(rd_rows: list[dict[str, Any]]) -> bool:
-    """True when some preset ran at two or more explicit β values."""
+    """True when some curve (by default a preset) ran at two or more explicit β values."""
     seen: dict[str, set[float]] = {}
     for r in rd_rows:
         if r["beta"] is not None:
-            seen.setdefault(r["preset"], set()).add(float(r["beta"]))
+            seen.setdefault(r.get("curve", r["preset"]), set()).add(float(r["beta"]))
     return any(len(v) > 1 for v in seen.values())
 
 
@@ -83,19 +87,20 @@ def _merged_labels(points: list[tuple[float, float, float]], span: tuple[float, 
 
 
 def rd_figure(rd_rows: list[dict[str, Any]], split: str = "test"):
-    """The (D, R) plane: runs as dots, per-preset mean over seeds joined in β order, lines of equal ELBO."""
+    """The (D, R) plane: runs as dots, each curve's mean over seeds joined in β order, lines of equal ELBO. A
+    curve is ``r["curve"]`` (the grid point without β), else the preset: runs of two grid points are not pooled."""
     fig = figure((6.6, 5.2))
     ax = fig.add_subplot()
     D = np.array([r["distortion"] for r in rd_rows])
     R = np.array([r["rate"] for r in rd_rows])
-    presets = list(dict.fromkeys(r["preset"] for r in rd_rows))
+    presets = list(dict.fromkeys(r.get("curve", r["preset"]) for r in rd_rows))
     pad_d, pad_r = 0.08 * (np.ptp(D) + 1.0), 0.08 * (np.ptp(R) + 1.0)
     # D = −E log p(x|z) is negative for a density (Gaussian, Laplace) that exceeds 1 at the data, so its axis follows
     # the data; R is a KL divergence, never negative, so its axis may stop at 0
     x0, x1 = D.min() - pad_d, D.max() + pad_d
     y0, y1 = max(0.0, R.min() - pad_r), R.max() + pad_r
     for i, preset in enumerate(presets):
-        mine = [r for r in rd_rows if r["preset"] == preset]
+        mine = [r for r in rd_rows if r.get("curve", r["preset"]) == preset]
         ax.scatter([r["distortion"] for r in mine], [r["rate"] for r in mine], s=16, alpha=0.5, color=f"C{i}")
         betas = sorted({r["beta"] for r in mine if r["beta"] is not None})
         means = [(np.mean([r["distortion"] for r in mine if r["beta"] == b]),

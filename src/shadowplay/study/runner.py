@@ -11,7 +11,9 @@ A run's state is read from disk, so a study that is killed and started again ski
 resumes runs with a checkpoint (``shadowplay resume``), retrains runs killed before their first checkpoint, and
 evaluates runs whose training had finished. On Linux every child asks for ``PR_SET_PDEATHSIG`` (:mod:`.children`),
 so killing the study (even with SIGKILL) stops its children instead of leaving them racing a restarted study; a
-lock file refuses a second study process on the same output folder.
+lock file refuses a second study process on the same output folder. A run's name does not carry the base config,
+so a study file edited under runs it already started (another ``epochs``, ``n_samples``) is refused before anything
+runs, naming the changed key, rather than skipping or resuming those runs with their old config.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from ..config import save_yaml
 from ..errors import CheckpointError, ConfigError, ShadowplayError
@@ -64,6 +68,31 @@ def training_state(run_dir: Path, max_steps: int | None) -> str:
     return "trained" if done else "partial"
 
 
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    return {k: v for key, value in d.items() for k, v in _flat(value, f"{prefix}{key}.").items()} if d else {prefix: d}
+
+
+def config_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """``key: old → new`` for every dotted config key whose value differs between two config dicts."""
+    a, b = _flat(old), _flat(new)
+    return [f"{k.rstrip('.')}: {a.get(k)!r} → {b.get(k)!r}" for k in dict.fromkeys([*a, *b]) if a.get(k) != b.get(k)]
+
+
+def child_error(log: Path, limit: int = 300) -> str:
+    """The ``error: …`` line of the last command in a child's log (what the CLI printed on the way out), or ``""``.
+
+    A failed step used to be reported as "exited with status 2; see <log>" only; the reason is one line there."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    last = text[text.rfind("\n$ shadowplay "):] if "\n$ shadowplay " in text else text
+    found = [ln.split("error: ", 1)[1].strip() for ln in last.replace("\r", "\n").splitlines() if "error: " in ln]
+    return (found[-1][:limit] + ("…" if len(found[-1]) > limit else "")) if found else ""
+
+
 def _child_env(jobs: int) -> dict[str, str]:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[2])  # .../src, holding the shadowplay package the children import
@@ -74,6 +103,17 @@ def _child_env(jobs: int) -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env[CHILD_ENV] = str(os.getpid())
     return env
+
+
+def _todo_detail(todo: Any) -> str:
+    """`` (1 resumes from its checkpoint, 1 needs evaluating only)``: which runs a restarted study picks up where
+    they stopped; empty when every run starts from scratch."""
+    resume = sum(steps[0] == "partial" for _, steps in todo)
+    evaluate = sum(steps[0] == "evaluate" for _, steps in todo)
+    parts = [f"{resume} resume{'s' if resume == 1 else ''} from {'its' if resume == 1 else 'their'} checkpoint"
+             ] if resume else []
+    parts += [f"{evaluate} need{'s' if evaluate == 1 else ''} evaluating only"] if evaluate else []
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 class _Lock:
@@ -152,9 +192,26 @@ class StudyRunner:
         with _Lock(self.out):
             return self._loop()
 
+    def _check_unchanged(self) -> None:
+        """Refuse a study file edited under runs it already trained or started: they would be skipped or resumed
+        with their old config while ``configs/<run>.yaml`` was overwritten with the new one."""
+        for run in self.spec.runs:
+            old_path = self.out / "configs" / f"{run.name}.yaml"
+            started = self.result_path(run).is_file() or self.run_dir(run).exists()
+            if not started or not old_path.is_file():
+                continue
+            changes = config_changes(yaml.safe_load(old_path.read_text()) or {}, run.config.to_dict())
+            if changes:
+                more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+                raise ConfigError(
+                    f"run {run.name} in {self.out} was started with another config ({changes[0]}{more}); this study "
+                    f"would skip or resume it unchanged. Give the changed study a new --output folder, or delete "
+                    f"{self.run_dir(run)} and {self.result_path(run)} to train it again")
+
     def _loop(self) -> list[RunRecord]:
         records: dict[str, RunRecord] = {}
         todo: deque[tuple[StudyRun, list[str]]] = deque()
+        self._check_unchanged()
         for run in self.spec.runs:
             save_yaml(run.config, self.out / "configs" / f"{run.name}.yaml")
             if self.result_path(run).is_file():
@@ -162,7 +219,8 @@ class StudyRunner:
             else:
                 todo.append((run, self._plan(run)))
         total, n_done = len(self.spec.runs), len(records)
-        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do, {self.jobs} at a time")
+        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do{_todo_detail(todo)}, "
+                 f"{self.jobs} at a time")
         running: dict[str, tuple[StudyRun, list[str], subprocess.Popen, Any, float, dict]] = {}
         try:
             while todo or running:
@@ -184,7 +242,9 @@ class StudyRunner:
                     log = self.out / "logs" / f"{name}.{kind}.log"
                     try:
                         if proc.returncode != 0:
-                            raise ShadowplayError(f"{kind} exited with status {proc.returncode}; see {log}")
+                            why = child_error(log)
+                            raise ShadowplayError(f"{kind} exited with status {proc.returncode}"
+                                                  + (f": {why}" if why else "") + f"; see {log}")
                         records[name] = RunRecord(run, "done", self._record(run, times))
                     except (ShadowplayError, OSError, ValueError, KeyError) as e:
                         records[name] = RunRecord(run, "failed", error=str(e))
