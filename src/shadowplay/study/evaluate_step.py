@@ -6,7 +6,9 @@ posterior means of that split and its ground-truth factors, the sampling metrics
 from the source's ground-truth generator, and ``evaluation.options`` passes per-metric keyword arguments
 (``--metric-options``). ``evaluation.iw_samples`` (default 1, i.e. a one-draw ELBO; the study is about the
 metrics) sets ``--iw-samples``. :func:`read_metrics_output` flattens ``<run>/evaluation/evaluation.json`` into
-``{"mig": 0.21, "dci.disentanglement": 0.3, "elbo": -…}``.
+``{"mig": 0.21, "dci.disentanglement": 0.3, "elbo": -…}``. :func:`evaluation_settings` is what the command is asked
+for; the runner records it in each ``results/<run>.json`` and evaluates a finished run again (without retraining it)
+when the study file's settings differ from the recorded ones (a metric added to ``metrics:``).
 """
 
 from __future__ import annotations
@@ -36,15 +38,24 @@ def evaluation_file(spec: StudySpec, run_dir: Path) -> Path:
     return RunFolder(run_dir).evaluation(spec.eval_split).json
 
 
+def evaluation_settings(spec: StudySpec) -> dict[str, Any]:
+    """The settings of the study's evaluate step, as JSON values: ``checkpoint``, ``split``, ``iw_samples``,
+    ``seed``, ``metrics`` and the ``options`` of those metrics (options of metrics not asked for are left out, so
+    they change nothing)."""
+    options = {k: v for k, v in spec.metric_options.items() if k in spec.metrics or "all" in spec.metrics}
+    return json.loads(json.dumps({"checkpoint": "last", "split": spec.eval_split, "iw_samples": spec.eval_iw_samples,
+                                  "seed": spec.eval_seed, "metrics": list(spec.metrics), "options": options}))
+
+
 def evaluate_command(spec: StudySpec, run: StudyRun, run_dir: Path) -> list[str]:
-    """``shadowplay`` arguments that evaluate ``run`` (see the module docstring)."""
-    cmd = ["evaluate", str(run_dir), "--checkpoint", "last", "--split", spec.eval_split, "--iw-samples",
-           str(spec.eval_iw_samples), "--seed", str(spec.eval_seed), "--no-progress"]  # a log, not a terminal
-    if spec.metrics:
-        cmd += ["--metrics", ",".join(spec.metrics)]
-        options = {k: v for k, v in spec.metric_options.items() if k in spec.metrics or "all" in spec.metrics}
-        if options:
-            cmd += ["--metric-options", json.dumps(options)]
+    """``shadowplay`` arguments that evaluate ``run`` with :func:`evaluation_settings` (see the module docstring)."""
+    s = evaluation_settings(spec)
+    cmd = ["evaluate", str(run_dir), "--checkpoint", s["checkpoint"], "--split", s["split"], "--iw-samples",
+           str(s["iw_samples"]), "--seed", str(s["seed"]), "--no-progress"]  # a log, not a terminal
+    if s["metrics"]:
+        cmd += ["--metrics", ",".join(s["metrics"])]
+        if s["options"]:
+            cmd += ["--metric-options", json.dumps(s["options"])]
     return cmd
 
 

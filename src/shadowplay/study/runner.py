@@ -5,7 +5,8 @@ Output folder layout::
     <output>/configs/<run>.yaml    the resolved config of each run (what ``shadowplay train --config`` gets)
     <output>/runs/<run>/           ordinary run folders (``shadowplay info``, ``resume``, ``evaluate`` work on them)
     <output>/logs/<run>.<step>.log each child's stdout and stderr (appended across restarts)
-    <output>/results/<run>.json    written last, atomically: the run's metrics; its presence means "done"
+    <output>/results/<run>.json    written last, atomically: the run's metrics and the evaluation settings that
+                                   gave them; its presence means "done" (for those settings)
 
 A run's state is read from disk, so a study that is killed and started again skips runs with a results file,
 resumes runs with a checkpoint (``shadowplay resume``), retrains runs killed before their first checkpoint, and
@@ -13,7 +14,9 @@ evaluates runs whose training had finished. On Linux every child asks for ``PR_S
 so killing the study (even with SIGKILL) stops its children instead of leaving them racing a restarted study; a
 lock file refuses a second study process on the same output folder. A run's name does not carry the base config,
 so a study file edited under runs it already started (another ``epochs``, ``n_samples``) is refused before anything
-runs, naming the changed key, rather than skipping or resuming those runs with their old config.
+runs, naming the changed key, rather than skipping or resuming those runs with their old config. A finished run
+whose results were computed with other evaluation settings (``metrics:`` or ``evaluation:`` edited) is evaluated
+again, without retraining, and the start line counts it as re-evaluated.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from ..config import save_yaml
 from ..errors import CheckpointError, ConfigError, ShadowplayError
 from ..run import RunFolder
 from .children import ENV as CHILD_ENV
-from .evaluate_step import evaluate_command, read_metrics_output
+from .evaluate_step import evaluate_command, evaluation_settings, read_metrics_output
 from .spec import StudyRun, StudySpec
 
 
@@ -105,15 +108,25 @@ def _child_env(jobs: int) -> dict[str, str]:
     return env
 
 
-def _todo_detail(todo: Any) -> str:
-    """`` (1 resumes from its checkpoint, 1 needs evaluating only)``: which runs a restarted study picks up where
-    they stopped; empty when every run starts from scratch."""
+def _todo_detail(todo: Any, reevaluated: int = 0) -> str:
+    """`` (1 resumes from its checkpoint, 1 needs evaluating only, 2 re-evaluated)``: which runs a restarted study
+    picks up where they stopped (``reevaluated`` of the evaluate-only ones had results from other evaluation
+    settings); empty when every run starts from scratch."""
     resume = sum(steps[0] == "partial" for _, steps in todo)
-    evaluate = sum(steps[0] == "evaluate" for _, steps in todo)
+    evaluate = sum(steps[0] == "evaluate" for _, steps in todo) - reevaluated
     parts = [f"{resume} resume{'s' if resume == 1 else ''} from {'its' if resume == 1 else 'their'} checkpoint"
              ] if resume else []
     parts += [f"{evaluate} need{'s' if evaluate == 1 else ''} evaluating only"] if evaluate else []
+    parts += [f"{reevaluated} re-evaluated for changed evaluation settings"] if reevaluated else []
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def settings_changes(result: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """How the evaluation ``settings`` differ from those a results file records (``key: old → new``); a results
+    file of an older shadowplay records none, so nothing shows that its numbers answer these settings."""
+    if not isinstance(result.get("evaluation"), dict):
+        return ["evaluation settings not recorded"]
+    return config_changes(result["evaluation"], settings)
 
 
 class _Lock:
@@ -157,6 +170,8 @@ class StudyRunner:
         self.out = spec.output if launcher is None else Path(spec.output).resolve()  # Ray workers' cwd differs
         self.env = _child_env(jobs)
         self.launcher = launcher  # None: local child processes; else e.g. ray_launcher.RayLauncher
+        self.settings = evaluation_settings(spec)
+        self.reevaluating: set[str] = set()
 
     def run_dir(self, run: StudyRun) -> Path:
         return self.out / "runs" / run.name
@@ -212,15 +227,29 @@ class StudyRunner:
         records: dict[str, RunRecord] = {}
         todo: deque[tuple[StudyRun, list[str]]] = deque()
         self._check_unchanged()
+        stale: dict[str, str] = {}
         for run in self.spec.runs:
             save_yaml(run.config, self.out / "configs" / f"{run.name}.yaml")
-            if self.result_path(run).is_file():
-                records[run.name] = RunRecord(run, "skipped", json.loads(self.result_path(run).read_text()))
-            else:
+            if not self.result_path(run).is_file():
                 todo.append((run, self._plan(run)))
-        total, n_done = len(self.spec.runs), len(records)
-        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do{_todo_detail(todo)}, "
-                 f"{self.jobs} at a time")
+                continue
+            result = json.loads(self.result_path(run).read_text())
+            changes = settings_changes(result, self.settings)
+            if not changes:
+                records[run.name] = RunRecord(run, "skipped", result)
+            elif self._plan(run) == ["evaluate"]:  # trained: evaluate it again, never retrain it
+                self.reevaluating.add(run.name)
+                todo.append((run, ["evaluate"]))
+            else:
+                stale[run.name] = (f"its results were computed with other evaluation settings ({changes[0]}) and "
+                                   f"{self.run_dir(run)} holds no finished training to evaluate again; delete "
+                                   f"{self.result_path(run)} to train it again")
+                records[run.name] = RunRecord(run, "failed", result, stale[run.name])
+        total, n_done = len(self.spec.runs), len(records) - len(stale)
+        self.log(f"study {self.out}: {total} runs, {n_done} already done, {len(todo)} to do"
+                 f"{_todo_detail(todo, len(self.reevaluating))}, {self.jobs} at a time")
+        for name, why in stale.items():
+            self.log(f"{name}: FAILED ({why})")
         running: dict[str, tuple[StudyRun, list[str], subprocess.Popen, Any, float, dict]] = {}
         try:
             while todo or running:
@@ -253,7 +282,8 @@ class StudyRunner:
                         m = records[name].result["metrics"]
                         heads = [(k, v) for k, v in m.items() if isinstance(v, float) and "train" not in k][:4]
                         shown = ", ".join(f"{k} {v:.3f}" for k, v in heads)
-                        self.log(f"[{len(records)}/{total}] {name}: done in {sum(times.values()):.0f} s; {shown}")
+                        what = "re-evaluated" if name in self.reevaluating else "done"
+                        self.log(f"[{len(records)}/{total}] {name}: {what} in {sum(times.values()):.0f} s; {shown}")
         except BaseException:
             for run, _, proc, logf, _, _ in running.values():
                 proc.terminate()
@@ -274,11 +304,14 @@ class StudyRunner:
     def _record(self, run: StudyRun, times: dict[str, float]) -> dict[str, Any]:
         meta = RunFolder(self.run_dir(run)).meta
         metrics, source = read_metrics_output(self.spec, run, self.run_dir(run))
+        if run.name in self.reevaluating:  # keep the training time of the first call
+            old = json.loads(self.result_path(run).read_text()).get("seconds", {})
+            times = {**{k: v for k, v in old.items() if k != "evaluate"}, **times}
         doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
                "run_dir": str(Path("runs") / run.name), "train": {"status": meta.get("status"),
                                                                   "step": meta.get("step"),
                                                                   "val": meta.get("val_metrics", {})},
-               "metrics": metrics, "evaluated_by": source, "seconds": times, "versions": meta.get("versions", {})}
+               "metrics": metrics, "evaluated_by": source, "evaluation": self.settings, "seconds": times, "versions": meta.get("versions", {})}
         path = self.result_path(run)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(doc, indent=2))
