@@ -250,6 +250,7 @@ def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
     """Editing the base config and starting the study again used to skip every finished run silently (they keep
     their old config and numbers) while configs/<run>.yaml was overwritten with the new one."""
     from shadowplay.study import StudyRunner
+    from shadowplay.study.evaluate_step import evaluation_settings
 
     doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig"], "models": [{"preset": "beta_vae"}]}
     spec = load_study(_write(tmp_path, doc))
@@ -258,7 +259,8 @@ def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
         (spec.output / sub).mkdir(parents=True)
     (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
     (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
-        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": {"mig": 0.1}}))
+        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": {"mig": 0.1},
+         "evaluation": evaluation_settings(spec)}))
     assert [r.status for r in StudyRunner(spec, log=lambda m: None).run()] == ["skipped"]  # unchanged: skipped
     doc["base"] = {**BASE, "trainer": {**BASE["trainer"], "epochs": 7}}
     changed = load_study(_write(tmp_path, doc))
