@@ -16,13 +16,14 @@ import torch
 import csv
 import json
 import time
+import warnings
 
 import numpy as np
 
 from ..config import set_keys
 from ..data import SPLITS
 from ..data.files import restandardize
-from ..errors import ConfigError
+from ..errors import CheckpointFallbackWarning, ConfigError
 from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
                           posterior_moments,
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
@@ -34,7 +35,7 @@ from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
 from ..reports.images import check_picture_path, save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
-from ..workflow import build_objective, collapse_warnings, is_builtin, is_run_data, run_splits
+from ..workflow import build_objective, collapse_warnings, is_builtin, is_run_data, run_splits, write_pictures
 from .embed import data_rows
 from .runs import RunLike, check_model_data, load
 
@@ -84,6 +85,16 @@ class Evaluation:
 
 
 AUTO_IW_SECONDS = 40.0  # report's importance-sampling budget: the whole report of a fresh run in about a minute
+
+
+def checkpoint_step(folder: RunFolder, checkpoint: str) -> int | None:
+    """The training step of the weights ``checkpoint`` names (``best`` and ``last`` may be the same weights):
+    what ``evaluate``, ``traverse`` and the training pictures record, so a report can tell whether they show the
+    weights it draws with. Read from the header only; ``load`` warns about a fallback, not this."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointFallbackWarning)
+        step = folder.checkpoint(checkpoint, tensors=False).state.get("step")
+    return int(step) if isinstance(step, int) else None
 
 
 def untrained_decoder_warning(preset: str) -> str:
@@ -162,6 +173,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     doc: dict[str, Any] = {"data": data.name, "source": folder_data or folder.config.data.source,
                            "split": split, "n_inputs": len(data),
                            "iw_samples": int(iw_samples), "seed": seed, "checkpoint": checkpoint,
+                           "checkpoint_step": checkpoint_step(folder, checkpoint),
                            "iw_samples_choice": (f"chosen to fit a {AUTO_IW_SECONDS:.0f} s budget on this machine; "
                                                  "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
                                                  if auto_k else "given"),
@@ -261,7 +273,8 @@ def traverse(run: RunLike, dims: str | list[int] = "all", range_: float = 3.0, s
         files = save_traversal(where, tr.images, chosen.tolist(), labels)
         meta = {"mode": mode, "range": range_, "steps": steps, "dims": chosen, "values": tr.values,
                 "start": "prior mean" if not inputs else f"{split} inputs {inputs}", "base_codes": tr.base,
-                "kl_per_dim" if moments.kl is not None else "activity": score, "checkpoint": checkpoint}
+                "kl_per_dim" if moments.kl is not None else "activity": score, "checkpoint": checkpoint,
+                "checkpoint_step": checkpoint_step(folder, checkpoint)}
         where.json.write_text(json.dumps(json_safe(meta), indent=2))
         files["json"] = where.json
     return TraversalResult(out, tr, files)
@@ -308,8 +321,11 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
 def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, checkpoint: str = "best",
            out: str | Path | None = None, progress: bool = True, data: str | None = None) -> Path:
     """Write ``<run>/report.html``: one offline HTML page (config, training curves, evaluation, KL per dimension,
-    traversals, samples, reconstructions, worst reconstructions). Runs :func:`evaluate` and :func:`traverse`
-    first when their files are missing (or when ``refresh``); the page itself is rendered from files only.
+    traversals, samples, reconstructions, worst reconstructions). Every part that shows the model shows the weights
+    of ``checkpoint``, and the page says which: an evaluation or traversal on disk is reused only when it records
+    the same weights (:func:`checkpoint_step`; e.g. a study's evaluation of ``last`` when ``best`` is another
+    step), else :func:`evaluate` and :func:`traverse` run first (always with ``refresh``), and ``samples.png`` /
+    ``reconstructions.png`` are drawn again with those weights. The page itself is rendered from files only.
     ``iw_samples=None`` (the default) lets :func:`evaluate` choose K for a budget of ``AUTO_IW_SECONDS``, so a
     report on a fresh run takes about a minute; the page says which K was used. ``data``: where the run's data
     are now, when they moved (checked against the fingerprint recorded at training)."""
@@ -320,8 +336,20 @@ def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, c
                           "other data")
     sizes = folder.meta.get("data", {}).get("sizes", {})
     split = next((s for s in ("test", "val", "train") if sizes.get(s, 1) > 0), "test")
-    if refresh or not folder.evaluation(split).json.is_file():
+    step = checkpoint_step(folder, checkpoint)
+    if refresh or _recorded_step(folder.evaluation(split).json) != step:
         evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress, data=data)
-    if refresh or not folder.traversals():
+    if refresh or all(_recorded_step(t.json) != step for t in folder.traversals()):
         traverse(folder, split=split, checkpoint=checkpoint, data=data)
-    return write_report(folder, out)
+    if (refresh or folder.meta.get("pictures", {}).get("step") != step) and folder.samples_path.is_file():
+        ds = _split_data(folder, split, data)  # a classifier-only run has no pictures: none are drawn for it
+        write_pictures(folder, load(folder, checkpoint), ds.x, checkpoint, step)
+    return write_report(folder, out, checkpoint=(checkpoint, step))
+
+
+def _recorded_step(path: Path) -> int | None:
+    """The ``checkpoint_step`` an evaluation or traversal JSON records (``None``: none, or no file)."""
+    try:
+        return json.loads(path.read_text()).get("checkpoint_step")
+    except (OSError, ValueError):
+        return None

@@ -3,7 +3,10 @@
 It only reads files of the run folder — ``config.yaml``, ``run.json``, ``metrics.jsonl``, ``evaluation/``,
 ``traversals/``, ``interpolations/``, ``samples.png``, ``reconstructions.png``, each found through
 :class:`shadowplay.run.RunFolder` — and never loads a model or trains.
-``shadowplay.api.report`` first writes what is missing (evaluation, traversals), then calls :func:`write_report`.
+``shadowplay.api.report`` first writes what is missing (evaluation, traversals, pictures of its checkpoint), then
+calls :func:`write_report` with that checkpoint: the page then shows only the parts that record the same weights
+(``checkpoint_step`` in ``evaluation.json`` and ``traversal.json``, ``pictures`` in ``run.json``) and says which
+checkpoint they are. Without one, each part says which checkpoint it records.
 """
 
 from __future__ import annotations
@@ -62,10 +65,24 @@ def _missing(what: str, cmd: str) -> str:
     return f'<p class="muted">No {what} yet: run <code>{_esc(cmd)}</code>.</p>'
 
 
-def _evaluation(folder: RunFolder) -> tuple[dict[str, Any] | None, EvaluationFiles | None]:
-    """The test split's evaluation if there is one, else the first other one."""
+Checkpoint = tuple[str, "int | None"]  # (the name asked for, e.g. "best", and the training step of its weights)
+
+
+def _ckpt(label: Any, step: Any) -> str:
+    """``checkpoint best (step 120)``; ``checkpoint not recorded`` for files written before it was."""
+    if label is None and step is None:
+        return "checkpoint not recorded"
+    return f"checkpoint {_esc(label if label is not None else '?')}" + (f" (step {step})" if step is not None else "")
+
+
+def _evaluation(folder: RunFolder, checkpoint: Checkpoint | None = None
+                ) -> tuple[dict[str, Any] | None, EvaluationFiles | None]:
+    """The test split's evaluation if there is one, else the first other one; with ``checkpoint``, only one that
+    records the same weights."""
     for files in folder.evaluations():
-        return json.loads(files.json.read_text()), files
+        doc = json.loads(files.json.read_text())
+        if checkpoint is None or doc.get("checkpoint_step") == checkpoint[1]:
+            return doc, files
     return None, None
 
 
@@ -94,7 +111,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
         rows.append(f'<tr><td>KL(aggregate posterior moments ‖ prior)</td><td class="num">{dg["aggregate_kl"]:.4g}'
                     f' nats</td></tr>')
     out = [f'<p>{_esc(ev.get("split"))} split, {ev.get("n_inputs")} inputs, K = {ev.get("iw_samples")} importance '
-           f'samples{_k_choice(ev)}, checkpoint {_esc(ev.get("checkpoint"))} ({_esc(ev_files.json.name)}).</p>',
+           f'samples{_k_choice(ev)}, {_ckpt(ev.get("checkpoint"), ev.get("checkpoint_step"))} ({_esc(ev_files.json.name)}).</p>',
            "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
     if ev.get("note"):
@@ -127,17 +144,21 @@ def _latents_section(ev: dict[str, Any] | None, per_sample: Path) -> str:
     return "<h2>Latent space</h2>" + "\n".join(parts)
 
 
-def _traversals_section(folder: RunFolder) -> str:
-    found = folder.traversals()
-    if not found:
-        return "<h2>Latent traversals</h2>" + _missing("traversals", f"shadowplay traverse {folder.path}")
+def _traversals_section(folder: RunFolder, checkpoint: Checkpoint | None = None) -> str:
+    found = [(tr, json.loads(tr.json.read_text()) if tr.json.is_file() else {}) for tr in folder.traversals()]
+    shown = [(tr, m) for tr, m in found if checkpoint is None or m.get("checkpoint_step") == checkpoint[1]]
     parts = ["<h2>Latent traversals</h2>"]
-    for tr in found:
+    if len(shown) < len(found):
+        parts.append(f'<p class="muted">{len(found) - len(shown)} traversal(s) of other checkpoints left out.</p>')
+    if not shown:
+        return "".join(parts) + _missing("traversals", f"shadowplay traverse {folder.path}")
+    for tr, meta in shown:
         ov = tr.overview
-        meta = json.loads(tr.json.read_text()) if tr.json.is_file() else {}
         start = meta.get("start", "?")
         cap = (f"{_esc(ov.parent.name)}: range mode {_esc(meta.get('mode', '?'))}, range {meta.get('range', '?')}, "
-               f"{meta.get('steps', '?')} steps, from {_esc(start)}; one row (or panel) per dimension, by decreasing KL.")
+               f"{meta.get('steps', '?')} steps, from {_esc(start)}, "
+               f"{_ckpt(meta.get('checkpoint'), meta.get('checkpoint_step'))}; one row (or panel) per dimension, "
+               "by decreasing KL.")
         gif = tr.gif
         anim = _img(gif, alt="animated traversal") if gif.is_file() else ""
         more = " Right: animated, each row moving through its range." if anim else ""
@@ -146,19 +167,23 @@ def _traversals_section(folder: RunFolder) -> str:
     return "\n".join(parts)
 
 
-def render_report(run_dir: str | Path) -> str:
-    """The report of ``run_dir`` as one HTML string (see the module docstring for what it reads)."""
+def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> str:
+    """The report of ``run_dir`` as one HTML string (see the module docstring for what it reads); ``checkpoint``
+    (name, step) keeps to the parts drawn with those weights."""
     folder = RunFolder(run_dir)
     run = folder.path
     meta = json.loads(folder.meta_path.read_text()) if folder.meta_path.is_file() else {}
     config = folder.config_path.read_text() if folder.config_path.is_file() else ""
-    ev, ev_files = _evaluation(folder)
+    ev, ev_files = _evaluation(folder, checkpoint)
     data = meta.get("data", {})
     body = [f"<h1>shadowplay run: {_esc(run.name)}</h1>",
             f'<p class="muted">preset {_esc(meta.get("preset", "?"))}, data {_esc(data.get("source", "?"))} '
             f'{_esc(tuple(data.get("shape", [])))}, status {_esc(meta.get("status", "?"))}, created '
             f'{_esc(meta.get("created", "?"))}, shadowplay {_esc(meta.get("versions", {}).get("shadowplay", "?"))}'
             "</p>"]
+    if checkpoint is not None:
+        body.append(f"<p>Evaluation, latent space, traversals, samples and reconstructions: {_ckpt(*checkpoint)}."
+                    "</p>")
     if ev is not None and ev.get("generative") is False:  # a classifier: say so before any ELBO or picture
         body += [f'<div class="warn">{_esc(w)}</div>' for w in ev.get("diagnostics", {}).get("warnings", [])]
     body.append(f"<details><summary>config.yaml</summary><pre>{_esc(config)}</pre></details>")
@@ -169,27 +194,32 @@ def render_report(run_dir: str | Path) -> str:
     body += ["<h2>Evaluation</h2>", _evaluation_section(run, ev, ev_files)]
     ev_files = ev_files or folder.evaluation()
     body.append(_latents_section(ev, ev_files.per_sample_npy))
-    body.append(_traversals_section(folder))
+    body.append(_traversals_section(folder, checkpoint))
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
-    pictures = [("Samples", folder.samples_path, "Decoder means of draws from the prior."),
+    drawn = meta.get("pictures", {})
+    same = checkpoint is None or drawn.get("step") == checkpoint[1]
+    by = _ckpt(drawn.get("checkpoint"), drawn.get("step"))
+    pictures = [("Samples", folder.samples_path, f"Decoder means of draws from the prior; {by}."),
                 ("Reconstructions", folder.reconstructions_path,
-                 f"Test inputs ({top}) and their reconstructions ({bottom})."),
+                 f"Test inputs ({top}) and their reconstructions ({bottom}); {by}."),
                 ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]
     body.append("<h2>Samples and reconstructions</h2>" + "".join(
-        f"<h3>{t}</h3>" + _img(p, c) for t, p, c in pictures if p.is_file()))
+        f"<h3>{t}</h3>" + _img(p, c) for t, p, c in pictures
+        if p.is_file() and (ev is not None if t.startswith("Worst") else same)))
     interps = folder.interpolations()
     if interps:
         body.append("<h2>Interpolations</h2>" + "".join(
-            _img(p, f"{p.stem}: first input, decoded path, second input") for p in interps))
+            _img(p, f"{p.stem}: first input, decoded path, second input (drawn by <code>shadowplay interpolate</code> "
+                    "with its own --checkpoint)") for p in interps))
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>shadowplay report: "
             f"{_esc(run.name)}</title><style>{_CSS}</style></head><body>" + "\n".join(body) + "</body></html>")
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, checkpoint: Checkpoint | None = None) -> Path:
     """Write :func:`render_report` to ``out`` (default ``<run>/report.html``) and return its path."""
     out = Path(out) if out is not None else RunFolder(run_dir).report_path
-    out.write_text(render_report(run_dir), encoding="utf-8")
+    out.write_text(render_report(run_dir, checkpoint), encoding="utf-8")
     return out

@@ -9,10 +9,10 @@ from .build import OBJECTIVE_SEED_OFFSET, build_objective, load_model, load_spli
 from .data_place import (ARRAY_SOURCE, DataChangedWarning, data_fingerprint, is_builtin, is_run_data, resolve_source,
                          run_splits)
 from .latents import PosteriorCollapseWarning, collapse_warnings, latent_check
-from .training_run import Run, resume_run, run_on_disk, train_run
+from .training_run import Run, resume_run, run_on_disk, train_run, write_pictures
 
 __all__ = ["ARRAY_SOURCE", "OBJECTIVE_SEED_OFFSET", "build_objective", "load_model", "load_splits", "model_spec",
            "preset_params", "DataChangedWarning", "data_fingerprint", "is_builtin", "is_run_data", "resolve_source",
            "run_splits",
            "PosteriorCollapseWarning", "collapse_warnings", "latent_check", "Run", "resume_run",
-           "run_on_disk", "train_run"]
+           "run_on_disk", "train_run", "write_pictures"]

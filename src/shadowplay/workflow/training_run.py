@@ -89,6 +89,19 @@ def _warn_collapse(found: Iterable[str]) -> None:
         warnings.warn(w, PosteriorCollapseWarning, stacklevel=4)
 
 
+def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tensor, checkpoint: str,
+                   step: int | None) -> None:
+    """``samples.png`` (64 prior draws) and ``reconstructions.png`` (the first 16 rows of ``x``) of ``model``, and
+    which checkpoint drew them (``run.json`` ``pictures``: ``checkpoint``, ``step``), so a report shows them only
+    with the evaluation and traversals of the same weights."""
+    with torch.no_grad():
+        # a fixed generator, so the pictures of two runs show the same prior draws and can be compared side by side
+        save_examples(folder.samples_path, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
+        x = x[:16]
+        save_examples(folder.reconstructions_path, {"input": x, "reconstruction": model.reconstruct(x)})
+    folder.update_meta(pictures={"checkpoint": checkpoint, "step": step})
+
+
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
             phrasing: str = "cli") -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
@@ -107,11 +120,8 @@ def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool
     _warn_collapse(latents["warnings"])
     if not pictures:
         return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)
-    with torch.no_grad():
-        # a fixed generator, so the pictures of two runs show the same prior draws and can be compared side by side
-        save_examples(folder.samples_path, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
-        x = splits.test.x[:16] if len(splits.test) else splits.train.x[:16]  # tiny data may have no test split
-        save_examples(folder.reconstructions_path, {"input": x, "reconstruction": model.reconstruct(x)})
+    x = splits.test.x if len(splits.test) else splits.train.x  # tiny data may have no test split
+    write_pictures(folder, model, x, "last", result.step)  # the final weights: those of the newest checkpoint
     return Run(folder.path, cfg, result, tuple(latents["warnings"]), latents)
 
 
