@@ -87,7 +87,7 @@ def test_table_and_summary_over_seeds():
                 "train": {"step": 10, "val": {}}, "metrics": {"mig": m}} for s, m in enumerate([0.1, 0.3])]
     rows, metrics = table(results)
     assert rows[1] == {"name": "beta_vae-beta4-s1", "model": "beta_vae-beta4", "preset": "beta_vae", "seed": 1,
-                       "beta": 4, "step": 10, "val_elbo": None, "mig": 0.3}
+                       "beta": 4, "step": 10, "val_elbo": None, "eval_split": None, "mig": 0.3}
     (s,) = summarize(rows, metrics)
     assert s["n"] == 2 and math.isclose(s["mig.mean"], 0.2) and math.isclose(s["mig.std"], math.sqrt(0.02))
 

@@ -104,3 +104,12 @@ def test_collapsed_property(linear):
     W = torch.zeros(5, 2, dtype=torch.float64)
     model = linear_gaussian_model(W, torch.zeros(5), 1.0, posterior="exact", dtype=torch.float64)
     assert latent_diagnostics(model, linear.draw(W, torch.zeros(5, dtype=torch.float64), 1.0, 50)).collapsed
+
+
+def test_collapse_advice_counts_steps_in_the_singular_and_plural():
+    """A one-step run was told "the run took only 1 steps"."""
+    from shadowplay.evaluation import collapse_advice
+    one = collapse_advice(likelihood="gaussian", scale=None, beta=None, warmup_steps=0, steps=1)
+    assert "the run took only 1 step: train longer" in one
+    assert "the run took only 360 steps:" in collapse_advice(likelihood="gaussian", scale=None, beta=None,
+                                                              warmup_steps=0, steps=360)

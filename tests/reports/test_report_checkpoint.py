@@ -43,3 +43,13 @@ def test_report_reuses_only_an_evaluation_of_its_own_checkpoint_and_names_it(tmp
     other = render_report(run, ("last", 10))  # parts of other weights are left out, not shown as if they were
     assert "No evaluation yet" in other and "1 traversal(s) of other checkpoints left out" in other
     assert "<h3>Samples</h3>" not in other and "<h3>Samples</h3>" in page
+
+
+def test_tiny_means_show_their_magnitude():
+    """A collapsed run's KL of 0.000234 nats was printed "0.0002"."""
+    from shadowplay.reports.html import _evaluation_section
+    from shadowplay.run import RunFolder
+
+    ev = {"split": "test", "n_inputs": 3, "likelihood": {"kl": 0.000234, "elbo": -12.5}}
+    section = _evaluation_section(RunFolder("x").path, ev, RunFolder("x").evaluation())
+    assert "2.34e-04 nats" in section and "-12.5000 nats" in section

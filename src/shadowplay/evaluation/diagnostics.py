@@ -189,5 +189,6 @@ def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None,
         tips.append("ramp the KL weight up from 0 with "
                     + _setting(phrasing, **{"objective.warmup_steps": max(100, steps // 3)}))
     if steps < 2000:
-        tips.append(f"the run took only {steps} steps: train longer ({'--epochs' if cli else 'epochs='})")
+        tips.append(f"the run took only {steps} step{'' if steps == 1 else 's'}: train longer "
+                    f"({'--epochs' if cli else 'epochs='})")
     return "what to try: " + "; ".join(tips) if tips else "what to try: a lower β or a smaller decoder scale"

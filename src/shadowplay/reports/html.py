@@ -61,6 +61,12 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else _esc(v)
 
 
+def _num(v: float) -> str:
+    """A mean of the evaluation table: 4 decimals, or 3 significant digits in scientific notation below 1e-3 (a
+    collapsed run's KL of 0.000234 nats printed as "0.0002" hid its size)."""
+    return f"{v:.2e}" if v != 0 and abs(v) < 1e-3 else f"{v:.4f}"
+
+
 def _missing(what: str, cmd: str) -> str:
     return f'<p class="muted">No {what} yet: run <code>{_esc(cmd)}</code>.</p>'
 
@@ -101,7 +107,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
             unit = "" if key in ("bits_per_dim", "recon_sq_error") else " nats"
             sem = lk.get(f"{key}_sem")
             err = f" ± {sem:.3g}" if isinstance(sem, float) else ""
-            rows.append(f'<tr><td>{_esc(_LABELS[key])}</td><td class="num">{lk[key]:.4f}{err}{unit}</td></tr>')
+            rows.append(f'<tr><td>{_esc(_LABELS[key])}</td><td class="num">{_num(lk[key])}{err}{unit}</td></tr>')
     dg = ev.get("diagnostics", {})
     if "n_active" in dg:
         rows.append(f'<tr><td>active units (Var<sub>x</sub> E<sub>q</sub>[z<sub>d</sub>] &gt; '

@@ -3,7 +3,9 @@
 Files written under the study's output folder:
 
 - ``results.csv`` / ``results.json``: one row per finished run (name, model, preset, seed, swept values, final step,
-  validation ELBO, every scalar metric);
+  ``val_elbo`` = the last validation ELBO of training, ``eval_split`` = the split of the study's evaluation, then
+  every scalar of that evaluation: ``elbo``, ``rate``, ``distortion``, ``log_px`` and the metrics are all on
+  ``eval_split``, by default ``test``);
 - ``summary.csv`` / ``summary.json``: one row per model (a grid point without its seed) with ``n`` and, per metric,
   the mean, the sample standard deviation over seeds (0 for one seed), min and max;
 - ``summary.md``: the same summary as a Markdown table (mean ± sd over seeds, n), then every run that failed in
@@ -12,7 +14,8 @@ Files written under the study's output folder:
   Locatello et al. 2019, figs. 7 and 13);
 - ``plots/metrics_vs_beta.png``: for grid points that differ only in β, each metric against β, mean ± std over
   seeds: one line per curve (:func:`curve_label`, the grid point without its β), so runs that differ in another
-  value (``latent_dim``, ``trainer.lr``) are never averaged as if they were seeds;
+  value (``latent_dim``, ``trainer.lr``) are never averaged as if they were seeds; the β axis is logarithmic when
+  the β values span more than a decade (:func:`beta_axis`);
 - ``rate_distortion.csv`` and ``plots/rate_distortion.png``: when a preset ran at several β, every run's rate and
   distortion on the evaluation split with lines of equal ELBO (:mod:`.rate_distortion`, Alemi et al. 2018).
 """
@@ -86,7 +89,8 @@ def table(results: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str
     for r in results:
         row = {"name": r["name"], "model": model_label(r["name"]), "preset": r["preset"], "seed": r["seed"]}
         row.update({k: _cell(r.get("params", {}).get(k)) for k in params})
-        row.update({"step": r.get("train", {}).get("step"), "val_elbo": r.get("train", {}).get("val", {}).get("elbo")})
+        row.update({"step": r.get("train", {}).get("step"), "val_elbo": r.get("train", {}).get("val", {}).get("elbo"),
+                    "eval_split": (r.get("evaluation") or {}).get("split")})
         row.update({k: r["metrics"].get(k) for k in metrics})
         rows.append(row)
     return rows, ["val_elbo", *metrics]
@@ -174,6 +178,16 @@ def write_outputs(spec: StudySpec, failed: dict[str, str] | None = None) -> dict
     return paths
 
 
+def beta_axis(betas: list[float]) -> tuple[str, dict[str, float]]:
+    """The x scale of a β plot: ``log`` when the positive β span more than a decade (β 0.25–16 bunched at the left
+    of a linear axis), ``symlog`` (linear below the smallest positive β) when β = 0 is among them, else
+    ``linear``."""
+    pos = [b for b in betas if b > 0]
+    if len(pos) < 2 or max(pos) / min(pos) <= 10 or any(b < 0 for b in betas):
+        return "linear", {}
+    return ("symlog", {"linthresh": min(pos)}) if len(pos) < len(betas) else ("log", {})
+
+
 def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path,
          sweeps: dict[str, tuple[str, float]] | None = None) -> dict[str, Path]:
     """``metrics_by_model.png``, and ``metrics_vs_beta.png`` when ``sweeps`` (:func:`beta_sweeps`) has a curve."""
@@ -215,6 +229,12 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path,
                 ax.fill_between(betas, mean - std, mean + std, color=f"C{j % 10}", alpha=0.2)
             ax.set_title(m, fontsize=9)
             ax.set_xlabel("β", fontsize=8)
+            betas = sorted({b for pts in curves[m].values() for b, _ in pts})
+            scale, kw = beta_axis(betas)
+            ax.set_xscale(scale, **kw)
+            if scale != "linear":  # tick the swept values themselves (0.25, 1, 4, 16), not powers of ten
+                ax.set_xticks(betas, [f"{b:g}" for b in betas], fontsize=7)
+                ax.minorticks_off()
         axes.flat[0].legend(fontsize=7)
         for ax in axes.flat[len(metrics):]:
             ax.axis("off")
