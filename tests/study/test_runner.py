@@ -56,7 +56,7 @@ def test_changed_metrics_re_evaluate_finished_runs_without_retraining(tmp_path):
     assert third.status == "done" and third.result["evaluation"]["split"] == "val"
 
 
-def test_results_without_recorded_settings_are_evaluated_again_and_untrained_ones_fail(tmp_path):
+def test_results_without_recorded_settings_and_no_run_to_evaluate_again_fail_saying_how_to_retrain(tmp_path):
     """A results file of an older shadowplay records no settings; one whose run folder is gone cannot be
     evaluated again and says how to train it, rather than keeping numbers of other settings silently."""
     spec = _study(tmp_path, ["mig"])
