@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,78 @@ def test_a_failed_upload_replaces_the_previous_pictures_with_its_error(page, tmp
     # the refusal (415) is the one console error; nothing was thrown
     assert page.errors == ["Failed to load resource: the server responded with a status of 415 (Unsupported Media "
                            "Type)"], page.errors
+
+
+@contextmanager
+def slow_model(server):
+    """A slow model, made by holding the explorer's model lock: every request that needs the model waits (the page
+    stays responsive) until the block ends, so answers arrive after whatever the test does inside the block."""
+    server.explorer.lock.acquire()
+    try:
+        yield
+    finally:
+        server.explorer.lock.release()
+
+
+def settled(page) -> None:
+    """Wait until the page has acted on the answers it got (a moment), no decode is waiting or running and the
+    picture is loaded."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.getElementById('decoded').classList.contains('busy') && "
+                           "document.getElementById('decoded').complete", timeout=30_000)
+
+
+def test_a_late_answer_never_moves_the_sliders_back(page, server):
+    info = page.evaluate("() => fetch('/api/info').then(r => r.json())")
+    d = info["order"][0]
+    first = page.locator("#sliders input[type=range]").first
+    page.locator("#gallery img").nth(0).click()
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    page.locator("#gallery img").nth(3).click()
+    page.wait_for_function("() => document.getElementById('b-numbers').textContent.includes('ELBO')")
+    settled(page)
+
+    with page.expect_response(lambda r: "/api/interpolate?" in r.url):
+        with slow_model(server):  # scrub t, then move a slider before the interpolation is answered
+            page.locator("#t").focus()
+            page.locator("#t").press("Home")
+            first.focus()
+            first.press("End")
+    settled(page)
+    want = f"{info['high'][d]:.4f}"
+    # the interpolation's answer used to reset the slider (and the picture) to the interpolated code
+    assert f"{float(first.input_value()):.4f}" == want
+    assert decoded_code(page).split(",")[d] == want
+
+    page.locator("input[name=target][value=a]").check()
+    with page.expect_response(lambda r: "/api/input?" in r.url):
+        with slow_model(server):  # start from an input, then move the slider while that input is scored
+            page.locator("#gallery img").nth(5).click()
+            first.press("Home")
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.startsWith('test #5: ELBO')")
+    settled(page)
+    want = f"{info['low'][d]:.4f}"
+    assert f"{float(first.input_value()):.4f}" == want and decoded_code(page).split(",")[d] == want
+    assert not page.errors, page.errors
+
+
+def test_the_page_says_what_it_is_waiting_for(page, server, tmp_path):
+    upload = tmp_path / "bar.png"
+    Image.new("L", (16, 16), 255).save(upload)
+    first = page.locator("#sliders input[type=range]").first
+    settled(page)
+    assert page.locator("#decode-status").text_content() == ""
+    with slow_model(server):
+        first.focus()
+        first.press("End")
+        page.wait_for_function("() => document.getElementById('decode-status').textContent === 'decoding…'")
+        assert "busy" in page.get_attribute("#decoded", "class")  # the picture is dimmed: it lags the sliders
+        page.locator("#gallery img").nth(2).click()
+        page.wait_for_function("() => document.getElementById('a-numbers').textContent === 'loading test #2…'")
+        page.set_input_files("#upload", str(upload))
+        page.wait_for_function("() => document.getElementById('up-numbers').textContent === 'scoring bar.png…'")
+    page.wait_for_function("() => document.getElementById('up-numbers').textContent.includes('ELBO')")
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.startsWith('test #2: ELBO')")
+    settled(page)
+    assert page.locator("#decode-status").text_content() == ""
+    assert not page.errors, page.errors
