@@ -11,9 +11,15 @@ import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import torch
 from PIL import Image
+
+from shadowplay.data import Dataset
+from shadowplay.explorer import Explorer, ExplorerServer
+from shadowplay.model import ModelSpec, build_model
 
 
 def chromium_path() -> str | None:
@@ -40,16 +46,29 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page of the explorer, ready; ``page.errors`` collects uncaught exceptions and console errors."""
+def open_page(browser, url: str, edit_info: Callable[[dict], None] | None = None):
+    """A fresh page at ``url``, ready; ``page.errors`` collects uncaught exceptions and console errors.
+    ``edit_info`` changes the ``/api/info`` document on its way to the page."""
     pg = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.goto(server.url)
+    if edit_info is not None:
+        def route(r):
+            doc = r.fetch().json()
+            edit_info(doc)
+            r.fulfill(json=doc)
+        pg.route("**/api/info", route)
+    pg.goto(url)
     pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
     pg.errors = errors
+    return pg
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page of the explorer on the module's digits run."""
+    pg = open_page(browser, server.url)
     yield pg
     pg.close()
 
@@ -234,3 +253,41 @@ def test_the_page_says_what_it_is_waiting_for(page, server, tmp_path):
     settled(page)
     assert page.locator("#decode-status").text_content() == ""
     assert not page.errors, page.errors
+
+
+def test_kl_bars_of_collapsed_latents_stay_empty(browser, server):
+    def collapse(info):
+        info["kl"] = [3e-4 * (i + 1) for i in range(info["latent_dim"])]
+    pg = open_page(browser, server.url, collapse)
+    try:
+        widths = pg.locator("#sliders .bar").evaluate_all("els => els.map(e => parseFloat(e.style.width))")
+        # every bar used to be scaled to the largest KL, so 0.0012 nats filled its box like an informative latent
+        assert len(widths) == 4 and max(widths) <= 1, widths
+        assert not pg.errors, pg.errors
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="module")
+def rows_server():
+    """An explorer of a model of tabular rows (6 numbers each)."""
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(data_shape=(6,), latent_dim=3, net="mlp", hidden=(16,), likelihood="gaussian"))
+    with ExplorerServer(Explorer(model, {"test": Dataset("rows", torch.randn(40, 6), value_range="real")})) as s:
+        yield s
+
+
+def test_a_tabular_run_offers_no_upload_and_draws_its_lines_smoothly(browser, rows_server):
+    pg = open_page(browser, rows_server.url)
+    try:
+        assert pg.locator("#upload").is_hidden()  # the server refuses every upload of a tabular run
+        pg.locator("#gallery img").nth(1).click()
+        pg.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+        for sel in ("#decoded", "#a-recon", "#gallery img"):
+            style = pg.locator(sel).first.evaluate("e => [getComputedStyle(e).imageRendering, "
+                                                   "getComputedStyle(e).backgroundColor]")
+            # a line plot shrunk pixelated loses pixels of its line, and its letterbox was black
+            assert style == ["auto", "rgb(255, 255, 255)"], (sel, style)
+        assert not pg.errors, pg.errors
+    finally:
+        pg.close()

@@ -79,7 +79,9 @@ function setCode(code) {
 function buildSliders(info) {
   const box = $("sliders");
   const kl = info.kl || info.activity;
-  const top = Math.max(...kl, 1e-9);
+  // bars are drawn to the largest value but never to less than 1 (a nat of KL, or the prior's variance): with every
+  // latent collapsed (KL 0.0003) a bar scaled to the largest would fill its box and read as an informative latent
+  const top = Math.max(...kl, 1);
   for (const d of info.order) {
     const input = el("input", {type: "range", min: info.low[d], max: info.high[d], step: "0.01", value: "0",
                                "aria-label": `latent z${d}`, "data-dim": String(d)});
@@ -225,6 +227,10 @@ async function main() {
   $("facts").textContent = `${info.latent_dim} latents · inputs ${info.shape.join("×")} · ${sizes}`;
   $("warnings").replaceChildren(...info.warnings.map((w) => el("li", {text: w})));
   buildSliders(info);
+  if (!info.is_image) {  // rows of numbers: no upload (the server takes only pictures), pictures are line plots
+    $("upload-box").hidden = true;
+    document.body.classList.add("rows");
+  }
   for (const s of Object.keys(info.splits)) $("split").append(el("option", {value: s, text: s}));
   $("split").addEventListener("change", () => { state.page = 0; buildGallery(); });
   $("prev").addEventListener("click", () => { state.page--; buildGallery(); });
