@@ -112,6 +112,7 @@ def test_slider_upload_interpolation_and_screenshot(page, server, tmp_path):
     # start from two inputs and scrub between them
     page.locator("#gallery img").nth(0).click()
     page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    assert f"among the {info['reference_size']} test inputs" in page.text_content("#a-numbers")
     page.locator("#gallery img").nth(3).click()
     page.wait_for_function("() => document.getElementById('b-numbers').textContent.includes('ELBO')")
     assert page.is_enabled("#t")

@@ -110,7 +110,7 @@ function numbers(doc) {
   if (L.elbo !== undefined) parts.push(`ELBO ${L.elbo.toFixed(2)} nats (recon ${L.recon_ll.toFixed(2)}, KL ${L.kl.toFixed(2)})`);
   else parts.push(`reconstruction log-lik. ${L.recon_ll.toFixed(2)} nats`);
   if (L.log_px !== undefined) parts.push(`log p(x) ≥ ${L.log_px.toFixed(2)} (K=${doc.iw_samples})`);
-  parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among the ${state.info.stats_split} inputs`);
+  parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among ${state.info.reference_size === state.info.splits[state.info.stats_split] ? "the" : "the first"} ${state.info.reference_size} ${state.info.stats_split} inputs`);
   if (doc.outlier_score !== null && doc.outlier_score !== undefined) parts.push(`outlier score ${doc.outlier_score.toFixed(3)}`);
   if (doc.label !== null && doc.label !== undefined) parts.push(`label ${doc.label}`);
   return parts.join(" · ");
