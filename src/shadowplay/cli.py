@@ -655,7 +655,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; `shadowplay resume <run>` continues from the last checkpoint", file=sys.stderr)
+        # explore's Ctrl-C during its start trained nothing; there is nothing to resume
+        hint = "" if args.command == "explore" else "; `shadowplay resume <run>` continues from the last checkpoint"
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except Exception:  # noqa: BLE001 -- not the user's doing: show everything and say whose it is
         traceback.print_exc()

@@ -9,10 +9,17 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import torch
 from PIL import Image
+
+from shadowplay.data import Dataset
+from shadowplay.explorer import Explorer, ExplorerServer
+from shadowplay.model import ModelSpec, build_model
 
 
 def chromium_path() -> str | None:
@@ -39,16 +46,29 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page of the explorer, ready; ``page.errors`` collects uncaught exceptions and console errors."""
+def open_page(browser, url: str, edit_info: Callable[[dict], None] | None = None):
+    """A fresh page at ``url``, ready; ``page.errors`` collects uncaught exceptions and console errors.
+    ``edit_info`` changes the ``/api/info`` document on its way to the page."""
     pg = browser.new_page(viewport={"width": 1400, "height": 900})
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    pg.goto(server.url)
+    if edit_info is not None:
+        def route(r):
+            doc = r.fetch().json()
+            edit_info(doc)
+            r.fulfill(json=doc)
+        pg.route("**/api/info", route)
+    pg.goto(url)
     pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
     pg.errors = errors
+    return pg
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page of the explorer on the module's digits run."""
+    pg = open_page(browser, server.url)
     yield pg
     pg.close()
 
@@ -92,6 +112,7 @@ def test_slider_upload_interpolation_and_screenshot(page, server, tmp_path):
     # start from two inputs and scrub between them
     page.locator("#gallery img").nth(0).click()
     page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    assert f"among the {info['reference_size']} test inputs" in page.text_content("#a-numbers")
     page.locator("#gallery img").nth(3).click()
     page.wait_for_function("() => document.getElementById('b-numbers').textContent.includes('ELBO')")
     assert page.is_enabled("#t")
@@ -158,3 +179,116 @@ def test_a_failed_upload_replaces_the_previous_pictures_with_its_error(page, tmp
     # the refusal (415) is the one console error; nothing was thrown
     assert page.errors == ["Failed to load resource: the server responded with a status of 415 (Unsupported Media "
                            "Type)"], page.errors
+
+
+@contextmanager
+def slow_model(server):
+    """A slow model, made by holding the explorer's model lock: every request that needs the model waits (the page
+    stays responsive) until the block ends, so answers arrive after whatever the test does inside the block."""
+    server.explorer.lock.acquire()
+    try:
+        yield
+    finally:
+        server.explorer.lock.release()
+
+
+def settled(page) -> None:
+    """Wait until the page has acted on the answers it got (a moment), no decode is waiting or running and the
+    picture is loaded."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("() => !document.getElementById('decoded').classList.contains('busy') && "
+                           "document.getElementById('decoded').complete", timeout=30_000)
+
+
+def test_a_late_answer_never_moves_the_sliders_back(page, server):
+    info = page.evaluate("() => fetch('/api/info').then(r => r.json())")
+    d = info["order"][0]
+    first = page.locator("#sliders input[type=range]").first
+    page.locator("#gallery img").nth(0).click()
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    page.locator("#gallery img").nth(3).click()
+    page.wait_for_function("() => document.getElementById('b-numbers').textContent.includes('ELBO')")
+    settled(page)
+
+    with page.expect_response(lambda r: "/api/interpolate?" in r.url):
+        with slow_model(server):  # scrub t, then move a slider before the interpolation is answered
+            page.locator("#t").focus()
+            page.locator("#t").press("Home")
+            first.focus()
+            first.press("End")
+    settled(page)
+    want = f"{info['high'][d]:.4f}"
+    # the interpolation's answer used to reset the slider (and the picture) to the interpolated code
+    assert f"{float(first.input_value()):.4f}" == want
+    assert decoded_code(page).split(",")[d] == want
+
+    page.locator("input[name=target][value=a]").check()
+    with page.expect_response(lambda r: "/api/input?" in r.url):
+        with slow_model(server):  # start from an input, then move the slider while that input is scored
+            page.locator("#gallery img").nth(5).click()
+            first.press("Home")
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.startsWith('test #5: ELBO')")
+    settled(page)
+    want = f"{info['low'][d]:.4f}"
+    assert f"{float(first.input_value()):.4f}" == want and decoded_code(page).split(",")[d] == want
+    assert not page.errors, page.errors
+
+
+def test_the_page_says_what_it_is_waiting_for(page, server, tmp_path):
+    upload = tmp_path / "bar.png"
+    Image.new("L", (16, 16), 255).save(upload)
+    first = page.locator("#sliders input[type=range]").first
+    settled(page)
+    assert page.locator("#decode-status").text_content() == ""
+    with slow_model(server):
+        first.focus()
+        first.press("End")
+        page.wait_for_function("() => document.getElementById('decode-status').textContent === 'decoding…'")
+        assert "busy" in page.get_attribute("#decoded", "class")  # the picture is dimmed: it lags the sliders
+        page.locator("#gallery img").nth(2).click()
+        page.wait_for_function("() => document.getElementById('a-numbers').textContent === 'loading test #2…'")
+        page.set_input_files("#upload", str(upload))
+        page.wait_for_function("() => document.getElementById('up-numbers').textContent === 'scoring bar.png…'")
+    page.wait_for_function("() => document.getElementById('up-numbers').textContent.includes('ELBO')")
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.startsWith('test #2: ELBO')")
+    settled(page)
+    assert page.locator("#decode-status").text_content() == ""
+    assert not page.errors, page.errors
+
+
+def test_kl_bars_of_collapsed_latents_stay_empty(browser, server):
+    def collapse(info):
+        info["kl"] = [3e-4 * (i + 1) for i in range(info["latent_dim"])]
+    pg = open_page(browser, server.url, collapse)
+    try:
+        widths = pg.locator("#sliders .bar").evaluate_all("els => els.map(e => parseFloat(e.style.width))")
+        # every bar used to be scaled to the largest KL, so 0.0012 nats filled its box like an informative latent
+        assert len(widths) == 4 and max(widths) <= 1, widths
+        assert not pg.errors, pg.errors
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="module")
+def rows_server():
+    """An explorer of a model of tabular rows (6 numbers each)."""
+    torch.manual_seed(0)
+    model = build_model(ModelSpec(data_shape=(6,), latent_dim=3, net="mlp", hidden=(16,), likelihood="gaussian"))
+    with ExplorerServer(Explorer(model, {"test": Dataset("rows", torch.randn(40, 6), value_range="real")})) as s:
+        yield s
+
+
+def test_a_tabular_run_offers_no_upload_and_draws_its_lines_smoothly(browser, rows_server):
+    pg = open_page(browser, rows_server.url)
+    try:
+        assert pg.locator("#upload").is_hidden()  # the server refuses every upload of a tabular run
+        pg.locator("#gallery img").nth(1).click()
+        pg.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+        for sel in ("#decoded", "#a-recon", "#gallery img"):
+            style = pg.locator(sel).first.evaluate("e => [getComputedStyle(e).imageRendering, "
+                                                   "getComputedStyle(e).backgroundColor]")
+            # a line plot shrunk pixelated loses pixels of its line, and its letterbox was black
+            assert style == ["auto", "rgb(255, 255, 255)"], (sel, style)
+        assert not pg.errors, pg.errors
+    finally:
+        pg.close()

@@ -45,3 +45,16 @@ def test_explore_warns_on_a_non_loopback_host_and_reports_bad_runs(explore_run, 
         child.kill()
     bad = cli("explore", str(tmp_path / "nope"), "--no-browser")
     assert bad.returncode == 2 and bad.stderr.startswith("error: run folder") and "Traceback" not in bad.stderr
+
+
+def test_ctrl_c_while_the_explorer_starts_does_not_speak_of_resuming(monkeypatch, capsys, tmp_path):
+    from shadowplay import api
+    from shadowplay import cli as cli_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the explorer loads the model and encodes the inputs
+
+    monkeypatch.setattr(api, "explore", interrupted)
+    assert cli_module.main(["explore", str(tmp_path), "--no-browser"]) == 130
+    # it used to say "`shadowplay resume <run>` continues from the last checkpoint", as if a training had stopped
+    assert capsys.readouterr().err == "interrupted\n"

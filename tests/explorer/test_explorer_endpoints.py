@@ -118,3 +118,17 @@ def test_the_page_and_its_assets_are_served_with_a_strict_policy(http):
     for asset in ("/static/app.js", "/static/style.css"):
         r = http("GET", asset)
         assert r.status == 200 and b"http://" not in r.body and b"https://" not in r.body
+
+
+def test_the_heat_map_is_shown_only_for_the_checkpoint_it_was_evaluated_on(explore_run, tmp_path):
+    import shutil
+    run = shutil.copytree(explore_run, tmp_path / "run")
+    mi = {"nats": [[0.5]] * 4, "factor_entropy": [1.0], "factor_names": ["a"], "latents": "rows"}
+    path = open_run(run).evaluation("test").json
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"checkpoint": "best", "mi_matrix": mi}))
+    with api.explore(run, open_browser=False) as s:
+        assert s.explorer.info()["mi_matrix"] == mi
+    # `explore --checkpoint last` used to show the heat map that `evaluate` measured on the best checkpoint
+    with api.explore(run, open_browser=False, checkpoint="last") as s:
+        assert s.explorer.info()["mi_matrix"] is None

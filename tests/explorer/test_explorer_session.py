@@ -52,3 +52,13 @@ def test_mi_matrix_comes_from_the_evaluation_document_and_splits_are_checked():
         ex.input_png("train", 0)
     with pytest.raises(ShadowplayError, match="at least one non-empty split"):
         Explorer(tiny((1, 8, 8)), {})
+
+
+def test_the_percentile_says_how_many_inputs_it_is_taken_among():
+    ex = Explorer(tiny((1, 8, 8), likelihood="bernoulli"), {"test": Dataset("img", torch.rand(300, 1, 8, 8))})
+    info = ex.info()
+    # the page said "among the test inputs" while the reference holds only the first 250 of the 300
+    assert info["reference_size"] == 250 == len(ex.reference) and info["splits"]["test"] == 300
+    pct = ex.input_doc("test", 7)["score_percentile"]
+    assert pct == pytest.approx(100 * np.searchsorted(ex.reference, ex.input_doc("test", 7)["likelihood"]["elbo"],
+                                                      side="right") / 250)

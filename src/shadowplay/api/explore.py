@@ -36,14 +36,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _evaluation_document(folder: RunFolder) -> dict[str, Any] | None:
-    """The run's test-split ``evaluation.json`` (its MI matrix feeds the heat map), or ``None`` when absent or
-    unreadable: the page shows what exists."""
+def _evaluation_document(folder: RunFolder, checkpoint: str) -> dict[str, Any] | None:
+    """The run's test-split ``evaluation.json`` (its MI matrix feeds the heat map), or ``None`` when absent,
+    unreadable, or written for another checkpoint than the one explored (its heat map would describe another
+    model): the page shows what exists."""
     path = folder.evaluation("test").json
     try:
-        return json.loads(path.read_text()) if path.is_file() else None
+        doc = json.loads(path.read_text()) if path.is_file() else None
     except (OSError, json.JSONDecodeError):
         return None
+    return doc if isinstance(doc, dict) and doc.get("checkpoint", "best") == checkpoint else None
 
 
 def _outlier_scorer(outliers: str | Path | None, shape: tuple[int, ...], device: str):
@@ -92,7 +94,7 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
     model = load_model(folder, checkpoint, device)
     splits = load_splits(folder.config)
     explorer = Explorer(model, {s: splits.get(s) for s in SPLITS}, name=folder.path.name,
-                        evaluation=_evaluation_document(folder),
+                        evaluation=_evaluation_document(folder, checkpoint),
                         outlier_score=_outlier_scorer(outliers, tuple(model.data_shape), device))
     server = ExplorerServer(explorer, host, int(port), quiet=not verbose)
     if open_browser:

@@ -25,6 +25,7 @@ from .pictures import example_png, is_image_shape
 
 PRIOR_RANGE = 3.0  # slider half-width in prior standard deviations
 MAX_ABS_CODE = 50.0  # a code value beyond this is a malformed request, not an exploration
+MAX_REFERENCE = 250  # the first inputs of the stats split whose scores a percentile is taken among
 
 
 class Explorer:
@@ -67,7 +68,7 @@ class Explorer:
         self.value_range = (lo - pad, hi + pad) if not is_image_shape(self.shape) else (0.0, 1.0)
         # the reference ELBOs use fewer draws than a single input does: both average to the same ELBO, and 250 × 8
         # decoder passes keep the start quick even for a 64-px conv net
-        ref = per_sample_likelihoods(model, x[:250], min(8, iw_samples))
+        ref = per_sample_likelihoods(model, x[:MAX_REFERENCE], min(8, iw_samples))
         self.score_name = "elbo" if ref.elbo is not None else "recon_ll"
         self.reference = np.sort(ref.elbo if ref.elbo is not None else ref.recon_ll)
         self.stats_split = split
@@ -81,7 +82,7 @@ class Explorer:
                 "kl": None if self.kl is None else self.kl.tolist(), "activity": self.activity.tolist(),
                 "active": self.active.tolist(), "low": self.low.tolist(), "high": self.high.tolist(),
                 "splits": {k: len(v) for k, v in self.datasets.items()}, "stats_split": self.stats_split,
-                "score_name": self.score_name, "has_factors": any(d.factors is not None for d in self.datasets.values()),
+                "score_name": self.score_name, "reference_size": len(self.reference), "has_factors": any(d.factors is not None for d in self.datasets.values()),
                 "mi_matrix": mi, "has_outlier_score": self.outlier_score is not None,
                 "warnings": [] if self.diagnostics is None else list(self.diagnostics.warnings)}
 

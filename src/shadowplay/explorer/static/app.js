@@ -3,7 +3,19 @@
 
 const $ = (id) => document.getElementById(id);
 const PAGE = 24;  // thumbnails per gallery page
-const state = {info: null, z: [], sliders: [], page: 0, a: null, b: null};
+const state = {info: null, z: [], sliders: [], page: 0, a: null, b: null, gen: 0, latest: {}};
+
+// Every action that sets the code (a slider, a button, a click on an input, the t slider, an upload) takes a new
+// ticket. An answer that comes back after a newer action must not set the code: a slow interpolation or upload would
+// otherwise drag the sliders back from where the person has since moved them. ``latest[what]`` is the newest ticket
+// of each kind of request, so an older answer for the same slot (A, B, the upload) is dropped as well.
+function ticket(what) {
+  state.gen += 1;
+  if (what) state.latest[what] = state.gen;
+  return state.gen;
+}
+const newest = (t) => t === state.gen;
+const newestOf = (what, t) => state.latest[what] === t;
 
 function el(tag, props = {}, children = []) {
   const e = document.createElement(tag);
@@ -23,14 +35,16 @@ async function getJSON(url, options) {
 // A request channel that keeps at most one request in flight: while one runs, newer requests replace each other and
 // only the newest is sent when it returns. Dragging a slider fires dozens of input events a second; the server sees
 // one decode at a time and the picture always ends on the newest code.
-function coalesced(send) {
+// ``busy(true)`` when a request is waiting or running, ``busy(false)`` once the newest one has been answered.
+function coalesced(send, busy = () => {}) {
   let inflight = false, queued = null;
   const pump = async () => {
-    if (inflight || queued === null) return;
+    if (inflight) return;
+    if (queued === null) { busy(false); return; }
     const args = queued; queued = null; inflight = true;
     try { await send(...args); } catch (e) { showError(e); } finally { inflight = false; pump(); }
   };
-  return (...args) => { queued = args; pump(); };
+  return (...args) => { queued = args; busy(true); pump(); };
 }
 
 function showError(e) {
@@ -48,6 +62,9 @@ const requestDecode = coalesced(async (code) => {
   img.dataset.code = code.map((v) => v.toFixed(4)).join(",");
   if (lastURL) URL.revokeObjectURL(lastURL);
   lastURL = url;
+}, (on) => {  // the picture lags the sliders while a decode runs: say so rather than show a stale picture silently
+  $("decoded").classList.toggle("busy", on);
+  $("decode-status").textContent = on ? "decoding…" : "";
 });
 
 function setCode(code) {
@@ -62,7 +79,9 @@ function setCode(code) {
 function buildSliders(info) {
   const box = $("sliders");
   const kl = info.kl || info.activity;
-  const top = Math.max(...kl, 1e-9);
+  // bars are drawn to the largest value but never to less than 1 (a nat of KL, or the prior's variance): with every
+  // latent collapsed (KL 0.0003) a bar scaled to the largest would fill its box and read as an informative latent
+  const top = Math.max(...kl, 1);
   for (const d of info.order) {
     const input = el("input", {type: "range", min: info.low[d], max: info.high[d], step: "0.01", value: "0",
                                "aria-label": `latent z${d}`, "data-dim": String(d)});
@@ -76,6 +95,7 @@ function buildSliders(info) {
       el("span", {class: "kl"}, [bar, el("span", {class: "kl-text", text: what})]),
       info.active[d] ? "" : el("span", {class: "tag", text: "inactive"})]);
     input.addEventListener("input", () => {
+      ticket();
       state.z[d] = Number(input.value);
       out.textContent = state.z[d].toFixed(2);
       requestDecode(state.z.slice());
@@ -90,28 +110,40 @@ function numbers(doc) {
   if (L.elbo !== undefined) parts.push(`ELBO ${L.elbo.toFixed(2)} nats (recon ${L.recon_ll.toFixed(2)}, KL ${L.kl.toFixed(2)})`);
   else parts.push(`reconstruction log-lik. ${L.recon_ll.toFixed(2)} nats`);
   if (L.log_px !== undefined) parts.push(`log p(x) ≥ ${L.log_px.toFixed(2)} (K=${doc.iw_samples})`);
-  parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among the ${state.info.stats_split} inputs`);
+  parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among ${state.info.reference_size === state.info.splits[state.info.stats_split] ? "the" : "the first"} ${state.info.reference_size} ${state.info.stats_split} inputs`);
   if (doc.outlier_score !== null && doc.outlier_score !== undefined) parts.push(`outlier score ${doc.outlier_score.toFixed(3)}`);
   if (doc.label !== null && doc.label !== undefined) parts.push(`label ${doc.label}`);
   return parts.join(" · ");
 }
 
 async function pick(slot, split, index) {
-  const doc = await getJSON(`/api/input?split=${encodeURIComponent(split)}&index=${index}`);
+  const t = ticket(slot);
+  $(`${slot}-numbers`).className = "numbers loading";
+  $(`${slot}-numbers`).textContent = `loading ${split} #${index}…`;
+  let doc;
+  try {
+    doc = await getJSON(`/api/input?split=${encodeURIComponent(split)}&index=${index}`);
+  } catch (e) {
+    if (newestOf(slot, t)) { $(`${slot}-numbers`).className = "numbers error"; $(`${slot}-numbers`).textContent = `${split} #${index}: ${e.message || e}`; }
+    return;
+  }
+  if (!newestOf(slot, t)) return;  // a later click on this slot is on its way
+  $(`${slot}-numbers`).className = "numbers";
   state[slot] = {split, index, code: doc.code};
   $(`${slot}-input`).src = `/api/input.png?split=${encodeURIComponent(split)}&index=${index}`;
   $(`${slot}-recon`).src = "/api/decode?z=" + doc.code.map((v) => v.toFixed(4)).join(",");
   $(`${slot}-numbers`).textContent = `${split} #${index}: ` + numbers(doc);
   $("t").disabled = !(state.a && state.b);
+  if (!newest(t)) return;  // the person has moved on (a slider, another input): keep their code
   $("t").value = slot === "a" ? "0" : "1";
   $("t-value").textContent = Number($("t").value).toFixed(2);
   setCode(doc.code);
 }
 
-const requestInterpolation = coalesced(async (t, path) => {
+const requestInterpolation = coalesced(async (t, path, gen) => {
   const ref = (s) => `${encodeURIComponent(s.split)}:${s.index}`;
   const doc = await getJSON(`/api/interpolate?a=${ref(state.a)}&b=${ref(state.b)}&t=${t}&path=${path}`);
-  setCode(doc.code);
+  if (newest(gen)) setCode(doc.code);
 });
 
 function buildGallery() {
@@ -156,12 +188,16 @@ function buildMI(info) {
 }
 
 async function upload(file) {
+  const t = ticket("upload");
+  $("up-numbers").className = "numbers loading";
+  $("up-numbers").textContent = `scoring ${file.name}…`;
   let doc;
   try {
     const r = await fetch("/api/upload", {method: "POST", body: file, headers: {"Content-Type": file.type || "application/octet-stream"}});
     if (!r.ok) throw new Error((await r.text()).trim() || r.statusText);
     doc = await r.json();
   } catch (e) {
+    if (!newestOf("upload", t)) return;
     // the previous upload's pictures and numbers would read as the answer to this file: the error takes their place
     $("upload-result").hidden = true;
     for (const id of ["up-input", "up-recon"]) $(id).removeAttribute("src");
@@ -169,12 +205,13 @@ async function upload(file) {
     $("up-numbers").textContent = `${file.name}: ${e.message || e}`;
     return;
   }
+  if (!newestOf("upload", t)) return;  // a later file is on its way
   $("upload-result").hidden = false;
   $("up-input").src = doc.input_png;
   $("up-recon").src = doc.reconstruction_png;
   $("up-numbers").className = "numbers";
   $("up-numbers").textContent = numbers(doc);
-  setCode(doc.code);
+  if (newest(t)) setCode(doc.code);
 }
 
 function gaussian() {  // Box–Muller
@@ -190,17 +227,21 @@ async function main() {
   $("facts").textContent = `${info.latent_dim} latents · inputs ${info.shape.join("×")} · ${sizes}`;
   $("warnings").replaceChildren(...info.warnings.map((w) => el("li", {text: w})));
   buildSliders(info);
+  if (!info.is_image) {  // rows of numbers: no upload (the server takes only pictures), pictures are line plots
+    $("upload-box").hidden = true;
+    document.body.classList.add("rows");
+  }
   for (const s of Object.keys(info.splits)) $("split").append(el("option", {value: s, text: s}));
   $("split").addEventListener("change", () => { state.page = 0; buildGallery(); });
   $("prev").addEventListener("click", () => { state.page--; buildGallery(); });
   $("next").addEventListener("click", () => { state.page++; buildGallery(); });
   buildGallery();
   buildMI(info);
-  $("zero").addEventListener("click", () => setCode(new Array(info.latent_dim).fill(0)));
-  $("random").addEventListener("click", () => setCode(Array.from({length: info.latent_dim}, gaussian)));
+  $("zero").addEventListener("click", () => { ticket(); setCode(new Array(info.latent_dim).fill(0)); });
+  $("random").addEventListener("click", () => { ticket(); setCode(Array.from({length: info.latent_dim}, gaussian)); });
   const onT = () => {
     $("t-value").textContent = Number($("t").value).toFixed(2);
-    if (state.a && state.b) requestInterpolation(Number($("t").value), $("path").value);
+    if (state.a && state.b) requestInterpolation(Number($("t").value), $("path").value, ticket());
   };
   $("t").addEventListener("input", onT);
   $("path").addEventListener("change", onT);
