@@ -415,3 +415,22 @@ def test_metric_options_must_be_a_json_object(tmp_path, capsys, text, says):
     assert main(["evaluate", str(tmp_path / "run"), "--metric-options", text]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and says in err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("command, api_name, hint", [
+    (["train", "--data", "digits"], "train", "`shadowplay resume <run>` continues from the last checkpoint"),
+    (["study", "s.yaml"], "study", "the same `shadowplay study` command skips finished runs"),
+    (["evaluate", "runs/x"], "evaluate", None),  # trains nothing: it used to offer `shadowplay resume` too
+    (["sample", "runs/x"], "sample", None),
+])
+def test_ctrl_c_hints_at_resuming_only_after_training(monkeypatch, capsys, command, api_name, hint):
+    from shadowplay import api
+    from shadowplay.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(api, api_name, interrupted)
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert err == "interrupted\n" if hint is None else err.startswith("interrupted; ") and hint in err

@@ -655,8 +655,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # explore's Ctrl-C during its start trained nothing; there is nothing to resume
-        hint = "" if args.command == "explore" else "; `shadowplay resume <run>` continues from the last checkpoint"
+        # only a training command leaves something to continue; evaluate, explore & co. just stop
+        hint = {"train": "; `shadowplay resume <run>` continues from the last checkpoint",
+                "resume": "; `shadowplay resume <run>` continues from the last checkpoint",
+                "study": "; the same `shadowplay study` command skips finished runs and resumes the others"
+                }.get(args.command, "")
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
     except Exception:  # noqa: BLE001 -- not the user's doing: show everything and say whose it is

@@ -123,7 +123,7 @@ def summarize_latents(moments: PosteriorMoments, threshold: float = 0.01) -> Lat
     dead = np.flatnonzero(~active)
     if len(dead) == dim:
         warnings.append(f"posterior collapse: no latent dimension is active (Var_x E_q[z_d] <= {threshold} for all "
-                        f"{dim}); the decoder ignores z and every sample is the same picture")
+                        f"{dim}); every input gets the same code, so the code tells the decoder nothing about the input")
     elif len(dead):
         warnings.append(f"{len(dead)} of {dim} latent dimensions are inactive (Var_x E_q[z_d] <= {threshold}): "
                         f"{dead.tolist()}; their posterior stays at the prior (partial posterior collapse)")
