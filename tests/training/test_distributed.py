@@ -12,13 +12,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import shadowplay.api as api
 from shadowplay.training import latest_good, read_metrics
 import shadowplay.training.distributed as dist_mod
+from shadowplay.errors import ConfigError
 from shadowplay.training.distributed import Dist, DistributedError, from_env
+from shadowplay.workflow import training_run
 
 
 TOL = 1e-6  # float32 all-reduce sums in another order than one process's batch mean; Adam amplifies little in 8 steps
@@ -189,3 +192,24 @@ def test_nproc_beyond_the_gpus_is_refused_before_any_process_starts(monkeypatch,
     monkeypatch.setattr("shadowplay.training.device.resolve_device", lambda name="auto": torch.device("cuda"))
     with pytest.raises(DistributedError, match=r"--nproc 2: DDP on CUDA runs one process per GPU"):
         dist_mod.launch_run("train", RunConfig(), 2, runs_dir=tmp_path, name="r")
+
+
+def test_a_batch_smaller_than_the_world_is_refused_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # `--nproc 2 --batch-size 1` used to start both ranks; rank 1's piece of every batch was empty and it died in a
+    # traceback from inside the objective, under torchrun's report.
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*--nproc"):
+        api.train(data=str(tiny_flat), runs_dir=runs_dir, name="b1", progress=False,
+                  overrides=_overrides(["trainer.batch_size=1"]), nproc=2)
+    assert not (runs_dir / "b1").exists()
+
+
+def test_a_rank_refuses_a_training_split_smaller_than_the_world_before_the_folder(monkeypatch, tmp_path, runs_dir):
+    # under torchrun (or --nproc) each rank checks the data it loaded: 2 training rows cannot feed 3 processes (the
+    # trainer used to train 0 steps per epoch and call the run finished)
+    np.save(tmp_path / "two.npy", np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
+    monkeypatch.setattr(training_run, "from_env", lambda device_type: Dist(rank=0, world=3))
+    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes"):
+        api.train(data=str(tmp_path / "two.npy"), runs_dir=runs_dir, name="small", progress=False,
+                  overrides=_overrides(["data.val_fraction=0", "data.test_fraction=0"]))
+    assert not (runs_dir / "small").exists()

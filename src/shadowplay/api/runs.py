@@ -30,7 +30,7 @@ from ..reports.images import check_examples, check_grid, check_picture_path, sav
 from ..run import RunFolder, default_name, open_run
 from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
-from ..training.distributed import launch_run
+from ..training.distributed import check_world, launch_run
 from ..training.precision import check_precision
 from ..workflow import Run, load_model, load_splits, resume_run, run_on_disk, run_splits, train_run
 
@@ -88,6 +88,7 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     _check_nproc(nproc)
     if nproc > 1:  # every rank loads and checks the data before rank 0 creates the folder
         check_precision(cfg.trainer.precision, resolve_device(cfg.trainer.device))
+        check_world(nproc, cfg.trainer.batch_size)  # before any process starts (the ranks check the data size)
         path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress,
                           name=name or default_name(cfg.model.preset, cfg.data.source))
         return run_on_disk(path, cfg)

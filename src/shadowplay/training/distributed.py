@@ -33,7 +33,7 @@ from typing import Iterable
 import torch
 import torch.distributed as td
 
-from ..errors import ShadowplayError
+from ..errors import ConfigError, ShadowplayError
 
 
 class DistributedError(ShadowplayError):
@@ -174,6 +174,22 @@ def _more_ranks_than_gpus(who: str) -> DistributedError:
     return DistributedError(f"{who}: DDP on CUDA runs one process per GPU and this machine has {gpus}; use --nproc "
                             f"{gpus} (torchrun --nproc-per-node {gpus}), or trainer.device=cpu to train on CPU "
                             "processes with gloo")
+
+
+def check_world(world: int, batch_size: int, n_train: int | None = None) -> None:
+    """Refuse a global batch that cannot give every rank a row: rank ``r`` trains on the ``r``-th piece of each batch,
+    so with fewer rows than processes some rank's piece is empty (its loss is a mean over nothing) and the run used to
+    die in a traceback from inside the objective. ``n_train`` (when known) caps the batch, as in the trainer."""
+    if world <= 1:
+        return
+    rows = batch_size if n_train is None else min(batch_size, n_train)
+    if rows < world:
+        what = (f"trainer.batch_size={batch_size}" if n_train is None or batch_size <= n_train
+                else f"the training split of {n_train} examples")
+        raise ConfigError(f"{what} cannot be shared by {world} processes: each process trains on its piece of every "
+                          f"global batch, so a batch needs at least {world} rows; raise trainer.batch_size"
+                          f"{'' if n_train is None or batch_size <= n_train else ' or use more data'} or use "
+                          f"fewer processes (--nproc)")
 
 
 def from_env(device_type: str) -> Dist:

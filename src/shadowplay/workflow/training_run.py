@@ -21,7 +21,7 @@ from ..objectives.presets import PresetResult, unread_options_error
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
-from ..training.distributed import Dist, from_env
+from ..training.distributed import Dist, check_world, from_env
 from ..training.precision import check_precision
 from .build import build_objective, head_size, load_model, load_splits, model_spec
 from .data_place import data_fingerprint, resolve_source, run_splits
@@ -153,6 +153,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     device = resolve_device(cfg.trainer.device)
     check_precision(cfg.trainer.precision, device)
     dist = from_env(device.type)  # a single process unless torchrun started us
+    check_world(dist.world, cfg.trainer.batch_size, len(splits.train))  # every rank refuses, before any folder
     name = dist.broadcast_object(name or default_name(cfg.model.preset, cfg.data.source))  # rank 0's clock
     if not dist.is_main:
         return _finish(_trainer(cfg, RunFolder(Path(runs_dir) / name), splits, built, spec, callbacks, progress, dist),
@@ -188,6 +189,7 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
         splits = run_splits(folder, data)  # resume changes trainer settings only, never the data options
     spec = ModelSpec.from_dict(ckpt.state["model_spec"])  # the checkpoint's, not rebuilt from data that may differ
     dist = from_env(resolve_device(cfg.trainer.device).type)
+    check_world(dist.world, cfg.trainer.batch_size, len(splits.train))
     trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
     trainer.restore(ckpt)
     if not dist.is_main:
