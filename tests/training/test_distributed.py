@@ -61,7 +61,11 @@ def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=TOL)
     steps = [r["step"] for r in read_metrics(two.path) if r["split"] == "train"]
     assert steps == [2, 4, 6, 8]  # rank 0 alone logs: each line once
-    assert json.loads((two.path / "run.json").read_text())["status"] == "finished"  # 8 steps = the one epoch
+    meta = json.loads((two.path / "run.json").read_text())
+    assert meta["status"] == "finished"  # 8 steps = the one epoch
+    # run.json used to hold no process count, and as command the ranks' `train --config <deleted temporary file>`
+    assert meta["world_size"] == 2 and json.loads((one.path / "run.json").read_text())["world_size"] == 1
+    assert meta["command"] == sys.argv and not any("shadowplay-ddp-" in a for a in meta["command"])
 
 
 def test_a_collapsed_model_trained_with_nproc_is_reported_as_after_one_process(tiny_flat, runs_dir):

@@ -22,6 +22,7 @@ rank; collectives also carry a timeout (``SHADOWPLAY_DIST_TIMEOUT`` seconds, def
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import subprocess
 import sys
@@ -245,7 +246,8 @@ def launch(nproc: int, argv: list[str]) -> None:
         raise DistributedError(f"--nproc must be >= 1, got {nproc}")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "shadowplay", *argv]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc))
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc),
+               SHADOWPLAY_LAUNCH_ARGV=json.dumps(sys.argv))  # run.json's command: the user's, not the ranks' argv
     env.pop("SHADOWPLAY_STUDY_PID", None)  # the ranks' parent is torchrun, not a study: they must not exit at start
     code = subprocess.call(cmd, env=env)
     if code != 0:

@@ -167,7 +167,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
         "fingerprint": None if in_memory else data_fingerprint(cfg.data.source)}
     folder.write_config(cfg)
     folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
-                                       "preset": cfg.model.preset}))
+                                       "preset": cfg.model.preset, "world_size": dist.world}))
     folder.mark_running()
     try:
         trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
@@ -196,6 +196,7 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
         return _finish(trainer, cfg, splits)
     if cfg != folder.config:
         folder.write_config(cfg)
+    folder.update_meta(world_size=dist.world)  # processes of the latest train/resume (checkpoints keep each one's)
     folder.mark_running()
     return _finish(trainer, cfg, splits)
 
