@@ -130,6 +130,17 @@ def test_a_rank_that_dies_stops_the_run_with_a_clear_error(tiny_flat, tmp_path):
     assert proc.returncode == 2
     assert "error: distributed training on 2 processes failed" in err
     assert "SIGKILL" in err or "Signal 9" in err  # torchrun names the failed rank and its signal
+    # rank 0, stopped by torchrun's SIGTERM, used to die on the spot and leave run.json saying "running"
+    meta = tmp_path / "runs" / "dies" / "run.json"
+    assert not meta.exists() or json.loads(meta.read_text())["status"] == "failed"
+
+
+def test_a_rank_turns_torchruns_sigterm_into_an_error_so_its_run_ends_as_failed(monkeypatch):
+    installed = _ranks_env(monkeypatch, rank=0, local=0)
+    monkeypatch.setattr(dist_mod.td, "init_process_group", lambda *a, **k: None)
+    assert from_env("cpu").world == 2
+    with pytest.raises(DistributedError, match=r"stopped by torchrun \(SIGTERM\): another process"):
+        installed[signal.SIGTERM](signal.SIGTERM, None)
 
 
 # ---------------------------------------------------------------- the CUDA path, without a GPU: what reaches torch
@@ -140,6 +151,9 @@ def _ranks_env(monkeypatch, rank, local, world=2):
     for k, v in {"WORLD_SIZE": world, "RANK": rank, "LOCAL_RANK": local}.items():
         monkeypatch.setenv(k, str(v))
     monkeypatch.setattr(dist_mod.td, "is_initialized", lambda: False)
+    installed = {}  # signal handlers from_env installs, kept out of the test process
+    monkeypatch.setattr(dist_mod.signal, "signal", lambda sig, handler: installed.setdefault(sig, handler))
+    return installed
 
 
 def test_ddp_on_cuda_refuses_more_processes_than_gpus_before_joining(monkeypatch):
@@ -217,3 +231,29 @@ def test_a_rank_refuses_a_training_split_smaller_than_the_world_before_the_folde
         api.train(data=str(tmp_path / "two.npy"), runs_dir=runs_dir, name="small", progress=False,
                   overrides=_overrides(["data.val_fraction=0", "data.test_fraction=0"]))
     assert not (runs_dir / "small").exists()
+
+
+def test_a_collective_broken_by_a_dead_rank_is_a_distributed_error_not_a_bug(tmp_path):
+    # gloo's "Connection reset by peer" reached the CLI as a RuntimeError: "this is a bug in shadowplay"
+    from types import SimpleNamespace
+
+    def fit(error):
+        def raise_it():
+            raise error
+        return raise_it
+    (tmp_path / "run.json").write_text("{}")
+    reset = RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:1: Connection reset by peer")
+    rank0 = SimpleNamespace(run_dir=tmp_path, dist=Dist(rank=0, world=2), fit=fit(reset), step=24, epoch=2)
+    with pytest.raises(DistributedError, match=r"rank 0: a collective failed because another process .*gloo"):
+        training_run._fit(rank0, fresh=False)
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["error"].startswith("DistributedError: rank 0: a collective failed")
+    alone = SimpleNamespace(run_dir=tmp_path, dist=Dist(), fit=fit(reset), step=24, epoch=2)
+    with pytest.raises(RuntimeError) as got:  # one process: no other rank to blame
+        training_run._fit(alone, fresh=False)
+    assert got.type is RuntimeError
+    bug = SimpleNamespace(run_dir=tmp_path, dist=Dist(rank=0, world=2), fit=fit(RuntimeError("shape mismatch")),
+                          step=24, epoch=2)
+    with pytest.raises(RuntimeError, match="shape mismatch") as got:  # a real bug under DDP stays a bug
+        training_run._fit(bug, fresh=False)
+    assert got.type is RuntimeError

@@ -24,7 +24,9 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import signal
 import subprocess
+import threading
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -107,6 +109,16 @@ class Dist:
         t = torch.tensor([values[k] for k in keys], dtype=torch.float64)
         td.all_reduce(t)
         return {k: float(v) / self.world for k, v in zip(keys, t)}
+
+    def lost_peer(self, e: BaseException) -> DistributedError | None:
+        """The error to raise for ``e`` when it is a collective failing because another rank stopped (gloo's
+        "Connection reset by peer", an NCCL or distributed-backend error), not a bug in this process; else None."""
+        text = str(e)
+        if not self.active or not (isinstance(e, td.DistError) or any(w in text.lower() for w in ("gloo", "nccl"))):
+            return None
+        first = (text.strip().splitlines() or [type(e).__name__])[0][:200]
+        return DistributedError(f"rank {self.rank}: a collective failed because another process of this run stopped "
+                                f"({first})")
 
     def broadcast_object(self, obj):  # noqa: ANN001, ANN201 - any picklable value from rank 0 (in memory only)
         if not self.active:
@@ -214,7 +226,21 @@ def from_env(device_type: str) -> Dist:
             backend = "cpu:gloo,cuda:nccl"
         timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
         td.init_process_group(backend, timeout=timeout)
+        _raise_on_sigterm()
     return Dist(rank=rank, world=world, local_rank=local)
+
+
+def _stopped_by_agent(signum: int, frame: object) -> None:
+    raise DistributedError("stopped by torchrun (SIGTERM): another process of this run failed or the run was "
+                           "interrupted")
+
+
+def _raise_on_sigterm() -> None:
+    """torchrun stops the surviving ranks with SIGTERM when one fails. Python's default for SIGTERM is to die on the
+    spot, which left rank 0's run folder marked ``running`` (or, before its first checkpoint, a folder that
+    ``resume`` cannot continue and that blocks the name); as an exception, the run ends as a failed one does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stopped_by_agent)
 
 
 def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_dir: str | Path = "runs",  # noqa: ANN001

@@ -72,7 +72,7 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
     a fresh run that has not saved a single checkpoint is removed, so its name is free for the next try."""
     folder = RunFolder(trainer.run_dir)
     try:
-        return trainer.fit()
+        return _fit_rank(trainer)
     except BaseException as e:
         if fresh and not folder.checkpoints:
             shutil.rmtree(folder.path, ignore_errors=True)
@@ -81,6 +81,18 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
             folder.update_meta(status=status, error=f"{type(e).__name__}: {e}"[:500], step=trainer.step,
                                epoch=trainer.epoch)
         raise
+
+
+def _fit_rank(trainer: Trainer) -> TrainResult:
+    """``trainer.fit()``; under DDP a collective broken by another rank's death is a DistributedError (the user's
+    one-line error), not a RuntimeError reported as a bug in shadowplay."""
+    try:
+        return trainer.fit()
+    except RuntimeError as e:
+        lost = trainer.dist.lost_peer(e)
+        if lost is None:
+            raise
+        raise lost from e
 
 
 def _warn_collapse(found: Iterable[str]) -> None:
@@ -105,7 +117,7 @@ def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tenso
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
             phrasing: str = "cli") -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
-        return Run(trainer.run_dir, cfg, trainer.fit())
+        return Run(trainer.run_dir, cfg, _fit_rank(trainer))
     result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
