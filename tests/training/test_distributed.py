@@ -19,7 +19,7 @@ import torch
 import shadowplay.api as api
 from shadowplay.training import latest_good, read_metrics
 import shadowplay.training.distributed as dist_mod
-from shadowplay.errors import ConfigError
+from shadowplay.errors import ConfigError, ShadowplayError
 from shadowplay.training.distributed import Dist, DistributedError, from_env
 from shadowplay.workflow import training_run
 
@@ -257,3 +257,12 @@ def test_a_collective_broken_by_a_dead_rank_is_a_distributed_error_not_a_bug(tmp
     with pytest.raises(RuntimeError, match="shape mismatch") as got:  # a real bug under DDP stays a bug
         training_run._fit(bug, fresh=False)
     assert got.type is RuntimeError
+
+
+def test_nproc_into_an_existing_run_folder_is_refused_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # every rank used to start, load the data and fail on the folder, under torchrun's multi-screen failure report
+    (runs_dir / "taken").mkdir(parents=True)
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ShadowplayError, match=r"run folder .*taken' already exists; pick another --name"):
+        api.train(data=str(tiny_flat), runs_dir=runs_dir, name="taken", progress=False, overrides=_overrides(),
+                  nproc=2)

@@ -28,6 +28,7 @@ from ..model import LatentVariableModel, check_value_range
 from ..objectives import PRESETS
 from ..reports.images import check_examples, check_grid, check_picture_path, save_examples
 from ..run import RunFolder, default_name, open_run
+from ..run.folder import check_new_run
 from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
 from ..training.distributed import check_world, launch_run
@@ -89,8 +90,9 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     if nproc > 1:  # every rank loads and checks the data before rank 0 creates the folder
         check_precision(cfg.trainer.precision, resolve_device(cfg.trainer.device))
         check_world(nproc, cfg.trainer.batch_size)  # before any process starts (the ranks check the data size)
-        path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress,
-                          name=name or default_name(cfg.model.preset, cfg.data.source))
+        name = name or default_name(cfg.model.preset, cfg.data.source)
+        check_new_run(runs_dir, name, overwrite)  # else every rank fails on it, under torchrun's report
+        path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress, name=name)
         return run_on_disk(path, cfg)
     return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
 
