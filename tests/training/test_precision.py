@@ -128,3 +128,14 @@ def test_compiled_nets_train_to_the_eager_result(tiny_flat, runs_dir):
     assert ckpt.state["precision"]["compile"] is True  # it really compiled (no fallback)
     for k, v in _weights(eager.path).items():
         torch.testing.assert_close(v, _weights(comp.path)[k], rtol=1e-4, atol=1e-5)
+
+
+def test_the_cli_summary_of_a_bf16_run_says_it_trained_in_bf16(tiny_flat, runs_dir, capsys):
+    # the summary used to look the same in every precision: nothing told a user that --precision bf16 took effect
+    from shadowplay import cli
+    args = ["train", "--data", str(tiny_flat), "--latent-dim", "3", "--runs-dir", str(runs_dir), "--no-progress",
+            "model.hidden=[32]", "trainer.max_steps=2"]
+    assert cli.main([*args, "--name", "bf16", "--precision", "bf16"]) == 0
+    assert "  trained in bf16\n" in capsys.readouterr().out
+    assert cli.main([*args, "--name", "fp32"]) == 0
+    assert "trained in" not in capsys.readouterr().out  # the default says nothing
