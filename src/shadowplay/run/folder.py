@@ -4,7 +4,7 @@ Layout::
 
     runs/<name>/
       config.yaml          the resolved config (re-usable with --config)
-      run.json             command line, seed, versions, git commit, data facts, model spec, status
+      run.json             command line, seed, versions, git commit, data facts, model spec, status, world_size
       metrics.jsonl        one JSON object per logged step (train) and per epoch (val)
       tensorboard/         the same metrics for TensorBoard
       checkpoints/         step-<9 digits>.safetensors (the last k) and best.safetensors (best validation ELBO)
