@@ -266,3 +266,20 @@ def test_nproc_into_an_existing_run_folder_is_refused_before_any_process_starts(
     with pytest.raises(ShadowplayError, match=r"run folder .*taken' already exists; pick another --name"):
         api.train(data=str(tiny_flat), runs_dir=runs_dir, name="taken", progress=False, overrides=_overrides(),
                   nproc=2)
+
+
+def test_resume_with_nproc_refuses_fp16_on_cpu_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # `train --nproc` refused it up front; `resume --nproc trainer.precision=fp16` started every rank to fail there
+    run = api.train(data=str(tiny_flat), latent_dim=3, runs_dir=runs_dir, name="r", progress=False,
+                    overrides=_overrides(["trainer.max_steps=1"]))
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.precision=fp16 needs a CUDA GPU"):
+        api.resume(run.path, ["trainer.precision=fp16", "trainer.max_steps=none"], progress=False, nproc=2)
+
+
+def test_resume_with_more_processes_than_the_batch_has_rows_is_refused(monkeypatch, tiny_flat, runs_dir):
+    run = api.train(data=str(tiny_flat), latent_dim=3, runs_dir=runs_dir, name="b2", progress=False,
+                    overrides=_overrides(["trainer.max_steps=1", "trainer.batch_size=2"]))
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=2 cannot be shared by 3 processes"):
+        api.resume(run.path, ["trainer.max_steps=none"], progress=False, nproc=3)

@@ -139,6 +139,8 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
         if data is not None:
             raise ConfigError("resume --nproc reads the run's data where run.json says they are; move them back "
                               "or resume once on one process with --data first")
+        check_world(nproc, t.batch_size)  # before any process starts, as in train
+        check_precision(t.precision, resolve_device(t.device))
         return run_on_disk(launch_run("resume", cfg, nproc, run=folder.path, progress=progress, overrides=items), cfg)
     return resume_run(folder, cfg, progress=progress, callbacks=callbacks, data=data)
 
