@@ -141,6 +141,7 @@ def test_a_rank_turns_torchruns_sigterm_into_an_error_so_its_run_ends_as_failed(
     assert from_env("cpu").world == 2
     with pytest.raises(DistributedError, match=r"stopped by torchrun \(SIGTERM\): another process"):
         installed[signal.SIGTERM](signal.SIGTERM, None)
+    assert installed[signal.SIGTERM] == signal.SIG_IGN  # a second SIGTERM must not interrupt the clean-up
 
 
 # ---------------------------------------------------------------- the CUDA path, without a GPU: what reaches torch
@@ -152,7 +153,7 @@ def _ranks_env(monkeypatch, rank, local, world=2):
         monkeypatch.setenv(k, str(v))
     monkeypatch.setattr(dist_mod.td, "is_initialized", lambda: False)
     installed = {}  # signal handlers from_env installs, kept out of the test process
-    monkeypatch.setattr(dist_mod.signal, "signal", lambda sig, handler: installed.setdefault(sig, handler))
+    monkeypatch.setattr(dist_mod.signal, "signal", lambda sig, handler: installed.__setitem__(sig, handler))
     return installed
 
 

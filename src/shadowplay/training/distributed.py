@@ -231,6 +231,7 @@ def from_env(device_type: str) -> Dist:
 
 
 def _stopped_by_agent(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the run folder's clean-up
     raise DistributedError("stopped by torchrun (SIGTERM): another process of this run failed or the run was "
                            "interrupted")
 
