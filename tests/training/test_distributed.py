@@ -217,7 +217,7 @@ def test_a_batch_smaller_than_the_world_is_refused_before_any_process_starts(mon
     # `--nproc 2 --batch-size 1` used to start both ranks; rank 1's piece of every batch was empty and it died in a
     # traceback from inside the objective, under torchrun's report.
     monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
-    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*--nproc"):
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*raise trainer.batch_size or fewer processes"):
         api.train(data=str(tiny_flat), runs_dir=runs_dir, name="b1", progress=False,
                   overrides=_overrides(["trainer.batch_size=1"]), nproc=2)
     assert not (runs_dir / "b1").exists()
@@ -228,7 +228,7 @@ def test_a_rank_refuses_a_training_split_smaller_than_the_world_before_the_folde
     # trainer used to train 0 steps per epoch and call the run finished)
     np.save(tmp_path / "two.npy", np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
     monkeypatch.setattr(training_run, "from_env", lambda device_type: Dist(rank=0, world=3))
-    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes"):
+    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes.*use more data or fewer"):
         api.train(data=str(tmp_path / "two.npy"), runs_dir=runs_dir, name="small", progress=False,
                   overrides=_overrides(["data.val_fraction=0", "data.test_fraction=0"]))
     assert not (runs_dir / "small").exists()

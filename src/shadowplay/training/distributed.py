@@ -197,12 +197,12 @@ def check_world(world: int, batch_size: int, n_train: int | None = None) -> None
         return
     rows = batch_size if n_train is None else min(batch_size, n_train)
     if rows < world:
-        what = (f"trainer.batch_size={batch_size}" if n_train is None or batch_size <= n_train
-                else f"the training split of {n_train} examples")
+        small_data = n_train is not None and n_train < batch_size
+        what = f"the training split of {n_train} examples" if small_data else f"trainer.batch_size={batch_size}"
         raise ConfigError(f"{what} cannot be shared by {world} processes: each process trains on its piece of every "
-                          f"global batch, so a batch needs at least {world} rows; raise trainer.batch_size"
-                          f"{'' if n_train is None or batch_size <= n_train else ' or use more data'} or use "
-                          f"fewer processes (--nproc)")
+                          f"global batch, so a batch needs at least {world} rows; "
+                          f"{'use more data' if small_data else 'raise trainer.batch_size'} or fewer processes "
+                          "(--nproc)")
 
 
 def from_env(device_type: str) -> Dist:
