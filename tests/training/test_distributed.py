@@ -217,7 +217,8 @@ def test_a_batch_smaller_than_the_world_is_refused_before_any_process_starts(mon
     # `--nproc 2 --batch-size 1` used to start both ranks; rank 1's piece of every batch was empty and it died in a
     # traceback from inside the objective, under torchrun's report.
     monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
-    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*raise trainer.batch_size or fewer processes"):
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*raise "
+                                          r"trainer.batch_size or fewer processes"):
         api.train(data=str(tiny_flat), runs_dir=runs_dir, name="b1", progress=False,
                   overrides=_overrides(["trainer.batch_size=1"]), nproc=2)
     assert not (runs_dir / "b1").exists()
