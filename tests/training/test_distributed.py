@@ -229,7 +229,8 @@ def test_a_rank_refuses_a_training_split_smaller_than_the_world_before_the_folde
     # trainer used to train 0 steps per epoch and call the run finished)
     np.save(tmp_path / "two.npy", np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
     monkeypatch.setattr(training_run, "from_env", lambda device_type: Dist(rank=0, world=3))
-    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes.*use more data or fewer"):
+    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes.*use "
+                                          r"more data or fewer"):
         api.train(data=str(tmp_path / "two.npy"), runs_dir=runs_dir, name="small", progress=False,
                   overrides=_overrides(["data.val_fraction=0", "data.test_fraction=0"]))
     assert not (runs_dir / "small").exists()
