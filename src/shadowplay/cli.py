@@ -103,6 +103,9 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     folder = RunFolder(run)
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
+    world = folder.meta.get("world_size", 1) if folder.meta_path.is_file() else 1
+    if run.config.trainer.precision != "fp32" or world > 1:  # the speed-ups asked for, so the output says so
+        print(f"  trained in {run.config.trainer.precision}" + (f" on {world} processes (DDP)" if world > 1 else ""))
     if folder.samples_path.exists():  # not for a classifier alone (no decoder trained)
         print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
     _show_latents(run.latents or {}, run.warnings)

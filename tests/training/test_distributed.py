@@ -12,13 +12,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 import shadowplay.api as api
 from shadowplay.training import latest_good, read_metrics
 import shadowplay.training.distributed as dist_mod
+from shadowplay.errors import ConfigError, ShadowplayError
 from shadowplay.training.distributed import Dist, DistributedError, from_env
+from shadowplay.workflow import training_run
 
 
 TOL = 1e-6  # float32 all-reduce sums in another order than one process's batch mean; Adam amplifies little in 8 steps
@@ -58,7 +61,11 @@ def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_
         torch.testing.assert_close(b[k], a[k], rtol=0, atol=TOL)
     steps = [r["step"] for r in read_metrics(two.path) if r["split"] == "train"]
     assert steps == [2, 4, 6, 8]  # rank 0 alone logs: each line once
-    assert json.loads((two.path / "run.json").read_text())["status"] == "finished"  # 8 steps = the one epoch
+    meta = json.loads((two.path / "run.json").read_text())
+    assert meta["status"] == "finished"  # 8 steps = the one epoch
+    # run.json used to hold no process count, and as command the ranks' `train --config <deleted temporary file>`
+    assert meta["world_size"] == 2 and json.loads((one.path / "run.json").read_text())["world_size"] == 1
+    assert meta["command"] == sys.argv and not any("shadowplay-ddp-" in a for a in meta["command"])
 
 
 def test_a_collapsed_model_trained_with_nproc_is_reported_as_after_one_process(tiny_flat, runs_dir):
@@ -123,6 +130,18 @@ def test_a_rank_that_dies_stops_the_run_with_a_clear_error(tiny_flat, tmp_path):
     assert proc.returncode == 2
     assert "error: distributed training on 2 processes failed" in err
     assert "SIGKILL" in err or "Signal 9" in err  # torchrun names the failed rank and its signal
+    # rank 0, stopped by torchrun's SIGTERM, used to die on the spot and leave run.json saying "running"
+    meta = tmp_path / "runs" / "dies" / "run.json"
+    assert not meta.exists() or json.loads(meta.read_text())["status"] == "failed"
+
+
+def test_a_rank_turns_torchruns_sigterm_into_an_error_so_its_run_ends_as_failed(monkeypatch):
+    installed = _ranks_env(monkeypatch, rank=0, local=0)
+    monkeypatch.setattr(dist_mod.td, "init_process_group", lambda *a, **k: None)
+    assert from_env("cpu").world == 2
+    with pytest.raises(DistributedError, match=r"stopped by torchrun \(SIGTERM\): another process"):
+        installed[signal.SIGTERM](signal.SIGTERM, None)
+    assert installed[signal.SIGTERM] == signal.SIG_IGN  # a second SIGTERM must not interrupt the clean-up
 
 
 # ---------------------------------------------------------------- the CUDA path, without a GPU: what reaches torch
@@ -133,6 +152,9 @@ def _ranks_env(monkeypatch, rank, local, world=2):
     for k, v in {"WORLD_SIZE": world, "RANK": rank, "LOCAL_RANK": local}.items():
         monkeypatch.setenv(k, str(v))
     monkeypatch.setattr(dist_mod.td, "is_initialized", lambda: False)
+    installed = {}  # signal handlers from_env installs, kept out of the test process
+    monkeypatch.setattr(dist_mod.signal, "signal", lambda sig, handler: installed.__setitem__(sig, handler))
+    return installed
 
 
 def test_ddp_on_cuda_refuses_more_processes_than_gpus_before_joining(monkeypatch):
@@ -189,3 +211,78 @@ def test_nproc_beyond_the_gpus_is_refused_before_any_process_starts(monkeypatch,
     monkeypatch.setattr("shadowplay.training.device.resolve_device", lambda name="auto": torch.device("cuda"))
     with pytest.raises(DistributedError, match=r"--nproc 2: DDP on CUDA runs one process per GPU"):
         dist_mod.launch_run("train", RunConfig(), 2, runs_dir=tmp_path, name="r")
+
+
+def test_a_batch_smaller_than_the_world_is_refused_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # `--nproc 2 --batch-size 1` used to start both ranks; rank 1's piece of every batch was empty and it died in a
+    # traceback from inside the objective, under torchrun's report.
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=1 cannot be shared by 2 processes.*raise "
+                                          r"trainer.batch_size or fewer processes"):
+        api.train(data=str(tiny_flat), runs_dir=runs_dir, name="b1", progress=False,
+                  overrides=_overrides(["trainer.batch_size=1"]), nproc=2)
+    assert not (runs_dir / "b1").exists()
+
+
+def test_a_rank_refuses_a_training_split_smaller_than_the_world_before_the_folder(monkeypatch, tmp_path, runs_dir):
+    # under torchrun (or --nproc) each rank checks the data it loaded: 2 training rows cannot feed 3 processes (the
+    # trainer used to train 0 steps per epoch and call the run finished)
+    np.save(tmp_path / "two.npy", np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32))
+    monkeypatch.setattr(training_run, "from_env", lambda device_type: Dist(rank=0, world=3))
+    with pytest.raises(ConfigError, match=r"the training split of 2 examples cannot be shared by 3 processes.*use "
+                                          r"more data or fewer"):
+        api.train(data=str(tmp_path / "two.npy"), runs_dir=runs_dir, name="small", progress=False,
+                  overrides=_overrides(["data.val_fraction=0", "data.test_fraction=0"]))
+    assert not (runs_dir / "small").exists()
+
+
+def test_a_collective_broken_by_a_dead_rank_is_a_distributed_error_not_a_bug(tmp_path):
+    # gloo's "Connection reset by peer" reached the CLI as a RuntimeError: "this is a bug in shadowplay"
+    from types import SimpleNamespace
+
+    def fit(error):
+        def raise_it():
+            raise error
+        return raise_it
+    (tmp_path / "run.json").write_text("{}")
+    reset = RuntimeError("[../gloo/transport/tcp/pair.cc:537] Read error [127.0.0.1]:1: Connection reset by peer")
+    rank0 = SimpleNamespace(run_dir=tmp_path, dist=Dist(rank=0, world=2), fit=fit(reset), step=24, epoch=2)
+    with pytest.raises(DistributedError, match=r"rank 0: a collective failed because another process .*gloo"):
+        training_run._fit(rank0, fresh=False)
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["status"] == "failed" and meta["error"].startswith("DistributedError: rank 0: a collective failed")
+    alone = SimpleNamespace(run_dir=tmp_path, dist=Dist(), fit=fit(reset), step=24, epoch=2)
+    with pytest.raises(RuntimeError) as got:  # one process: no other rank to blame
+        training_run._fit(alone, fresh=False)
+    assert got.type is RuntimeError
+    bug = SimpleNamespace(run_dir=tmp_path, dist=Dist(rank=0, world=2), fit=fit(RuntimeError("shape mismatch")),
+                          step=24, epoch=2)
+    with pytest.raises(RuntimeError, match="shape mismatch") as got:  # a real bug under DDP stays a bug
+        training_run._fit(bug, fresh=False)
+    assert got.type is RuntimeError
+
+
+def test_nproc_into_an_existing_run_folder_is_refused_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # every rank used to start, load the data and fail on the folder, under torchrun's multi-screen failure report
+    (runs_dir / "taken").mkdir(parents=True)
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ShadowplayError, match=r"run folder .*taken' already exists; pick another --name"):
+        api.train(data=str(tiny_flat), runs_dir=runs_dir, name="taken", progress=False, overrides=_overrides(),
+                  nproc=2)
+
+
+def test_resume_with_nproc_refuses_fp16_on_cpu_before_any_process_starts(monkeypatch, tiny_flat, runs_dir):
+    # `train --nproc` refused it up front; `resume --nproc trainer.precision=fp16` started every rank to fail there
+    run = api.train(data=str(tiny_flat), latent_dim=3, runs_dir=runs_dir, name="r", progress=False,
+                    overrides=_overrides(["trainer.max_steps=1"]))
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.precision=fp16 needs a CUDA GPU"):
+        api.resume(run.path, ["trainer.precision=fp16", "trainer.max_steps=none"], progress=False, nproc=2)
+
+
+def test_resume_with_more_processes_than_the_batch_has_rows_is_refused(monkeypatch, tiny_flat, runs_dir):
+    run = api.train(data=str(tiny_flat), latent_dim=3, runs_dir=runs_dir, name="b2", progress=False,
+                    overrides=_overrides(["trainer.max_steps=1", "trainer.batch_size=2"]))
+    monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
+    with pytest.raises(ConfigError, match=r"trainer.batch_size=2 cannot be shared by 3 processes"):
+        api.resume(run.path, ["trainer.max_steps=none"], progress=False, nproc=3)

@@ -107,6 +107,18 @@ def test_a_failing_compiler_falls_back_to_eager_with_one_warning(tiny_flat, runs
         assert torch.equal(v, _weights(fell_back.path)[k]), k
 
 
+def test_the_cli_prints_the_compile_fallback_as_one_warning_line(tiny_flat, runs_dir, monkeypatch, capsys):
+    # it used to print as a raw Python warning: a file path and line number, then the trainer's source line
+    from shadowplay import cli
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("no C++ compiler found (test)")))
+    code = cli.main(["train", "--data", str(tiny_flat), "--latent-dim", "3", "--compile", "--runs-dir",
+                     str(runs_dir), "--name", "c", "--no-progress", "model.hidden=[32]", "trainer.max_steps=2"])
+    err = [line for line in capsys.readouterr().err.splitlines() if "compil" in line or "warm_up" in line]
+    assert code == 0
+    assert len(err) == 1 and err[0].startswith("warning: trainer.compile=true: torch.compile failed (RuntimeError")
+
+
 @pytest.mark.slow
 def test_compiled_nets_train_to_the_eager_result(tiny_flat, runs_dir):
     """A real torch.compile (inductor, C++ backend); minutes on a small shared CPU, so marked slow."""
@@ -116,3 +128,14 @@ def test_compiled_nets_train_to_the_eager_result(tiny_flat, runs_dir):
     assert ckpt.state["precision"]["compile"] is True  # it really compiled (no fallback)
     for k, v in _weights(eager.path).items():
         torch.testing.assert_close(v, _weights(comp.path)[k], rtol=1e-4, atol=1e-5)
+
+
+def test_the_cli_summary_of_a_bf16_run_says_it_trained_in_bf16(tiny_flat, runs_dir, capsys):
+    # the summary used to look the same in every precision: nothing told a user that --precision bf16 took effect
+    from shadowplay import cli
+    args = ["train", "--data", str(tiny_flat), "--latent-dim", "3", "--runs-dir", str(runs_dir), "--no-progress",
+            "model.hidden=[32]", "trainer.max_steps=2"]
+    assert cli.main([*args, "--name", "bf16", "--precision", "bf16"]) == 0
+    assert "  trained in bf16\n" in capsys.readouterr().out
+    assert cli.main([*args, "--name", "fp32"]) == 0
+    assert "trained in" not in capsys.readouterr().out  # the default says nothing

@@ -28,9 +28,10 @@ from ..model import LatentVariableModel, check_value_range
 from ..objectives import PRESETS
 from ..reports.images import check_examples, check_grid, check_picture_path, save_examples
 from ..run import RunFolder, default_name, open_run
+from ..run.folder import check_new_run
 from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
-from ..training.distributed import launch_run
+from ..training.distributed import check_world, launch_run
 from ..training.precision import check_precision
 from ..workflow import Run, load_model, load_splits, resume_run, run_on_disk, run_splits, train_run
 
@@ -88,8 +89,10 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
     _check_nproc(nproc)
     if nproc > 1:  # every rank loads and checks the data before rank 0 creates the folder
         check_precision(cfg.trainer.precision, resolve_device(cfg.trainer.device))
-        path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress,
-                          name=name or default_name(cfg.model.preset, cfg.data.source))
+        check_world(nproc, cfg.trainer.batch_size)  # before any process starts (the ranks check the data size)
+        name = name or default_name(cfg.model.preset, cfg.data.source)
+        check_new_run(runs_dir, name, overwrite)  # else every rank fails on it, under torchrun's report
+        path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress, name=name)
         return run_on_disk(path, cfg)
     return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
 
@@ -136,6 +139,8 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
         if data is not None:
             raise ConfigError("resume --nproc reads the run's data where run.json says they are; move them back "
                               "or resume once on one process with --data first")
+        check_world(nproc, t.batch_size)  # before any process starts, as in train
+        check_precision(t.precision, resolve_device(t.device))
         return run_on_disk(launch_run("resume", cfg, nproc, run=folder.path, progress=progress, overrides=items), cfg)
     return resume_run(folder, cfg, progress=progress, callbacks=callbacks, data=data)
 

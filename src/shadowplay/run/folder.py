@@ -4,7 +4,7 @@ Layout::
 
     runs/<name>/
       config.yaml          the resolved config (re-usable with --config)
-      run.json             command line, seed, versions, git commit, data facts, model spec, status
+      run.json             command line, seed, versions, git commit, data facts, model spec, status, world_size
       metrics.jsonl        one JSON object per logged step (train) and per epoch (val)
       tensorboard/         the same metrics for TensorBoard
       checkpoints/         step-<9 digits>.safetensors (the last k) and best.safetensors (best validation ELBO)
@@ -392,8 +392,9 @@ def open_run(run: str | Path | Any) -> RunFolder:
     return folder
 
 
-def create_run(runs_dir: str | Path, name: str, overwrite: bool) -> RunFolder:
-    """A new, empty run folder ``runs_dir/name`` (an existing run is replaced only with ``overwrite``)."""
+def check_new_run(runs_dir: str | Path, name: str, overwrite: bool) -> Path:
+    """``runs_dir/name`` if :func:`create_run` may make it (nothing is touched); else the error it would raise. The
+    ``--nproc`` launcher asks before starting processes that would each fail on it."""
     path = Path(runs_dir) / name
     if path.exists():
         if not overwrite:
@@ -401,6 +402,13 @@ def create_run(runs_dir: str | Path, name: str, overwrite: bool) -> RunFolder:
                                   f"`shadowplay resume {path}`, or pass --overwrite to replace it")
         if not RunFolder(path).meta_path.is_file() and any(path.iterdir()):
             raise ShadowplayError(f"{str(path)!r} exists and is not a shadowplay run; refusing to delete it")
+    return path
+
+
+def create_run(runs_dir: str | Path, name: str, overwrite: bool) -> RunFolder:
+    """A new, empty run folder ``runs_dir/name`` (an existing run is replaced only with ``overwrite``)."""
+    path = check_new_run(runs_dir, name, overwrite)
+    if path.exists():  # overwrite of a run (check_new_run refused everything else)
         shutil.rmtree(path)
     path.mkdir(parents=True)
     return RunFolder(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import subprocess
 import sys
@@ -32,7 +34,14 @@ def git_commit() -> str | None:
         return None
 
 
+def command_line() -> list[str]:
+    """The command that started the run. Under ``--nproc`` the ranks run ``train --config <a temporary file>``, a
+    file gone when the run ends; the launching process passes its own command in ``SHADOWPLAY_LAUNCH_ARGV``."""
+    launched = os.environ.get("SHADOWPLAY_LAUNCH_ARGV")
+    return json.loads(launched) if launched else list(sys.argv)
+
+
 def start_meta(cfg: RunConfig, info: dict[str, Any]) -> dict[str, Any]:
     """The ``run.json`` document of a run that is starting: provenance plus ``info`` (data facts, model spec…)."""
-    return {"command": sys.argv, "seed": cfg.trainer.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    return {"command": command_line(), "seed": cfg.trainer.seed, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "versions": versions(), "git_commit": git_commit(), **info}

@@ -22,8 +22,11 @@ rank; collectives also carry a timeout (``SHADOWPLAY_DIST_TIMEOUT`` seconds, def
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import signal
 import subprocess
+import threading
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ from typing import Iterable
 import torch
 import torch.distributed as td
 
-from ..errors import ShadowplayError
+from ..errors import ConfigError, ShadowplayError
 
 
 class DistributedError(ShadowplayError):
@@ -107,6 +110,16 @@ class Dist:
         td.all_reduce(t)
         return {k: float(v) / self.world for k, v in zip(keys, t)}
 
+    def lost_peer(self, e: BaseException) -> DistributedError | None:
+        """The error to raise for ``e`` when it is a collective failing because another rank stopped (gloo's
+        "Connection reset by peer", an NCCL or distributed-backend error), not a bug in this process; else None."""
+        text = str(e)
+        if not self.active or not (isinstance(e, td.DistError) or any(w in text.lower() for w in ("gloo", "nccl"))):
+            return None
+        first = (text.strip().splitlines() or [type(e).__name__])[0][:200]
+        return DistributedError(f"rank {self.rank}: a collective failed because another process of this run stopped "
+                                f"({first})")
+
     def broadcast_object(self, obj):  # noqa: ANN001, ANN201 - any picklable value from rank 0 (in memory only)
         if not self.active:
             return obj
@@ -176,6 +189,22 @@ def _more_ranks_than_gpus(who: str) -> DistributedError:
                             "processes with gloo")
 
 
+def check_world(world: int, batch_size: int, n_train: int | None = None) -> None:
+    """Refuse a global batch that cannot give every rank a row: rank ``r`` trains on the ``r``-th piece of each batch,
+    so with fewer rows than processes some rank's piece is empty (its loss is a mean over nothing) and the run used to
+    die in a traceback from inside the objective. ``n_train`` (when known) caps the batch, as in the trainer."""
+    if world <= 1:
+        return
+    rows = batch_size if n_train is None else min(batch_size, n_train)
+    if rows < world:
+        small_data = n_train is not None and n_train < batch_size
+        what = f"the training split of {n_train} examples" if small_data else f"trainer.batch_size={batch_size}"
+        raise ConfigError(f"{what} cannot be shared by {world} processes: each process trains on its piece of every "
+                          f"global batch, so a batch needs at least {world} rows; "
+                          f"{'use more data' if small_data else 'raise trainer.batch_size'} or fewer processes "
+                          "(--nproc)")
+
+
 def from_env(device_type: str) -> Dist:
     """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), else a single process.
 
@@ -197,7 +226,22 @@ def from_env(device_type: str) -> Dist:
             backend = "cpu:gloo,cuda:nccl"
         timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
         td.init_process_group(backend, timeout=timeout)
+        _raise_on_sigterm()
     return Dist(rank=rank, world=world, local_rank=local)
+
+
+def _stopped_by_agent(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second SIGTERM must not cut the run folder's clean-up
+    raise DistributedError("stopped by torchrun (SIGTERM): another process of this run failed or the run was "
+                           "interrupted")
+
+
+def _raise_on_sigterm() -> None:
+    """torchrun stops the surviving ranks with SIGTERM when one fails. Python's default for SIGTERM is to die on the
+    spot, which left rank 0's run folder marked ``running`` (or, before its first checkpoint, a folder that
+    ``resume`` cannot continue and that blocks the name); as an exception, the run ends as a failed one does."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stopped_by_agent)
 
 
 def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_dir: str | Path = "runs",  # noqa: ANN001
@@ -229,7 +273,8 @@ def launch(nproc: int, argv: list[str]) -> None:
         raise DistributedError(f"--nproc must be >= 1, got {nproc}")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "shadowplay", *argv]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc))
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc),
+               SHADOWPLAY_LAUNCH_ARGV=json.dumps(sys.argv))  # run.json's command: the user's, not the ranks' argv
     env.pop("SHADOWPLAY_STUDY_PID", None)  # the ranks' parent is torchrun, not a study: they must not exit at start
     code = subprocess.call(cmd, env=env)
     if code != 0:

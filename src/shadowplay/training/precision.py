@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ShadowplayWarning
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -41,6 +41,10 @@ def check_precision(precision: str, device: torch.device) -> None:
         raise ConfigError(f"trainer.precision=fp16 needs a CUDA GPU (it trains with a gradient scaler there); the "
                           f"device is {device.type}. On CPU use trainer.precision=bf16 (same exponent range as fp32, "
                           "no scaler) or fp32")
+
+
+class CompileFallbackWarning(ShadowplayWarning, RuntimeWarning):
+    """``trainer.compile=true`` could not compile; training went on eagerly (the CLI prints it as one line)."""
 
 
 class Accelerator:
@@ -131,7 +135,8 @@ class Accelerator:
             self.compiled = False  # the wrapped forwards now call the eager nets
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
             warnings.warn(f"trainer.compile=true: torch.compile failed ({type(e).__name__}: {first}); training "
-                          "continues without compilation (same results, eager speed)", RuntimeWarning, stacklevel=2)
+                          "continues without compilation (same results, eager speed)", CompileFallbackWarning,
+                          stacklevel=2)
         finally:
             for p in params:
                 p.grad = None

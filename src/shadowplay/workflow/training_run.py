@@ -21,7 +21,7 @@ from ..objectives.presets import PresetResult, unread_options_error
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
-from ..training.distributed import Dist, from_env
+from ..training.distributed import Dist, check_world, from_env
 from ..training.precision import check_precision
 from .build import build_objective, head_size, load_model, load_splits, model_spec
 from .data_place import data_fingerprint, resolve_source, run_splits
@@ -72,7 +72,7 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
     a fresh run that has not saved a single checkpoint is removed, so its name is free for the next try."""
     folder = RunFolder(trainer.run_dir)
     try:
-        return trainer.fit()
+        return _fit_rank(trainer)
     except BaseException as e:
         if fresh and not folder.checkpoints:
             shutil.rmtree(folder.path, ignore_errors=True)
@@ -81,6 +81,18 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
             folder.update_meta(status=status, error=f"{type(e).__name__}: {e}"[:500], step=trainer.step,
                                epoch=trainer.epoch)
         raise
+
+
+def _fit_rank(trainer: Trainer) -> TrainResult:
+    """``trainer.fit()``; under DDP a collective broken by another rank's death is a DistributedError (the user's
+    one-line error), not a RuntimeError reported as a bug in shadowplay."""
+    try:
+        return trainer.fit()
+    except RuntimeError as e:
+        lost = trainer.dist.lost_peer(e)
+        if lost is None:
+            raise
+        raise lost from e
 
 
 def _warn_collapse(found: Iterable[str]) -> None:
@@ -105,7 +117,7 @@ def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tenso
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
             phrasing: str = "cli") -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
-        return Run(trainer.run_dir, cfg, trainer.fit())
+        return Run(trainer.run_dir, cfg, _fit_rank(trainer))
     result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
@@ -153,6 +165,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     device = resolve_device(cfg.trainer.device)
     check_precision(cfg.trainer.precision, device)
     dist = from_env(device.type)  # a single process unless torchrun started us
+    check_world(dist.world, cfg.trainer.batch_size, len(splits.train))  # every rank refuses, before any folder
     name = dist.broadcast_object(name or default_name(cfg.model.preset, cfg.data.source))  # rank 0's clock
     if not dist.is_main:
         return _finish(_trainer(cfg, RunFolder(Path(runs_dir) / name), splits, built, spec, callbacks, progress, dist),
@@ -166,7 +179,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
         "fingerprint": None if in_memory else data_fingerprint(cfg.data.source)}
     folder.write_config(cfg)
     folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
-                                       "preset": cfg.model.preset}))
+                                       "preset": cfg.model.preset, "world_size": dist.world}))
     folder.mark_running()
     try:
         trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
@@ -188,12 +201,14 @@ def resume_run(run: str | Path | Any, cfg: RunConfig | None = None, *, splits: D
         splits = run_splits(folder, data)  # resume changes trainer settings only, never the data options
     spec = ModelSpec.from_dict(ckpt.state["model_spec"])  # the checkpoint's, not rebuilt from data that may differ
     dist = from_env(resolve_device(cfg.trainer.device).type)
+    check_world(dist.world, cfg.trainer.batch_size, len(splits.train))
     trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
     trainer.restore(ckpt)
     if not dist.is_main:
         return _finish(trainer, cfg, splits)
     if cfg != folder.config:
         folder.write_config(cfg)
+    folder.update_meta(world_size=dist.world)  # processes of the latest train/resume (checkpoints keep each one's)
     folder.mark_running()
     return _finish(trainer, cfg, splits)
 
