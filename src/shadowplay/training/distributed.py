@@ -110,6 +110,14 @@ class Dist:
         td.all_reduce(t)
         return {k: float(v) / self.world for k, v in zip(keys, t)}
 
+    def shutdown(self) -> None:
+        """End a finished DDP run on every rank together: wait until rank 0 has written the run folder, then tear the
+        process group down. A rank that left its gloo threads running while the interpreter exited could abort
+        ("terminate called without an active exception", SIGABRT), and torchrun then failed the whole run."""
+        if self.active and td.is_initialized():
+            td.barrier()
+            td.destroy_process_group()
+
     def lost_peer(self, e: BaseException) -> DistributedError | None:
         """The error to raise for ``e`` when it is a collective failing because another rank stopped (gloo's
         "Connection reset by peer", an NCCL or distributed-backend error), not a bug in this process; else None."""

@@ -117,7 +117,16 @@ def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tenso
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
             phrasing: str = "cli") -> Run:
     if not trainer.dist.is_main:  # under DDP rank 0 alone writes (and cleans up) the run folder
-        return Run(trainer.run_dir, cfg, _fit_rank(trainer))
+        run = Run(trainer.run_dir, cfg, _fit_rank(trainer))
+    else:
+        run = _finish_main(trainer, cfg, splits, pictures, fresh, phrasing)
+    trainer.dist.shutdown()  # every rank leaves together once rank 0 has written its files
+    return run
+
+
+def _finish_main(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool, fresh: bool,
+                 phrasing: str) -> Run:
+    """Rank 0 (or the only process): train, then write the status, the latent check and the pictures."""
     result = _fit(trainer, fresh)
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
