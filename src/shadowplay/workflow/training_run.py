@@ -131,7 +131,7 @@ def _finish_main(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures:
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
     status = {"status": "finished" if result.finished else "stopped", "step": result.step, "epoch": result.epoch,
-              "val_metrics": result.val_metrics}
+              "val_metrics": result.val_metrics, "flush_denormal": trainer.denormal_mode}
     if not trainer.objective.generative:  # a classifier alone: its decoder and q(z|x) are untrained, nothing to show
         folder.update_meta(**status)
         return Run(folder.path, cfg, result)
