@@ -81,7 +81,7 @@ def test_logged_samples_per_s_leave_out_validation(tiny_flat, runs_dir, monkeypa
 
 def test_tensorboard_gets_every_scalar_of_a_line_in_one_event(tmp_path):
     """The same tags, steps and values as one ``add_scalar`` per value, written as one event per line (21 events
-    cost 2.9 ms a line, a 2-step epoch on small data ~65 ms)."""
+    cost 2.9 ms a line, a 2-step epoch on small data 36–63 ms)."""
     loader = pytest.importorskip("tensorboard.backend.event_processing.event_file_loader")
     from tensorboard.compat.proto.event_pb2 import Event
     log = MetricsLogger(tmp_path / "metrics.jsonl", tmp_path / "tb")

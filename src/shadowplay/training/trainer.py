@@ -364,7 +364,7 @@ class Trainer:
         """Whether an epoch's end writes a checkpoint even when validation found no new best: the run's first
         epoch, its last (``epochs`` or ``max_steps`` reached), or ``checkpoint_min_steps`` steps after the newest
         checkpoint. Epochs of at least that many steps are all saved; tiny ones (2 steps an epoch on 161 images) are
-        not: writing, fsyncing and pruning a ~4 MB checkpoint took 27 ms of every such epoch's ~65 ms. Which epochs
+        not: writing, fsyncing and pruning a ~4 MB checkpoint took 16–27 ms of such an epoch's 36–63 ms. Which epochs
         are saved changes neither the training nor ``metrics.jsonl`` (``save`` draws no random number); a kill loses
         at most ``checkpoint_min_steps`` steps, which ``resume`` redoes exactly."""
         if self.saved_step is None or self.finished:
