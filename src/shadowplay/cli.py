@@ -103,9 +103,13 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     folder = RunFolder(run)
     print(f"run folder: {run.path}")
     print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
-    world = folder.meta.get("world_size", 1) if folder.meta_path.is_file() else 1
-    if run.config.trainer.precision != "fp32" or world > 1:  # the speed-ups asked for, so the output says so
-        print(f"  trained in {run.config.trainer.precision}" + (f" on {world} processes (DDP)" if world > 1 else ""))
+    meta = folder.meta if folder.meta_path.is_file() else {}
+    world, comp = meta.get("world_size", 1), meta.get("compile") or {}
+    if run.config.trainer.precision != "fp32" or world > 1 or comp.get("compiled"):  # the speed-ups that took effect
+        print(f"  trained in {run.config.trainer.precision}" + (", compiled" if comp.get("compiled") else "")
+              + (f" on {world} processes (DDP)" if world > 1 else ""))
+    if comp.get("fallback"):  # asked for but not done: config.yaml still says compile: true
+        print(f"  not compiled: torch.compile failed ({comp['fallback']}); trained eagerly")
     if folder.samples_path.exists():  # not for a classifier alone (no decoder trained)
         print(f"  samples: {folder.samples_path}   reconstructions: {folder.reconstructions_path}")
     _show_latents(run.latents or {}, run.warnings)

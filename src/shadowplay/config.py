@@ -75,7 +75,9 @@ class TrainerConfig:
     device: str = "auto"               # auto | cpu | cuda | cuda:N
     seed: int = 0
     deterministic: bool = False
-    checkpoint_every: int = 0          # steps; 0 = once per epoch
+    checkpoint_every: int = 0          # steps between mid-epoch checkpoints; 0 = at epoch ends only
+    checkpoint_min_steps: int = 50     # an epoch's end saves only this many steps after the last save (or a new
+                                       # best, the first or last epoch): tiny epochs; 1 = every epoch
     keep_last: int = 3
     log_every: int = 50                # steps between train metric lines
     progress: bool = True
@@ -314,7 +316,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(t.lr is None or t.lr > 0, f"trainer.lr must be > 0 (or none for the preset's default), got {t.lr}")
     _check(t.optimizer in ("adam", "adamw"), f"trainer.optimizer must be adam or adamw, got {t.optimizer!r}")
     _check(t.keep_last >= 1, f"trainer.keep_last must be >= 1, got {t.keep_last}")
-    _check(t.checkpoint_every >= 0, "trainer.checkpoint_every must be >= 0 (0 = once per epoch)")
+    _check(t.checkpoint_every >= 0, "trainer.checkpoint_every must be >= 0 (0 = at epoch ends only)")
+    _check(t.checkpoint_min_steps >= 1, "trainer.checkpoint_min_steps must be >= 1 (1 = a checkpoint every epoch)")
     _check(t.log_every >= 1, "trainer.log_every must be >= 1")
     _check(t.max_steps is None or t.max_steps >= 1, "trainer.max_steps must be >= 1")
     _check(t.precision in ("fp32", "bf16", "fp16"), f"trainer.precision must be fp32, bf16 or fp16, got {t.precision!r}")

@@ -17,7 +17,8 @@ from shadowplay.config import load_config
 from shadowplay.errors import CheckpointError
 from shadowplay.model import ModelSpec, build_model
 from shadowplay.objectives import PresetParams, build_preset
-from shadowplay.training import Trainer, latest_good, read_checkpoint, step_checkpoints, write_checkpoint
+from shadowplay.training import (Trainer, latest_good, read_checkpoint, read_metrics, step_checkpoints,
+                                 write_checkpoint)
 from shadowplay.training.checkpoint import prune
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "shadowplay"
@@ -136,6 +137,31 @@ def test_trainer_prunes_step_files_but_keeps_best(tmp_path, fast):
     assert best.state["step"] == 4 and best.state["best"] == 0.0  # from epoch 1, its step file long pruned
     assert "step-000000004.safetensors" not in names
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if ".tmp" in p.name]
+
+
+class _BestAtSixthEpoch(Trainer):
+    """Validation that finds a new best after the first and the sixth epoch only."""
+
+    def validate(self):
+        return {"loss": 0.0, "elbo": 1.0 if self.epoch == 5 else 0.0}
+
+
+def test_tiny_epochs_are_checkpointed_every_checkpoint_min_steps_and_at_each_new_best(tmp_path, fast):
+    """2 steps an epoch, 15 epochs: saved after the first epoch (step 2), 8 steps after the last save (10, 20, 28), at
+    the new best (12) and at the end (30); every epoch still validates and logs its val line."""
+    torch.manual_seed(0)
+    x = torch.rand(64, 6)
+    model = build_model(ModelSpec(data_shape=(6,), latent_dim=2, hidden=(8,)))
+    cfg = load_config(None, [*fast, "trainer.epochs=15", "trainer.checkpoint_min_steps=8", "trainer.keep_last=100",
+                             "trainer.progress=false"]).trainer
+    trainer = _BestAtSixthEpoch(model, build_preset("vae", PresetParams()).objective, x, x[:8], cfg, tmp_path,
+                                torch.device("cpu"))
+    result = trainer.fit()
+    steps = [read_checkpoint(p, tensors=False).state["step"] for p in step_checkpoints(tmp_path / "checkpoints")]
+    assert steps == [2, 10, 12, 20, 28, 30]
+    assert read_checkpoint(result.best_checkpoint).state["step"] == 12
+    val = [r for r in read_metrics(tmp_path) if r["split"] == "val"]
+    assert [r["step"] for r in val] == list(range(2, 31, 2))
 
 
 def test_loading_never_unpickles(tmp_path):

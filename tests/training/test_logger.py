@@ -1,15 +1,18 @@
-"""The metric window: means of the step values between log lines and samples/s of training time only."""
+"""The metrics sinks (the JSON lines and TensorBoard) and the metric window: means of the step values between log
+lines and samples/s of training time only."""
 
 from __future__ import annotations
 
+import math
 import time
 
+import pytest
 import torch
 
 import shadowplay.api as api
 import shadowplay.training.logger as logger_module
 from shadowplay.training import read_metrics
-from shadowplay.training.logger import MetricWindow
+from shadowplay.training.logger import MetricsLogger, MetricWindow
 from shadowplay.training.trainer import Trainer
 
 
@@ -74,3 +77,22 @@ def test_logged_samples_per_s_leave_out_validation(tiny_flat, runs_dir, monkeypa
     assert len(rates) == 5  # 8 steps an epoch, 24 steps: windows end at steps 5, 10, 15, 20 and 24
     assert rates == [32.0] * 5
     assert run.result.samples_per_s == 32.0
+
+
+def test_tensorboard_gets_every_scalar_of_a_line_in_one_event(tmp_path):
+    """The same tags, steps and values as one ``add_scalar`` per value, written as one event per line (21 events
+    cost 2.9 ms a line, a 2-step epoch on small data 36–63 ms)."""
+    loader = pytest.importorskip("tensorboard.backend.event_processing.event_file_loader")
+    from tensorboard.compat.proto.event_pb2 import Event
+    log = MetricsLogger(tmp_path / "metrics.jsonl", tmp_path / "tb")
+    log.log("train", 3, 0, {"loss": 2.5, "kl": 0.25})
+    log.log("val", 4, 1, {"loss": 2.0, "elbo": -2.0, "kl_per_latent/0": float("nan")})
+    log.close()
+    (events_file,) = (tmp_path / "tb").iterdir()
+    events = [Event.FromString(raw) for raw in loader.RawEventFileLoader(str(events_file)).Load()]
+    events = [e for e in events if e.HasField("summary")]  # the first one holds the file version
+    assert [e.step for e in events] == [3, 4]
+    got = [{v.tag: v.simple_value for v in e.summary.value} for e in events]
+    assert got[0] == {"train/loss": 2.5, "train/kl": 0.25}
+    assert got[1]["val/loss"] == 2.0 and got[1]["val/elbo"] == -2.0 and math.isnan(got[1]["val/kl_per_latent/0"])
+    assert [r["step"] for r in read_metrics(tmp_path)] == [3, 4]

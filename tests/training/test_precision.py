@@ -114,9 +114,37 @@ def test_the_cli_prints_the_compile_fallback_as_one_warning_line(tiny_flat, runs
         RuntimeError("no C++ compiler found (test)")))
     code = cli.main(["train", "--data", str(tiny_flat), "--latent-dim", "3", "--compile", "--runs-dir",
                      str(runs_dir), "--name", "c", "--no-progress", "model.hidden=[32]", "trainer.max_steps=2"])
-    err = [line for line in capsys.readouterr().err.splitlines() if "compil" in line or "warm_up" in line]
+    shown = capsys.readouterr()
+    err = [line for line in shown.err.splitlines() if "compil" in line or "warm_up" in line]
     assert code == 0
     assert len(err) == 1 and err[0].startswith("warning: trainer.compile=true: torch.compile failed (RuntimeError")
+    # the summary said nothing of it: a user reading the end of the output (or a log) saw a plain run
+    assert "  not compiled: torch.compile failed (RuntimeError: no C++ compiler found (test)); trained eagerly" \
+        in shown.out.splitlines()
+
+
+def test_run_json_records_a_compile_fallback_and_resume_tries_to_compile_again(tiny_flat, runs_dir, monkeypatch):
+    """config.yaml keeps ``compile: true`` (what was asked: ``resume`` tries again and may succeed elsewhere);
+    run.json says what ran. torch.compile refusing up front (as on a Python that Dynamo does not support) used to
+    end the run with a traceback; a failure at the first call is the warm-up's fallback."""
+    def refuse(fn, **kw):
+        raise RuntimeError("Dynamo is not supported on this Python (test)")
+
+    monkeypatch.setattr(torch, "compile", refuse)
+    with pytest.warns(precision.CompileFallbackWarning, match="Dynamo is not supported"):
+        run = _train(tiny_flat, runs_dir, "fb", ["trainer.max_steps=3", "trainer.compile=true"], model="vae")
+    assert run.folder.config.trainer.compile is True
+    assert run.folder.meta["compile"] == {"requested": True, "compiled": False,
+                                          "fallback": "RuntimeError: Dynamo is not supported on this Python (test)"}
+    assert latest_good(run.path / "checkpoints").state["precision"]["compile"] is False
+
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("no C++ compiler found (test)")))
+    with pytest.warns(precision.CompileFallbackWarning, match="no C\\+\\+ compiler"):
+        api.resume(run.path, ["trainer.max_steps=5"], progress=False)
+    assert run.folder.meta["compile"]["fallback"] == "RuntimeError: no C++ compiler found (test)"
+    api.resume(run.path, ["trainer.max_steps=7", "trainer.compile=false"], progress=False)
+    assert run.folder.meta["compile"] == {"requested": False, "compiled": False, "fallback": None}
 
 
 @pytest.mark.slow

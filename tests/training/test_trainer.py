@@ -12,7 +12,7 @@ import shadowplay.api as api
 from shadowplay.errors import TrainingDivergedError
 from shadowplay.objectives import Term, TermOutput
 from shadowplay.objectives.terms.kl import KL
-from shadowplay.training import Callback, latest_good, read_checkpoint, read_metrics
+from shadowplay.training import Callback, Trainer, latest_good, read_checkpoint, read_metrics
 
 
 def _train(data, runs_dir, name, extra=(), **kw):
@@ -21,8 +21,8 @@ def _train(data, runs_dir, name, extra=(), **kw):
                      progress=False, **kw)
 
 
-def _weights(run_dir):
-    return latest_good(run_dir / "checkpoints").section("model")
+def _weights(run_dir, section="model"):
+    return latest_good(run_dir / "checkpoints").section(section)
 
 
 def test_nan_in_a_term_stops_with_the_step_and_term_named(tiny_flat, runs_dir, monkeypatch):
@@ -79,6 +79,45 @@ def test_resume_after_max_steps_equals_an_uninterrupted_run(tiny_flat, runs_dir)
     fb = read_checkpoint(again.result.last_checkpoint).section("optim/model")
     assert all(torch.equal(fa[k], fb[k]) for k in fa)
     assert again.result.val_metrics == full.result.val_metrics
+
+
+def test_sparse_epoch_checkpoints_change_nothing_trained_or_logged_and_resume_exactly(tiny_flat, runs_dir,
+                                                                                       monkeypatch):
+    """256 training images at batch 128: 2 steps an epoch. A run that saves every 6 steps (and at a new best),
+    interrupted at step 15 (its newest checkpoint is at step 12, its log holds the val line of step 14), resumes to
+    the weights and the log of a run that saved at every epoch's end (checkpoint_min_steps=1)."""
+    real = Trainer.validate
+
+    def scripted(self):  # the real validation (and its noise draws), with a new best after epochs 1 and 6 only
+        return {**real(self), "elbo": 1.0 if self.epoch == 5 else 0.0}
+
+    class Interrupt(Callback):
+        def on_step_end(self, trainer, step, values):
+            if step == 15:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "validate", scripted)
+    extra = ["trainer.batch_size=128", "trainer.epochs=10", "trainer.log_every=1", "trainer.keep_last=100"]
+    every = _train(tiny_flat, runs_dir, "every", [*extra, "trainer.checkpoint_min_steps=1"], model="vae", seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        _train(tiny_flat, runs_dir, "cut", [*extra, "trainer.checkpoint_min_steps=6"], model="vae", seed=3,
+               callbacks=[Interrupt()])
+
+    def steps(path):
+        return [read_checkpoint(p, tensors=False).state["step"] for p in sorted(path.glob("checkpoints/step-*"))]
+
+    assert steps(runs_dir / "cut") == [2, 8, 12]  # the first epoch, 6 steps later, the new best
+    again = api.resume(runs_dir / "cut", progress=False)
+
+    def lines(run):
+        return [{k: v for k, v in r.items() if k not in ("time", "samples_per_s")} for r in read_metrics(run.path)]
+
+    assert steps(every.path) == list(range(2, 21, 2)) and steps(again.path) == [2, 8, 12, 18, 20]
+    assert len(lines(every)) == 30 and lines(every) == lines(again)
+    for section in ("model", "optim/model"):
+        a, b = _weights(every.path, section), _weights(again.path, section)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), section
+    assert read_checkpoint(again.result.best_checkpoint).state["step"] == 12
 
 
 def test_a_max_steps_stop_mid_epoch_validates_and_keeps_a_best_checkpoint(tiny_flat, runs_dir):

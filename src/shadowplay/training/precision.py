@@ -16,7 +16,8 @@ exponent range and needs no scaler.
 ``torch.compile``; parameter names and checkpoints are unchanged, and evaluation stays eager. Compilation happens on the first call; :meth:`Accelerator.warm_up`
 makes that call (forward and backward, in a forked RNG so the training stream is untouched) before the first step and
 falls back to eager mode with one warning naming the reason if the compiler fails (no C++ compiler, an unsupported
-op).
+op), as it does when ``torch.compile`` itself refuses (a Python version Dynamo does not support). ``fallback`` keeps
+the reason; the run's ``run.json`` records it under ``compile`` and the end-of-run summary prints it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Accelerator:
         self.scaler = torch.amp.GradScaler(device.type) if precision == "fp16" else None
         self.nets = [m for m in (getattr(model, "encoder", None), getattr(model, "decoder", None)) if m is not None]
         self.compiled = bool(compile)
+        self.fallback: str | None = None  # why compilation was given up ("RuntimeError: …"); None: it was not
         if self.dtype is not None or self.compiled:
             for net in self.nets:
                 self._wrap_forward(net)
@@ -67,7 +69,12 @@ class Accelerator:
         (``dynamic=False``: one graph for the full batch, one for a last partial batch) under autocast, cast back to
         float32; otherwise the plain forward, so evaluation runs eager float32 and never triggers a recompile."""
         inner: Callable[..., torch.Tensor] = net.forward
-        fast = torch.compile(inner, dynamic=False) if self.compiled else inner
+        fast = inner
+        if self.compiled:
+            try:
+                fast = torch.compile(inner, dynamic=False)
+            except Exception as e:  # noqa: BLE001 - torch.compile refusing up front is a failure like any other
+                self._fall_back(e)
         acc = self
 
         def forward(*args: Any, **kwargs: Any) -> torch.Tensor:
@@ -132,11 +139,17 @@ class Accelerator:
                 with self.training():
                     run_step().backward()
         except Exception as e:  # noqa: BLE001 - any compiler failure means "run eagerly", said once below
-            self.compiled = False  # the wrapped forwards now call the eager nets
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            warnings.warn(f"trainer.compile=true: torch.compile failed ({type(e).__name__}: {first}); training "
-                          "continues without compilation (same results, eager speed)", CompileFallbackWarning,
-                          stacklevel=2)
+            self._fall_back(e)
         finally:
             for p in params:
                 p.grad = None
+
+    def _fall_back(self, e: Exception) -> None:
+        """Train eagerly from now on (the wrapped forwards call the eager nets); warn once and keep the reason."""
+        self.compiled = False
+        if self.fallback is not None:
+            return
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        self.fallback = f"{type(e).__name__}: {first}"
+        warnings.warn(f"trainer.compile=true: torch.compile failed ({self.fallback}); training continues without "
+                      "compilation (same results, eager speed)", CompileFallbackWarning, stacklevel=3)

@@ -131,7 +131,11 @@ def _finish_main(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures:
     folder = RunFolder(trainer.run_dir)
     model = trainer.model.eval()
     status = {"status": "finished" if result.finished else "stopped", "step": result.step, "epoch": result.epoch,
-              "val_metrics": result.val_metrics, "flush_denormal": trainer.denormal_mode}
+              "val_metrics": result.val_metrics, "flush_denormal": trainer.denormal_mode,
+              # what ran, which config.yaml cannot say: it keeps compile: true after a fallback (what was asked, so
+              # resume tries again); the checkpoints' precision.compile says the same per checkpoint
+              "compile": {"requested": cfg.trainer.compile, "compiled": trainer.acc.compiled,
+                          "fallback": trainer.acc.fallback}}
     if not trainer.objective.generative:  # a classifier alone: its decoder and q(z|x) are untrained, nothing to show
         folder.update_meta(**status)
         return Run(folder.path, cfg, result)
