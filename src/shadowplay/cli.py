@@ -376,6 +376,7 @@ def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
 
 def _show_compare(audits: dict, a: argparse.Namespace) -> int:
     print(debias.compare_table(audits))
+    print(f"files: {debias.compare_dir(a.runs, getattr(a, 'out', None))}/compare.md, .png")
     return 0
 
 

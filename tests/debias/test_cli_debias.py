@@ -61,6 +61,9 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     assert r.returncode == 0, r.stderr
     assert "| plain |" in r.stdout and "| db |" in r.stdout
     assert (out / "compare.png").is_file() and (out / "compare.md").read_text().startswith("| run |")
+    # where the files went, and how many test inputs each accuracy column rests on
+    assert f"files: {out}/compare.md, .png" in r.stdout
+    assert "| positive-inverted (n = 9) |" in (out / "compare.md").read_text()
 
 
 @pytest.mark.parametrize("args,match", [

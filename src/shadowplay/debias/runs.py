@@ -157,23 +157,33 @@ def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str 
                           "audit each run with --groups latent")
     paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
     audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint) for p in paths}
-    out = Path(out) if out is not None else paths[0].parent / "debias-compare"
+    out = compare_dir(paths, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.md").write_text(compare_table(audits) + "\n")
     save_figure(audit_chart(audits, f"accuracy per group ({split})"), out / "compare.png")
     return audits
 
 
+def compare_dir(runs: Sequence[str | Path | Run], out: str | Path | None = None) -> Path:
+    """Where :func:`compare` writes: ``out``, or ``debias-compare/`` beside the first run."""
+    first = runs[0].path if isinstance(runs[0], Run) else runs[0]
+    return Path(out) if out is not None else Path(first).parent / "debias-compare"
+
+
 def compare_table(audits: dict[str, AuditResult]) -> str:
-    """Markdown: one row per run, one column per group's accuracy, then worst group, the gaps across the sensitive
-    attribute (demographic parity, equal opportunity, equalized odds) and the largest group ECE."""
-    names = [g.name for g in next(iter(audits.values())).groups]
-    head = ["run", *names, "worst group", "DP gap", "EO gap", "EOdds gap", "max ECE"]
+    """Markdown: one row per run, one column per group's accuracy (headed by its test count in the first run), then
+    worst group, the gaps across the sensitive attribute (demographic parity, equal opportunity, equalized odds; a
+    ``*`` marks a permutation p-value < 0.05, i.e. a gap larger than noise) and the largest group ECE."""
+    first = next(iter(audits.values())).groups
+    names = [g.name for g in first]
+    head = ["run", *(f"{g.name} (n = {g.n})" for g in first), "worst group", "DP gap", "EO gap", "EOdds gap",
+            "max ECE"]
     rows = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
     for run, a in audits.items():
         acc = {g.name: g.accuracy for g in a.groups}
         cells = [run, *(f"{acc[n]:.4f}" if n in acc else "-" for n in names), f"{a.worst_group_accuracy:.4f}",
-                 *(_f(v) for v in (a.demographic_parity_gap, a.equal_opportunity_gap, a.equalized_odds_gap,
-                                   a.max_ece))]
+                 *(_f(v) + ("*" if p < 0.05 else "") for v, p in (
+                     (a.demographic_parity_gap, a.demographic_parity_p), (a.equal_opportunity_gap,
+                      a.equal_opportunity_p), (a.equalized_odds_gap, a.equalized_odds_p), (a.max_ece, 1.0)))]
         rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    return "\n".join(rows + ["", "* permutation p < 0.05: the gap is larger than shuffling the attribute gives"])
