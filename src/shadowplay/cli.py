@@ -391,8 +391,8 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--config", help="YAML config file")
     c.arg("--data", help="a labelled source (biased-fmnist without --config)")
     c.arg("--data-dir", help="folder of the Fashion-MNIST IDX files")
-    c.arg("--model", choices=("dbvae", "classifier"), help="dbvae (joint loss) or classifier (the same encoder "
-                                                           "and head, no VAE)")
+    c.arg("--model", choices=("dbvae", "classifier"), help="dbvae (joint loss; default unless --config names a "
+                                                           "preset) or classifier (the same encoder and head, no VAE)")
     c.arg("--debias-class", type=int, help="class whose rare inputs are resampled (config default 1)")
     c.arg("--resample", choices=("none", *debias.MODES),
           help="latent (DB-VAE; default for dbvae), groups (oracle) or none (default for classifier)")

@@ -22,3 +22,38 @@ def test_compare_refuses_latent_clusters_of_several_runs(two_runs):
     assert not (root / "cmp").exists()
     one = sp.debias.compare([db], groups="latent", out=root / "one")  # one run: its own clusters
     assert set(one) == {"db"} and (root / "one" / "compare.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def grouped_npz(tmp_path_factory):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("npz") / "grouped.npz"
+    y = np.arange(80) % 2
+    np.savez(path, x=rng.uniform(size=(80, 6)).astype(np.float32), labels=y, groups=2 * y + (np.arange(80) % 4 < 2))
+    return path
+
+
+def test_a_config_file_keeps_its_preset_and_resample_mode(tmp_path, grouped_npz):
+    # the function's defaults (model="dbvae", resample latent) silently replaced what the file asked for
+    cfg = tmp_path / "oracle.yaml"
+    cfg.write_text(f"data: {{source: {grouped_npz}}}\nmodel: {{preset: classifier, net: mlp, latent_dim: 2, "
+                   "hidden: [8]}\ndebias: {resample: groups}\ntrainer: {max_steps: 2}\n")
+    run = sp.debias.train(cfg, runs_dir=tmp_path, name="oracle", progress=False)
+    assert (run.config.model.preset, run.config.debias.resample) == ("classifier", "groups")
+    # an explicit keyword still wins over the file
+    run = sp.debias.train(cfg, model="dbvae", resample="latent", runs_dir=tmp_path, name="db", progress=False)
+    assert (run.config.model.preset, run.config.debias.resample) == ("dbvae", "latent")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(rare_fraction=0.1), "plant the bias of biased-fmnist"),
+    (dict(positive_classes=[1]), "plant the bias of biased-fmnist"),
+    (dict(model="classifier", alpha=0.1), "would do nothing"),
+    (dict(resample="groups", bins=5), "would do nothing"),
+    (dict(model="vae"), "one of the presets dbvae, classifier"),
+])
+def test_options_that_would_be_ignored_are_refused(tmp_path, grouped_npz, kwargs, match):
+    with pytest.raises(DebiasError, match=match):
+        sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()

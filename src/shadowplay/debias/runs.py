@@ -20,8 +20,9 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 
-from ..config import DebiasConfig, load_config, parse_overrides, set_keys
+from ..config import DEBIAS_PRESETS, DebiasConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
@@ -31,7 +32,20 @@ from .audit import AuditResult, _f, audit
 from .figures import audit_chart, save_figure, save_weight_extremes
 
 
-def train(config: str | Path | None = None, *, data: str | None = None, model: str = "dbvae",
+def _file_value(config: str | Path | None, section: str, key: str) -> Any:
+    """The value a YAML config file itself sets for ``section.key`` (``None`` when it sets none, or no file):
+    unlike the loaded :class:`RunConfig`, this tells a value the user wrote from a default."""
+    if config is None or not Path(config).is_file():
+        return None
+    try:
+        raw = yaml.safe_load(Path(config).read_text()) or {}
+    except yaml.YAMLError:
+        return None  # load_config reports it
+    part = raw.get(section) if isinstance(raw, dict) else None
+    return part.get(key) if isinstance(part, dict) else None
+
+
+def train(config: str | Path | None = None, *, data: str | None = None, model: str | None = None,
           debias_class: int | None = None, resample: str | None = None, bins: int | None = None,
           alpha: float | None = None, combine: str | None = None, rare_fraction: float | None = None,
           positive_classes: Sequence[int] | None = None, latent_dim: int | None = None, epochs: int | None = None,
@@ -40,10 +54,12 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
           name: str | None = None, overwrite: bool = False, progress: bool = True) -> Run:
     """Train a DB-VAE (``model="dbvae"``) or a baseline (``model="classifier"``) and write a run folder.
 
-    ``resample``: ``latent`` (DB-VAE's histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the
-    true groups; needs a source with groups) or ``none`` (the default for other models). ``bins``, ``alpha``,
-    ``combine`` and ``debias_class`` set the ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the
-    ``data.*`` keys of ``biased-fmnist``; ``None`` keeps the config's value. Without a config, ``data`` defaults to
+    ``model``: ``None`` keeps the config file's ``model.preset``, else ``dbvae``. ``resample``: ``latent`` (DB-VAE's
+    histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the true groups; needs a source with
+    groups) or ``none`` (the default for ``classifier``); ``None`` keeps the config file's ``debias.resample`` when
+    it sets one. ``bins``, ``alpha``, ``combine`` (they act with ``latent`` only) and ``debias_class`` set the
+    ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the ``data.*`` keys of ``biased-fmnist`` (other
+    sources refuse them); ``None`` keeps the config's value. Without a config, ``data`` defaults to
     ``biased-fmnist``.
     """
     if data is None and config is None:
@@ -54,8 +70,15 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
                              combine or d.combine)
     if rare_fraction is not None and not 0.0 < rare_fraction < 1.0:
         raise DebiasError(f"rare_fraction must lie strictly between 0 and 1, got {rare_fraction}")
-    if resample is None:
-        resample = "latent" if model == "dbvae" else "none"
+    model = model or _file_value(config, "model", "preset") or "dbvae"
+    if model not in DEBIAS_PRESETS:
+        raise DebiasError(f"debias train trains one of the presets {', '.join(DEBIAS_PRESETS)}, got {model!r}; "
+                          "train other models with `shadowplay train`")
+    resample = resample or _file_value(config, "debias", "resample") or ("latent" if model == "dbvae" else "none")
+    if resample != "latent" and (bins is not None or alpha is not None or combine is not None):
+        raise DebiasError(f"bins, alpha and combine shape the latent histograms of resample='latent'; with "
+                          f"resample={resample!r} (model {model}) they would do nothing: drop them or resample "
+                          "latent")
     keys = {"debias.debias_class": debias_class, "debias.resample": resample, "debias.bins": bins,
             "debias.alpha": alpha, "debias.combine": combine, "data.rare_fraction": rare_fraction,
             "data.positive_classes": list(positive_classes) if positive_classes is not None else None}
@@ -65,6 +88,9 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     cfg = set_keys(load_config(config), {k: v for k, v in keys.items() if v is not None})
     if overrides:  # applied last, as in sp.train
         cfg = set_keys(cfg, parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides))
+    if cfg.data.source != "biased-fmnist" and (rare_fraction is not None or positive_classes is not None):
+        raise DebiasError(f"rare_fraction and positive_classes plant the bias of biased-fmnist; the source "
+                          f"{cfg.data.source!r} has its own labels and groups, so drop them")
     run = train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
     weights = open_run(run.path).checkpoint("last").tensors.get("data/sample_weights")
     if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
