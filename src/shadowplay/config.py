@@ -34,6 +34,7 @@ class DataConfig:
     image_size: int | None = None    # image folders: resize to this
     color: str = "auto"              # image folders: auto | grayscale | rgb
     label_column: str | None = None  # CSV
+    group_column: str | None = None  # CSV: group ids or names (the bias audit's groups), not a feature
     binarize: bool = False           # dynamic binarization: x ~ Bernoulli(intensity) each batch
     seed: int = 0                    # train/val/test split and drawn subsets (dSprites); not trainer.seed, so a
                                      # study over training seeds keeps one test set
