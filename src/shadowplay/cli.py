@@ -362,6 +362,11 @@ def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
     weights = RunFolder(run).debias_dir / "weights.png"
     if weights.is_file():
         print(f"  highest/lowest sampling weights: {weights}")
+    summary = weights.with_suffix(".json")
+    if summary.is_file():  # did the resampling favour the rare inputs? (debias/draws.py)
+        d = json.loads(summary.read_text())
+        print(f"  resampling of class {d['debias_class']} (last epoch): "
+              + debias.DrawSummary(**{**d, "groups": tuple(debias.GroupDraws(**g) for g in d["groups"])}).line())
     print(f"  audit it: shadowplay debias audit {run.path}")
     return 0
 

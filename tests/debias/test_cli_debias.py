@@ -29,6 +29,9 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "train", "--name", "db", "--alpha", "0.01", "--bins", "5", "--combine", "product", *common)
     assert r.returncode == 0, r.stderr
     assert "weights.png" in r.stdout
+    # did the resampling favour the rare inputs? the draw shares per group, from debias/weights.json
+    line = next(s for s in r.stdout.splitlines() if "resampling of class 1 (last epoch): effective inputs" in s)
+    assert "positive-inverted" in line and "% (of inputs" in line
     r = cli("debias", "train", "--name", "plain", "--model", "classifier", *common)
     assert r.returncode == 0, r.stderr
     db, plain = tmp_path / "runs" / "db", tmp_path / "runs" / "plain"

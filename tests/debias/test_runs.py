@@ -57,3 +57,26 @@ def test_options_that_would_be_ignored_are_refused(tmp_path, grouped_npz, kwargs
     with pytest.raises(DebiasError, match=match):
         sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False, **kwargs)
     assert not (tmp_path / "x").exists()
+
+
+def test_training_summarizes_the_draws_and_warns_on_a_one_input_group(tmp_path):
+    # the oracle gives every group half of its class's draws: a group of one training input is drawn ~half of the
+    # time, which the run now says (weights.json, a warning) instead of leaving it to the checkpoint
+    import json
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    groups = 2 * y
+    groups[1] = 3  # one positive input in group 3
+    path = tmp_path / "single.npz"
+    np.savez(path, x=rng.uniform(size=(200, 6)).astype(np.float32), labels=y, groups=groups)
+    with pytest.warns(sp.debias.ConcentratedDrawsWarning, match="merge tiny groups"):
+        run = sp.debias.train(data=str(path), resample="groups", latent_dim=2, runs_dir=tmp_path, name="r",
+                              progress=False, overrides=["model.hidden=[8]", "trainer.max_steps=2",
+                                                         "data.val_fraction=0", "data.test_fraction=0.05"])
+    d = json.loads((run.path / "debias" / "weights.json").read_text())
+    shares = {g["group"]: (g["n"], g["draw_share"]) for g in d["groups"]}
+    n = shares[2][0] + shares[3][0]
+    assert d["n"] == n and shares[3][1] == pytest.approx(0.5) and shares[2][1] == pytest.approx(0.5)
+    assert d["effective_n"] == pytest.approx(1 / (0.25 + (n - 1) * (0.5 / (n - 1)) ** 2))

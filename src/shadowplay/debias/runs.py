@@ -7,7 +7,8 @@ They build on ``shadowplay.workflow`` (train a config, load a model, load a run'
 >>> sp.debias.audit_run(run.path, groups="group").table()                                      # doctest: +SKIP
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
-sampling weight of the last epoch), ``audit-<split>[-<groups>].json|.md|.png`` (one audit; the suffix names a
+sampling weight of the last epoch), ``weights.json`` (those weights summarized: effective number of inputs, each
+group's share of the draws against its share of the inputs; ``draws.py``), ``audit-<split>[-<groups>].json|.md|.png`` (one audit; the suffix names a
 grouping other than ``group``). ``compare`` writes
 ``compare.md`` and ``compare.png`` into ``out``.
 """
@@ -29,6 +30,7 @@ from ..run import RunFolder, open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
 from .audit import AuditResult, _f, audit
+from .draws import summarize_draws, warn_if_concentrated
 from .figures import audit_chart, save_figure, save_weight_extremes
 
 
@@ -96,7 +98,13 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
         train_ds = load_splits(run.config).train
         mask = train_ds.labels == run.config.debias.debias_class
-        save_weight_extremes(RunFolder(run).debias_dir / "weights.png", train_ds.x[mask], weights[mask])
+        out = RunFolder(run).debias_dir
+        save_weight_extremes(out / "weights.png", train_ds.x[mask], weights[mask])
+        draws = summarize_draws(weights[mask], run.config.debias.debias_class,
+                                None if train_ds.groups is None else train_ds.groups[mask],
+                                train_ds.meta.get("group_names"))
+        (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
+        warn_if_concentrated(draws, run.config.debias.resample)
     return run
 
 
