@@ -373,8 +373,7 @@ def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
 
 def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
     print(result.table())
-    split, groups = getattr(a, "split", "test"), getattr(a, "groups", "group")
-    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"
+    stem = debias.audit_stem(getattr(a, "split", "test"), getattr(a, "groups", "group"), getattr(a, "sensitive", None))
     print(f"files: {RunFolder(a.run).debias_dir}/{stem}.json, .md, .png")
     return 0
 
@@ -422,12 +421,15 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.run().arg("--groups", help="group (the source's groups), latent (k-means clusters of the codes) or a "
                                  "factor name such as inverted")
     c.split().checkpoint().arg("--n-clusters", type=int, help="clusters for --groups latent")
-    c.arg("--seed", type=int, help="seed of the k-means clustering")
+    c.arg("--seed", type=int, help="seed of the k-means clustering and of the permutation test")
+    c.arg("--sensitive", help="attribute the fairness gaps compare: a factor name or group (default: the one the "
+                              "source declares, e.g. inverted, else the groups)")
 
     c = _Command(dsub, "compare", debias.compare, _show_compare,
                  help="audit several runs the same way: one table and one bar chart")
     c.arg("runs", nargs="+", help="run folders")
     c.arg("--groups", help="as for audit").split().checkpoint()
+    c.arg("--sensitive", help="as for audit")
     c.arg("-o", "--out", help="output folder (default debias-compare/ beside the first run)")
 
 

@@ -59,6 +59,11 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
         assert audit_doc["demographic_parity_gap"] == pytest.approx(abs(rates[0] - rates[1]))
         assert audit_doc["sensitive_name"] == "inverted"
         assert [s["name"] for s in audit_doc["sensitive"]] == ["original", "inverted"]
+    r = cli("debias", "audit", str(db), "--sensitive", "fmnist_class")  # another attribute, its own files
+    assert r.returncode == 0 and "gaps across fmnist_class (" in r.stdout, r.stderr
+    assert "audit-test-by-fmnist_class.json" in r.stdout and (db / "debias" / "audit-test-by-fmnist_class.md").is_file()
+    r = cli("debias", "audit", str(db), "--sensitive", "colour")
+    assert r.returncode == 2 and "unknown sensitive attribute 'colour'" in r.stderr
     out = tmp_path / "cmp"
     r = cli("debias", "compare", str(plain), str(db), "-o", str(out))
     assert r.returncode == 0, r.stderr

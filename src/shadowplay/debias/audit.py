@@ -83,6 +83,7 @@ class AuditResult:
     equal_opportunity_p: float = float("nan")
     equalized_odds_p: float = float("nan")
     permutations: int = 0
+    note: str = ""  # why the gaps are missing, when they are
 
     @property
     def worst(self) -> GroupStats:
@@ -107,7 +108,9 @@ class AuditResult:
                  f"parity {_f(self.demographic_parity_gap)}{_p(self.demographic_parity_p)}; equal opportunity "
                  f"{_f(self.equal_opportunity_gap)}{_p(self.equal_opportunity_p)}; equalized odds "
                  f"{_f(self.equalized_odds_gap)}{_p(self.equalized_odds_p)}"]
-        if self.permutations:
+        if self.note:
+            rows.append(self.note)
+        elif self.permutations:
             rows.append(f"p: share of {self.permutations} random shuffles of {self.sensitive_name} with a gap at "
                         "least as large (p >= 0.05: the gap is within noise on this many inputs)")
         return "\n".join(rows)
@@ -239,6 +242,8 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any =
     defaults to the groups. ``positive`` is the class of the per-group positive rate and of the equal-opportunity gap.
     Each group's accuracy comes with its 95 % Wilson interval and each gap with a permutation-test p-value over
     ``permutations`` shuffles of the attribute (0: none), seeded by ``seed`` like the k-means (``noise.py``).
+    Without ``sensitive``, groups that each hold a single class (class × attribute cells) give no gaps (NaN, and
+    ``note`` says why): across them, "positive rate" differs by the class base rates whatever the classifier.
     The definitions and their sources are in the module docstring.
     """
     pred = _array(predictions, "predictions")
@@ -265,6 +270,12 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any =
     else:
         a, sensitive_name = _ids(sensitive, "sensitive", len(y)), sensitive_name or "sensitive attribute"
     hard, conf, n_classes = _decide(pred, y, positive)
+    note = ""
+    if sensitive is None and grouping == "given" and len(np.unique(y)) > 1 and all(
+            len(np.unique(y[g == k])) == 1 for k in np.unique(g)):
+        note = ("no gaps: every group holds a single class (class × attribute cells?), so gaps across the groups "
+                "would measure the class base rates, not the classifier; give the attribute itself (sensitive=; "
+                "debias audit --sensitive with a factor name)")
     correct = (hard == y).astype(np.float64)
     stats = []
     for k in np.unique(g):
@@ -284,8 +295,12 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any =
     odds = [d for d in odds if d == d]
     if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
         raise DebiasError(f"permutations must be an integer >= 0 (0: no permutation test), got {permutations!r}")
+    nan = float("nan")
+    if note:
+        return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy, nan, nan,
+                           max(eces) if eces else nan, grouping, attr, sensitive_name, nan, note=note)
     p = gap_p_values(hard, y, a, n_classes, positive, int(permutations), seed)
     return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy, parity,
-                       _spread(v.class_accuracy[positive] for v in attr), max(eces) if eces else float("nan"),
-                       grouping, attr, sensitive_name, max(odds) if odds else float("nan"), p.demographic_parity,
+                       _spread(v.class_accuracy[positive] for v in attr), max(eces) if eces else nan,
+                       grouping, attr, sensitive_name, max(odds) if odds else nan, p.demographic_parity,
                        p.equal_opportunity, p.equalized_odds, int(permutations))

@@ -128,13 +128,29 @@ def _groups_of(ds, groups: str | None) -> tuple[np.ndarray | None, list[str] | N
                       f"({', '.join(ds.factor_names) or 'this source has none'})")
 
 
-def _sensitive_of(ds) -> tuple[np.ndarray | None, list[str] | None, str | None]:
-    """The sensitive attribute the source declares (``meta["sensitive"]``, a factor name: ``inverted`` for
-    ``biased-fmnist``) as values, value names and name; all ``None`` when it declares none."""
-    name = ds.meta.get("sensitive")
-    if name is None or name not in ds.factor_names:
-        return None, None, None
+def _sensitive_of(ds, name: str | None = None) -> tuple[np.ndarray | None, list[str] | None, str | None]:
+    """The sensitive attribute ``name`` (a factor name, or ``group`` for the source's groups), else the one the
+    source declares (``meta["sensitive"]``: ``inverted`` for ``biased-fmnist``), as values, value names and name;
+    all ``None`` when neither is there (the audit then compares the groups)."""
+    if name is None:
+        name = ds.meta.get("sensitive")
+        if name is None or name not in ds.factor_names:
+            return None, None, None
+    elif name == "group":
+        if ds.groups is None:
+            raise DebiasError(f"{ds.name} has no groups to use as the sensitive attribute; choose a factor name "
+                              f"({', '.join(ds.factor_names) or 'this source has none'})")
+        return ds.groups.numpy(), ds.meta.get("group_names"), "groups"
+    elif name not in ds.factor_names:
+        raise DebiasError(f"unknown sensitive attribute {name!r}; choose group or a factor name "
+                          f"({', '.join(ds.factor_names) or 'this source has none'})")
     return (*_factor(ds, name), name)
+
+
+def audit_stem(split: str = "test", groups: str = "group", sensitive: str | None = None) -> str:
+    """File stem of an audit in ``debias/``: ``audit-<split>[-<groups>][-by-<sensitive>]``."""
+    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"
+    return stem if sensitive is None else f"{stem}-by-{sensitive}"
 
 
 @torch.no_grad()
@@ -145,13 +161,14 @@ def predict(model, x: torch.Tensor, chunk: int = 1024) -> np.ndarray:
 
 
 def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test", checkpoint: str = "last",
-              n_clusters: int = 8, seed: int = 0) -> AuditResult:
+              n_clusters: int = 8, seed: int = 0, sensitive: str | None = None) -> AuditResult:
     """Audit the classifier of a run on ``split``; writes ``debias/audit-<split>.json|.md|.png`` into the run.
 
     ``groups``: ``group`` (the source's group ids, e.g. class × inverted for ``biased-fmnist``), a factor name
     (``inverted``), or ``latent`` (k-means clusters of the posterior means, for data without groups). The fairness
     gaps compare the sensitive attribute the source declares (``biased-fmnist``: ``inverted``, original vs
-    inverted) whatever the grouping; for a source that declares none, they compare the groups.
+    inverted) whatever the grouping, or ``sensitive`` (a factor name, or ``group``: e.g. an ``.npz``'s named
+    ``factors``, a CSV's ``data.group_column`` while grouping by ``latent``); with neither, they compare the groups.
     """
     folder = open_run(run)
     path = folder.path
@@ -163,14 +180,14 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     if ds.labels is None:
         raise DebiasError(f"split {split!r} of {folder.config.data.source} has no labels to audit against")
     g, names = _groups_of(ds, groups)
-    sensitive, sensitive_names, sensitive_name = _sensitive_of(ds)
+    attribute, sensitive_names, sensitive_name = _sensitive_of(ds, sensitive)
     codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
     result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,
-                   group_names=names, sensitive=sensitive, sensitive_names=sensitive_names,
+                   group_names=names, sensitive=attribute, sensitive_names=sensitive_names,
                    sensitive_name=sensitive_name, positive=folder.config.debias.debias_class, seed=seed)
     out = folder.debias_dir
     out.mkdir(exist_ok=True)
-    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"  # one file set per grouping
+    stem = audit_stem(split, groups, sensitive)  # one file set per grouping and attribute
     (out / f"{stem}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
     (out / f"{stem}.md").write_text(result.table() + "\n")
     save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
@@ -179,10 +196,11 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
 
 
 def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str = "test", checkpoint: str = "last",
-            out: str | Path | None = None) -> dict[str, AuditResult]:
+            out: str | Path | None = None, sensitive: str | None = None) -> dict[str, AuditResult]:
     """Audit every run the same way; write a side-by-side table ``compare.md`` and bar chart ``compare.png`` into
-    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` as for
-    :func:`audit_run`, except ``latent`` for several runs (their clusters come from different encoders)."""
+    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` and
+    ``sensitive`` as for :func:`audit_run`, except ``latent`` for several runs (their clusters come from different
+    encoders)."""
     if len(runs) < 1:
         raise DebiasError("compare needs at least one run folder")
     if groups == "latent" and len(runs) > 1:  # k-means of each run's own codes: cluster k differs between runs
@@ -190,7 +208,8 @@ def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str 
                           "of another and their bars would not compare; compare on group or a factor name, and "
                           "audit each run with --groups latent")
     paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
-    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint) for p in paths}
+    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint, sensitive=sensitive)
+              for p in paths}
     out = compare_dir(paths, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.md").write_text(compare_table(audits) + "\n")
