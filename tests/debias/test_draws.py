@@ -23,10 +23,12 @@ def test_closed_form():
 
 def test_warns_only_when_a_few_inputs_take_the_draws():
     flat = summarize_draws(np.ones(100), 1)
-    peaked = summarize_draws(np.r_[np.full(3, 1000.0), np.ones(97)], 1)
+    peaked = summarize_draws(np.r_[np.full(3, 1000.0), np.ones(997)], 1)  # n_eff 3.2 of 1,000
+    spread = summarize_draws(np.r_[np.full(20, 1000.0), np.ones(980)], 1)  # n_eff 21 of 1,000: 2 %, no warning
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_concentrated(flat, "latent")
+        warn_if_concentrated(spread, "latent")
     with pytest.warns(ConcentratedDrawsWarning, match="raise --alpha"):
         warn_if_concentrated(peaked, "latent")
     with pytest.warns(ConcentratedDrawsWarning, match="merge tiny groups"):
