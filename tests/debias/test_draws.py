@@ -25,6 +25,7 @@ def test_warns_only_when_a_few_inputs_take_the_draws():
     flat = summarize_draws(np.ones(100), 1)
     peaked = summarize_draws(np.r_[np.full(3, 1000.0), np.ones(997)], 1)  # n_eff 3.2 of 1,000
     spread = summarize_draws(np.r_[np.full(20, 1000.0), np.ones(980)], 1)  # n_eff 21 of 1,000: 2 %, no warning
+    few = summarize_draws(np.r_[np.full(2, 100.0), np.ones(98)], 1)  # n_eff 298²/20,098 = 4.4 of 100: under 10 inputs
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warn_if_concentrated(flat, "latent")
@@ -33,3 +34,5 @@ def test_warns_only_when_a_few_inputs_take_the_draws():
         warn_if_concentrated(peaked, "latent")
     with pytest.warns(ConcentratedDrawsWarning, match="merge tiny groups"):
         warn_if_concentrated(peaked, "groups")
+    with pytest.warns(ConcentratedDrawsWarning, match="about 4 of its 100"):
+        warn_if_concentrated(few, "latent")

@@ -9,7 +9,8 @@ Algorithm 1). Two numbers say whether they do, without reading the checkpoint:
 - per group (when the data have groups), the **share of the draws** Σ_{i∈g} w_i / Σ w against the **share of the
   inputs** n_g / n: a rare group that DB-VAE found has a draw share well above its input share.
 
-:func:`warn_if_concentrated` warns when n_eff < 1 % of n: on ``biased-fmnist`` the product combination's α = 0.1,
+:func:`warn_if_concentrated` warns when n_eff < 1 % of n, or below 10 inputs whatever n (an epoch that repeats
+fewer than 10 inputs, e.g. the oracle's half share for a group of one input in a small class): on ``biased-fmnist`` the product combination's α = 0.1,
 which put most draws on a few dozen of 16,180 inputs and broke the common group (``benchmarks/README.md``), sits
 below it and the default α = 0.3 (about 1,200 inputs, 7 %) well above it; so does an early model (about 240 inputs,
 1.5 %, after 40 steps).
@@ -27,6 +28,7 @@ import numpy as np
 from ..errors import ShadowplayWarning
 
 CONCENTRATED = 0.01  # n_eff / n below which an epoch mostly repeats a few inputs
+FEWEST = 10           # n_eff below which it does, whatever n
 
 
 class ConcentratedDrawsWarning(ShadowplayWarning):
@@ -84,9 +86,9 @@ def summarize_draws(weights: Any, debias_class: int, groups: Any = None,
 
 
 def warn_if_concentrated(summary: DrawSummary, mode: str) -> None:
-    """Warn (:class:`ConcentratedDrawsWarning`) when ``summary.effective_n`` < 1 % of its inputs, with what to try
+    """Warn (:class:`ConcentratedDrawsWarning`) when ``summary.effective_n`` < 1 % of its inputs or < 10, with what to try
     for resample ``mode`` (``latent`` or ``groups``)."""
-    if summary.n < 20 or summary.effective_n >= CONCENTRATED * summary.n:
+    if summary.n < 20 or summary.effective_n >= max(CONCENTRATED * summary.n, FEWEST):
         return
     fix = ("raise --alpha (it flattens the histogram weights; 0.3 suits combine product) or use --combine max"
            if mode == "latent" else "each group gets an equal share of its class, so a group of a few inputs "
