@@ -374,7 +374,10 @@ def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
 def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
     print(result.table())
     stem = debias.audit_stem(getattr(a, "split", "test"), getattr(a, "groups", "group"), getattr(a, "sensitive", None))
-    print(f"files: {RunFolder(a.run).debias_dir}/{stem}.json, .md, .png")
+    folder = RunFolder(a.run).debias_dir
+    print(f"files: {folder}/{stem}.json, .md, .png")
+    if (folder / f"{stem}-clusters.png").is_file() and getattr(a, "groups", "group") == "latent":
+        print(f"what each cluster holds: {folder}/{stem}-clusters.png")
     return 0
 
 

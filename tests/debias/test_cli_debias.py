@@ -49,6 +49,10 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "audit", str(db), "--groups", "latent", "--n-clusters", "3", "--split", "val")
     assert r.returncode == 0, r.stderr
     assert "latent clusters" in r.stdout and (db / "debias" / "audit-val-latent.json").is_file()
+    # "cluster 2" alone says nothing: a row of its inputs per cluster, labelled with its accuracy and size
+    from PIL import Image
+    pic = db / "debias" / "audit-val-latent-clusters.png"
+    assert f"what each cluster holds: {pic}" in r.stdout and Image.open(pic).height >= 3 * 28
     r = cli("debias", "audit", str(db), "--groups", "inverted")  # the source names the values: no "group 0/1"
     assert r.returncode == 0 and "| original | 30 |" in r.stdout and "| inverted | 30 |" in r.stdout, r.stdout
     by_attribute = json.loads((db / "debias" / "audit-test-inverted.json").read_text())

@@ -71,6 +71,26 @@ def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: 
     return save_examples(Path(path), rows, ncol=n)
 
 
+def save_cluster_examples(path: Path, x: torch.Tensor, clusters: np.ndarray, result: AuditResult, n: int = 12,
+                          seed: int = 0) -> Path | None:
+    """What each latent cluster of a ``--groups latent`` audit holds: one row of up to ``n`` inputs of ``x``
+    ``(N, C, H, W)`` per cluster id in ``clusters`` ``(N,)`` (a seeded pick), labelled with the cluster's accuracy
+    and size from ``result``. Writes nothing and returns ``None`` for data that are not pictures."""
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        return None
+    rng = np.random.default_rng(seed)
+    blank = torch.ones(1, *x.shape[1:])
+    rows, labels = [], []
+    for g in result.groups:
+        idx = np.flatnonzero(clusters == g.group)
+        pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+        rows.append(torch.cat([x[torch.as_tensor(pick)].cpu(), blank.expand(n - len(pick), *x.shape[1:])]))
+        labels.append(f"{g.name}: accuracy {g.accuracy:.3f}, n {g.n:,}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    label_rows(image_grid(torch.cat(rows), ncol=n), labels).save(path)
+    return Path(path)
+
+
 def rare_fraction_curve(fractions: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],
                         target: float | None = None) -> Figure:
     """Worst-group accuracy (mean ± std over seeds) against the rare fraction (log axis), one line per arm."""

@@ -8,9 +8,10 @@ They build on ``shadowplay.workflow`` (train a config, load a model, load a run'
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
 sampling weight of the last epoch), ``weights.json`` (those weights summarized: effective number of inputs, each
-group's share of the draws against its share of the inputs; ``draws.py``), ``audit-<split>[-<groups>].json|.md|.png`` (one audit; the suffix names a
-grouping other than ``group``). ``compare`` writes
-``compare.md`` and ``compare.png`` into ``out``.
+group's share of the draws against its share of the inputs; ``draws.py``), ``audit-<split>[-<groups>][-by-<sensitive>]
+.json|.md|.png`` (one audit; the suffixes name a grouping other than ``group`` and an attribute given by
+``sensitive``; ``--groups latent`` on pictures adds ``-clusters.png``, a row of inputs per cluster). ``compare``
+writes ``compare.md`` and ``compare.png`` into ``out``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
-from .audit import AuditResult, _f, audit
+from .audit import AuditResult, _f, audit, latent_clusters
 from .draws import summarize_draws, warn_if_concentrated
-from .figures import audit_chart, save_figure, save_weight_extremes
+from .figures import audit_chart, save_cluster_examples, save_figure, save_weight_extremes
 
 
 def _file_value(config: str | Path | None, section: str, key: str) -> Any:
@@ -190,6 +191,9 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     stem = audit_stem(split, groups, sensitive)  # one file set per grouping and attribute
     (out / f"{stem}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
     (out / f"{stem}.md").write_text(result.table() + "\n")
+    if g is None:  # which inputs are in "cluster 5"? the same seeded k-means as the audit's, shown as pictures
+        save_cluster_examples(out / f"{stem}-clusters.png", ds.x, latent_clusters(codes, n_clusters, seed), result,
+                              seed=seed)
     save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
                 out / f"{stem}.png")
     return result
