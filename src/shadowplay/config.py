@@ -334,7 +334,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(b.resample in RESAMPLE_MODES, f"debias.resample must be one of {', '.join(RESAMPLE_MODES)}, got "
            f"{b.resample!r}")
     _check(b.bins >= 2, f"debias.bins must be >= 2, got {b.bins}")
-    _check(b.alpha > 0, f"debias.alpha must be > 0, got {b.alpha}")
+    _check(0 < b.alpha < float("inf"), f"debias.alpha must be finite and > 0, got {b.alpha}")
     _check(b.combine in ("max", "product"), f"debias.combine must be max or product, got {b.combine!r}")
     return cfg
 

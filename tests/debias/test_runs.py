@@ -80,3 +80,11 @@ def test_training_summarizes_the_draws_and_warns_on_a_one_input_group(tmp_path):
     n = shares[2][0] + shares[3][0]
     assert d["n"] == n and shares[3][1] == pytest.approx(0.5) and shares[2][1] == pytest.approx(0.5)
     assert d["effective_n"] == pytest.approx(1 / (0.25 + (n - 1) * (0.5 / (n - 1)) ** 2))
+
+
+def test_infinite_alpha_in_the_config_is_refused(tmp_path, grouped_npz):
+    # alpha = inf passed "> 0" and every sampling weight became NaN
+    from shadowplay.errors import ConfigError
+    with pytest.raises(ConfigError, match="debias.alpha must be finite"):
+        sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False,
+                        overrides=["debias.alpha=inf"])
