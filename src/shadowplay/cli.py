@@ -366,20 +366,28 @@ def _show_debias_run(run: api.Run, a: argparse.Namespace) -> int:
     weights = RunFolder(run).debias_dir / "weights.png"
     if weights.is_file():
         print(f"  highest/lowest sampling weights: {weights}")
+    summary = weights.with_suffix(".json")
+    if summary.is_file():  # did the resampling favour the rare inputs? (debias/draws.py)
+        d = json.loads(summary.read_text())
+        print(f"  resampling of class {d['debias_class']} (last epoch): "
+              + debias.DrawSummary(**{**d, "groups": tuple(debias.GroupDraws(**g) for g in d["groups"])}).line())
     print(f"  audit it: shadowplay debias audit {run.path}")
     return 0
 
 
 def _show_audit(result: debias.AuditResult, a: argparse.Namespace) -> int:
     print(result.table())
-    split, groups = getattr(a, "split", "test"), getattr(a, "groups", "group")
-    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"
-    print(f"files: {RunFolder(a.run).debias_dir}/{stem}.json, .md, .png")
+    stem = debias.audit_stem(getattr(a, "split", "test"), getattr(a, "groups", "group"), getattr(a, "sensitive", None))
+    folder = RunFolder(a.run).debias_dir
+    print(f"files: {folder}/{stem}.json, .md, .png")
+    if (folder / f"{stem}-clusters.png").is_file() and getattr(a, "groups", "group") == "latent":
+        print(f"what each cluster holds: {folder}/{stem}-clusters.png")
     return 0
 
 
 def _show_compare(audits: dict, a: argparse.Namespace) -> int:
     print(debias.compare_table(audits))
+    print(f"files: {debias.compare_dir(a.runs, getattr(a, 'out', None))}/compare.md, .png")
     return 0
 
 
@@ -394,8 +402,8 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.arg("--config", help="YAML config file")
     c.arg("--data", help="a labelled source (biased-fmnist without --config)")
     c.arg("--data-dir", help="folder of the Fashion-MNIST IDX files")
-    c.arg("--model", choices=("dbvae", "classifier"), help="dbvae (joint loss) or classifier (the same encoder "
-                                                           "and head, no VAE)")
+    c.arg("--model", choices=("dbvae", "classifier"), help="dbvae (joint loss; default unless --config names a "
+                                                           "preset) or classifier (the same encoder and head, no VAE)")
     c.arg("--debias-class", type=int, help="class whose rare inputs are resampled (config default 1)")
     c.arg("--resample", choices=("none", *debias.MODES),
           help="latent (DB-VAE; default for dbvae), groups (oracle) or none (default for classifier)")
@@ -420,12 +428,15 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
     c.run().arg("--groups", help="group (the source's groups), latent (k-means clusters of the codes) or a "
                                  "factor name such as inverted")
     c.split().checkpoint().arg("--n-clusters", type=int, help="clusters for --groups latent")
-    c.arg("--seed", type=int, help="seed of the k-means clustering")
+    c.arg("--seed", type=int, help="seed of the k-means clustering and of the permutation test")
+    c.arg("--sensitive", help="attribute the fairness gaps compare: a factor name or group (default: the one the "
+                              "source declares, e.g. inverted, else the groups)")
 
     c = _Command(dsub, "compare", debias.compare, _show_compare,
                  help="audit several runs the same way: one table and one bar chart")
     c.arg("runs", nargs="+", help="run folders")
     c.arg("--groups", help="as for audit").split().checkpoint()
+    c.arg("--sensitive", help="as for audit")
     c.arg("-o", "--out", help="output folder (default debias-compare/ beside the first run)")
 
 

@@ -34,6 +34,7 @@ class DataConfig:
     image_size: int | None = None    # image folders: resize to this
     color: str = "auto"              # image folders: auto | grayscale | rgb
     label_column: str | None = None  # CSV
+    group_column: str | None = None  # CSV: group ids or names (the bias audit's groups), not a feature
     binarize: bool = False           # dynamic binarization: x ~ Bernoulli(intensity) each batch
     seed: int = 0                    # train/val/test split and drawn subsets (dSprites); not trainer.seed, so a
                                      # study over training seeds keeps one test set
@@ -336,7 +337,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check(b.resample in RESAMPLE_MODES, f"debias.resample must be one of {', '.join(RESAMPLE_MODES)}, got "
            f"{b.resample!r}")
     _check(b.bins >= 2, f"debias.bins must be >= 2, got {b.bins}")
-    _check(b.alpha > 0, f"debias.alpha must be > 0, got {b.alpha}")
+    _check(0 < b.alpha < float("inf"), f"debias.alpha must be finite and > 0, got {b.alpha}")
     _check(b.combine in ("max", "product"), f"debias.combine must be max or product, got {b.combine!r}")
     return cfg
 

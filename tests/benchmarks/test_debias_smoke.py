@@ -32,3 +32,13 @@ def test_debias_benchmark_quick(tmp_path):
         assert len(runs) == 1 and 0.0 <= runs[0]["worst"] <= min(runs[0][g] for g in runs[0] if g != "worst")
     assert "| plain (1 seeds) |" in proc.stdout and "worst-group accuracy against the rare fraction" in proc.stdout
     assert png.stat().st_size > 1000
+
+
+def test_debias_benchmark_help_says_every_default():
+    # --seeds and --epochs had no help at all: a user could not tell the protocol's 5 seeds × 3 epochs from --help
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "debias.py"), "--help"], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, COLUMNS="200"))
+    assert proc.returncode == 0, proc.stderr
+    for option, default in (("--seeds", "5"), ("--epochs", "3"), ("--curve-seeds", "5"), ("--fraction", "0.005")):
+        entry = proc.stdout.split(f"\n  {option} ")[1].split("\n  -")[0]  # the option's help, wrapped or not
+        assert f"(default: {default})" in " ".join(entry.split()), entry

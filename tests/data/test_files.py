@@ -133,6 +133,25 @@ def test_csv_standardized_with_labels(tmp_path):
     assert len(splits.train) == 2
 
 
+def test_csv_group_column_is_groups_not_a_feature(tmp_path):
+    # a practitioner's table with a sensitive column: it was standardized into the inputs (the model saw the
+    # attribute it should be audited on) and the audit found no groups
+    path = write_csv(tmp_path, "a,b,y,sex\n1,10,1,f\n2,20,0,m\n3,30,1,m\n4,40,0,f\n")
+    ds = load_path(path, SourceOptions(label_column="y", group_column="sex"))
+    assert ds.x.shape == (4, 2) and ds.meta["standardize"]["columns"] == ["a", "b"]
+    assert ds.groups.tolist() == [0, 1, 1, 0] and ds.meta["group_names"] == ["f", "m"]
+    numeric = load_path(write_csv(tmp_path, "a,g\n1,2\n2,0\n", "n.csv"), SourceOptions(group_column="g"))
+    assert numeric.groups.tolist() == [2, 0] and "group_names" not in numeric.meta
+    splits = load_data(str(path), val_fraction=0.25, test_fraction=0.25,
+                       options=SourceOptions(label_column="y", group_column="sex"))
+    assert len(splits.test.groups) == 1
+    for text, group, word in (("a,y\n1,2\n", "g", "group column 'g' not found"),
+                              ("a,y,g\n1,0,\n2,1,x\n", "g", "group column 'g' has empty cells"),
+                              ("a,y\n1,2\n", "y", "both the label and the group column")):
+        with pytest.raises(DataError, match=word):
+            load_path(write_csv(tmp_path, text), SourceOptions(label_column="y", group_column=group))
+
+
 @pytest.mark.parametrize("text,label,word", [
     ("a,b\n1,2\n", "y", "a, b"),
     ("a,b\n1,x\n", None, "'b'"),

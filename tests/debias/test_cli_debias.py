@@ -29,6 +29,9 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "train", "--name", "db", "--alpha", "0.01", "--bins", "5", "--combine", "product", *common)
     assert r.returncode == 0, r.stderr
     assert "weights.png" in r.stdout
+    # did the resampling favour the rare inputs? the draw shares per group, from debias/weights.json
+    line = next(s for s in r.stdout.splitlines() if "resampling of class 1 (last epoch): effective inputs" in s)
+    assert "positive-inverted" in line and "% (of inputs" in line
     r = cli("debias", "train", "--name", "plain", "--model", "classifier", *common)
     assert r.returncode == 0, r.stderr
     db, plain = tmp_path / "runs" / "db", tmp_path / "runs" / "plain"
@@ -46,6 +49,10 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
     r = cli("debias", "audit", str(db), "--groups", "latent", "--n-clusters", "3", "--split", "val")
     assert r.returncode == 0, r.stderr
     assert "latent clusters" in r.stdout and (db / "debias" / "audit-val-latent.json").is_file()
+    # "cluster 2" alone says nothing: a row of its inputs per cluster, labelled with its accuracy and size
+    from PIL import Image
+    pic = db / "debias" / "audit-val-latent-clusters.png"
+    assert f"what each cluster holds: {pic}" in r.stdout and Image.open(pic).height >= 3 * 28
     r = cli("debias", "audit", str(db), "--groups", "inverted")  # the source names the values: no "group 0/1"
     assert r.returncode == 0 and "| original | 30 |" in r.stdout and "| inverted | 30 |" in r.stdout, r.stdout
     by_attribute = json.loads((db / "debias" / "audit-test-inverted.json").read_text())
@@ -56,11 +63,19 @@ def test_train_audit_compare(cli, tmp_path, fmnist_dir):
         assert audit_doc["demographic_parity_gap"] == pytest.approx(abs(rates[0] - rates[1]))
         assert audit_doc["sensitive_name"] == "inverted"
         assert [s["name"] for s in audit_doc["sensitive"]] == ["original", "inverted"]
+    r = cli("debias", "audit", str(db), "--sensitive", "fmnist_class")  # another attribute, its own files
+    assert r.returncode == 0 and "gaps across fmnist_class (" in r.stdout, r.stderr
+    assert "audit-test-by-fmnist_class.json" in r.stdout and (db / "debias" / "audit-test-by-fmnist_class.md").is_file()
+    r = cli("debias", "audit", str(db), "--sensitive", "colour")
+    assert r.returncode == 2 and "unknown sensitive attribute 'colour'" in r.stderr
     out = tmp_path / "cmp"
     r = cli("debias", "compare", str(plain), str(db), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert "| plain |" in r.stdout and "| db |" in r.stdout
     assert (out / "compare.png").is_file() and (out / "compare.md").read_text().startswith("| run |")
+    # where the files went, and how many test inputs each accuracy column rests on
+    assert f"files: {out}/compare.md, .png" in r.stdout
+    assert "| positive-inverted (n = 9) |" in (out / "compare.md").read_text()
 
 
 @pytest.mark.parametrize("args,match", [

@@ -22,3 +22,69 @@ def test_compare_refuses_latent_clusters_of_several_runs(two_runs):
     assert not (root / "cmp").exists()
     one = sp.debias.compare([db], groups="latent", out=root / "one")  # one run: its own clusters
     assert set(one) == {"db"} and (root / "one" / "compare.png").is_file()
+
+
+@pytest.fixture(scope="module")
+def grouped_npz(tmp_path_factory):
+    import numpy as np
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("npz") / "grouped.npz"
+    y = np.arange(80) % 2
+    np.savez(path, x=rng.uniform(size=(80, 6)).astype(np.float32), labels=y, groups=2 * y + (np.arange(80) % 4 < 2))
+    return path
+
+
+def test_a_config_file_keeps_its_preset_and_resample_mode(tmp_path, grouped_npz):
+    # the function's defaults (model="dbvae", resample latent) silently replaced what the file asked for
+    cfg = tmp_path / "oracle.yaml"
+    cfg.write_text(f"data: {{source: {grouped_npz}}}\nmodel: {{preset: classifier, net: mlp, latent_dim: 2, "
+                   "hidden: [8]}\ndebias: {resample: groups}\ntrainer: {max_steps: 2}\n")
+    run = sp.debias.train(cfg, runs_dir=tmp_path, name="oracle", progress=False)
+    assert (run.config.model.preset, run.config.debias.resample) == ("classifier", "groups")
+    # an explicit keyword still wins over the file
+    run = sp.debias.train(cfg, model="dbvae", resample="latent", runs_dir=tmp_path, name="db", progress=False)
+    assert (run.config.model.preset, run.config.debias.resample) == ("dbvae", "latent")
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(rare_fraction=0.1), "plant the bias of biased-fmnist"),
+    (dict(positive_classes=[1]), "plant the bias of biased-fmnist"),
+    (dict(model="classifier", alpha=0.1), "would do nothing"),
+    (dict(resample="groups", bins=5), "would do nothing"),
+    (dict(model="vae"), "one of the presets dbvae, classifier"),
+])
+def test_options_that_would_be_ignored_are_refused(tmp_path, grouped_npz, kwargs, match):
+    with pytest.raises(DebiasError, match=match):
+        sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False, **kwargs)
+    assert not (tmp_path / "x").exists()
+
+
+def test_training_summarizes_the_draws_and_warns_on_a_one_input_group(tmp_path):
+    # the oracle gives every group half of its class's draws: a group of one training input is drawn ~half of the
+    # time, which the run now says (weights.json, a warning) instead of leaving it to the checkpoint
+    import json
+
+    import numpy as np
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    groups = 2 * y
+    groups[1] = 3  # one positive input in group 3
+    path = tmp_path / "single.npz"
+    np.savez(path, x=rng.uniform(size=(200, 6)).astype(np.float32), labels=y, groups=groups)
+    with pytest.warns(sp.debias.ConcentratedDrawsWarning, match="merge tiny groups"):
+        run = sp.debias.train(data=str(path), resample="groups", latent_dim=2, runs_dir=tmp_path, name="r",
+                              progress=False, overrides=["model.hidden=[8]", "trainer.max_steps=2",
+                                                         "data.val_fraction=0", "data.test_fraction=0.05"])
+    d = json.loads((run.path / "debias" / "weights.json").read_text())
+    shares = {g["group"]: (g["n"], g["draw_share"]) for g in d["groups"]}
+    n = shares[2][0] + shares[3][0]
+    assert d["n"] == n and shares[3][1] == pytest.approx(0.5) and shares[2][1] == pytest.approx(0.5)
+    assert d["effective_n"] == pytest.approx(1 / (0.25 + (n - 1) * (0.5 / (n - 1)) ** 2))
+
+
+def test_infinite_alpha_in_the_config_is_refused(tmp_path, grouped_npz):
+    # alpha = inf passed "> 0" and every sampling weight became NaN
+    from shadowplay.errors import ConfigError
+    with pytest.raises(ConfigError, match="debias.alpha must be finite"):
+        sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False,
+                        overrides=["debias.alpha=inf"])

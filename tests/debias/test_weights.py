@@ -69,6 +69,7 @@ def test_constant_dimension_and_uniform_codes_give_uniform_weights():
 
 
 @pytest.mark.parametrize("kwargs,match", [({"alpha": 0.0}, "alpha"), ({"alpha": -1e-3}, "alpha"),
+                                          ({"alpha": float("inf")}, "finite"),  # gave NaN weights
                                           ({"bins": 1}, "bins"), ({"bins": 2.5}, "bins"),
                                           ({"combine": "mean"}, "combine")])
 def test_bad_options(kwargs, match):

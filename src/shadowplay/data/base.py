@@ -28,6 +28,7 @@ class SourceOptions:
     image_size: int | None = None
     color: str = "auto"            # "auto" | "grayscale" | "rgb" (image folders)
     label_column: str | None = None  # CSV
+    group_column: str | None = None  # CSV: the groups column (kept out of the features)
     seed: int = 0
     positive_classes: tuple[int, ...] = (5, 7, 9)  # biased-fmnist: Fashion-MNIST classes labelled positive
     rare_fraction: float = 0.005     # biased-fmnist: share of positive training images that are inverted

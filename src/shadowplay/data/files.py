@@ -170,7 +170,9 @@ def load_npz(path: Path) -> Dataset:
 
 def load_csv(path: Path, options: SourceOptions) -> Dataset:
     """Numeric columns under a header row; ``options.label_column`` names the label column (numbers or class
-    names, sorted into ``meta["classes"]``). Features ``(N, D)`` are standardized, statistics in ``meta``.
+    names, sorted into ``meta["classes"]``), ``options.group_column`` the group column (ids or names, sorted into
+    ``meta["group_names"]``; the bias audit's groups). Neither is a feature. Features ``(N, D)`` are standardized,
+    statistics in ``meta``.
 
     Errors name file lines (as an editor numbers them, the header is line 1) and column names, so a bad cell can
     be found without counting rows."""
@@ -191,9 +193,12 @@ def load_csv(path: Path, options: SourceOptions) -> Dataset:
     for line, r in zip(lines, rows[1:]):
         if len(r) != len(header):
             raise DataError(f"{path}: line {line} has {len(r)} fields but the header has {len(header)}")
-    label = options.label_column
-    if label is not None and label not in header:
-        raise DataError(f"{path}: label column {label!r} not found; the columns are {', '.join(header)}")
+    label, group = options.label_column, options.group_column
+    for kind, name in (("label", label), ("group", group)):
+        if name is not None and name not in header:
+            raise DataError(f"{path}: {kind} column {name!r} not found; the columns are {', '.join(header)}")
+    if group is not None and group == label:
+        raise DataError(f"{path}: column {group!r} cannot be both the label and the group column")
     columns = {h: [r[i].strip() for r in rows[1:]] for i, h in enumerate(header)}
     meta: dict = {}
     labels = None
@@ -201,15 +206,21 @@ def load_csv(path: Path, options: SourceOptions) -> Dataset:
         labels, classes = _csv_labels(path, label, columns.pop(label), lines)
         if classes is not None:
             meta["classes"] = classes
+    groups = None
+    if group is not None:
+        groups, names = _csv_labels(path, group, columns.pop(group), lines, kind="group")
+        if names is not None:
+            meta["group_names"] = names
     if not columns:
-        raise DataError(f"{path}: no feature columns left besides the label column {label!r}")
+        raise DataError(f"{path}: no feature columns left besides the label and group columns")
     x = np.stack([_csv_numbers(path, name, values, lines) for name, values in columns.items()], axis=1)
     _csv_finite(path, x, list(columns), lines)
     mean, std = x.mean(0), x.std(0)
     std[std == 0] = 1.0
     meta["standardize"] = {"columns": list(columns), "mean": mean.tolist(), "std": std.tolist()}
     x = apply_standardization(x, meta)
-    return Dataset(name=path.stem, x=torch.from_numpy(x), labels=labels, value_range="real", meta=meta)
+    return Dataset(name=path.stem, x=torch.from_numpy(x), labels=labels, groups=groups, value_range="real",
+                   meta=meta)
 
 
 def _where(lines: list[int], rows) -> str:
@@ -251,19 +262,21 @@ def _csv_finite(path: Path, x: np.ndarray, names: list[str], lines: list[int]) -
                     f"{cols}; clean or drop those rows")
 
 
-def _csv_labels(path: Path, name: str, values: list[str], lines: list[int]) -> tuple[torch.Tensor, list[str] | None]:
+def _csv_labels(path: Path, name: str, values: list[str], lines: list[int],
+                kind: str = "label") -> tuple[torch.Tensor, list[str] | None]:
+    """Integer ids ``(N,)`` of a label (or group) column, and the sorted names when its cells are text."""
     try:
         nums = np.array([float(v) for v in values])
     except ValueError:
         if "" in values:
             empty = [i for i, v in enumerate(values) if v == ""]
-            raise DataError(f"{path}: label column {name!r} has empty cells ({_where(lines, empty)}); fill or "
+            raise DataError(f"{path}: {kind} column {name!r} has empty cells ({_where(lines, empty)}); fill or "
                             "drop those rows") from None
         classes = sorted(set(values))
         lookup = {c: i for i, c in enumerate(classes)}
         return torch.tensor([lookup[v] for v in values], dtype=torch.int64), classes
     if not np.all(np.isfinite(nums)) or np.any(nums != np.round(nums)) or np.any(nums < 0):
-        raise DataError(f"{path}: label column {name!r} must hold non-negative integers or class names")
+        raise DataError(f"{path}: {kind} column {name!r} must hold non-negative integers or names")
     return torch.from_numpy(nums.astype(np.int64)), None
 
 

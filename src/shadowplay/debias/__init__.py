@@ -15,9 +15,10 @@ run-level functions (``runs.py``: ``train``, ``audit_run``, ``compare``) are thi
 from ..errors import DebiasError
 from ..training import (COMBINES, MODES, Resampling, check_weight_options, group_balanced_weights, posterior_means,
                         sampling_weights)
+from .draws import ConcentratedDrawsWarning, DrawSummary, GroupDraws, summarize_draws
 from .audit import AttributeStats, AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
-from .runs import audit_run, compare, compare_table, predict, train
+from .runs import audit_run, audit_stem, compare, compare_dir, compare_table, predict, train
 
 __all__ = ["AttributeStats", "AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters",
            "MODES", "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
-           "check_weight_options", "sampling_weights", "audit_run", "compare", "compare_table", "predict", "train"]
+           "check_weight_options", "sampling_weights", "ConcentratedDrawsWarning", "DrawSummary", "GroupDraws", "summarize_draws", "audit_run", "audit_stem", "compare", "compare_dir", "compare_table", "predict", "train"]

@@ -37,6 +37,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import DebiasError
+from .noise import gap_p_values, wilson_interval
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class GroupStats:
     positive_rate: float
     true_positive_rate: float  # NaN when the group holds no positive input
     ece: float                 # NaN for hard predictions
+    n_positive: int = 0        # inputs of the positive class (what the TPR is measured on)
+    accuracy_low: float = float("nan")   # 95 % Wilson interval of the accuracy (``noise.py``)
+    accuracy_high: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -74,26 +78,54 @@ class AuditResult:
     sensitive: tuple[AttributeStats, ...]  # the attribute values the gaps compare
     sensitive_name: str                    # what that attribute is ("groups" when it defaults to the groups)
     equalized_odds_gap: float
+    # permutation-test p-values of the gaps (``noise.py``): small = larger than relabelling noise; NaN when undefined
+    demographic_parity_p: float = float("nan")
+    equal_opportunity_p: float = float("nan")
+    equalized_odds_p: float = float("nan")
+    permutations: int = 0
+    note: str = ""  # why the gaps are missing, when they are
+
+    @property
+    def worst(self) -> GroupStats:
+        """The group with the lowest accuracy."""
+        return next(g for g in self.groups if g.name == self.worst_group)
 
     def as_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in asdict(self).items() if k not in ("groups", "sensitive")},
                 "groups": [asdict(g) for g in self.groups], "sensitive": [asdict(a) for a in self.sensitive]}
 
     def table(self) -> str:
-        """A Markdown table, one row per group, then the summary numbers."""
-        rows = ["| group | n | accuracy | positive rate | TPR | ECE |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
-        rows += [f"| {g.name} | {g.n} | {g.accuracy:.4f} | {g.positive_rate:.4f} | {_f(g.true_positive_rate)} | "
-                 f"{_f(g.ece)} |" for g in self.groups]
-        rows += ["", f"accuracy {self.accuracy:.4f}; worst group {self.worst_group} {self.worst_group_accuracy:.4f}; "
-                     f"max group ECE {_f(self.max_ece)} (groups: {self.grouping})",
+        """A Markdown table, one row per group (accuracy with its 95 % interval), then the summary numbers with the
+        permutation p-value of each gap."""
+        rows = ["| group | n | accuracy | 95 % CI | positive rate | n positive | TPR | ECE |",
+                "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        rows += [f"| {g.name} | {g.n} | {g.accuracy:.4f} | {_ci(g)} | {g.positive_rate:.4f} | {g.n_positive} | "
+                 f"{_f(g.true_positive_rate)} | {_f(g.ece)} |" for g in self.groups]
+        w = self.worst
+        rows += ["", f"accuracy {self.accuracy:.4f}; worst group {self.worst_group} {self.worst_group_accuracy:.4f} "
+                     f"(95 % CI {_ci(w)}, n = {w.n}); max group ECE {_f(self.max_ece)} (groups: {self.grouping})",
                  f"gaps across {self.sensitive_name} ({', '.join(a.name for a in self.sensitive)}): demographic "
-                 f"parity {_f(self.demographic_parity_gap)}; equal opportunity {_f(self.equal_opportunity_gap)}; "
-                 f"equalized odds {_f(self.equalized_odds_gap)}"]
+                 f"parity {_f(self.demographic_parity_gap)}{_p(self.demographic_parity_p)}; equal opportunity "
+                 f"{_f(self.equal_opportunity_gap)}{_p(self.equal_opportunity_p)}; equalized odds "
+                 f"{_f(self.equalized_odds_gap)}{_p(self.equalized_odds_p)}"]
+        if self.note:
+            rows.append(self.note)
+        elif self.permutations:
+            rows.append(f"p: share of {self.permutations} random shuffles of {self.sensitive_name} with a gap at "
+                        "least as large (p >= 0.05: the gap is within noise on this many inputs)")
         return "\n".join(rows)
 
 
 def _f(v: float) -> str:
     return "-" if v != v else f"{v:.4f}"
+
+
+def _ci(g: GroupStats) -> str:
+    return "-" if g.accuracy_low != g.accuracy_low else f"{g.accuracy_low:.3f}–{g.accuracy_high:.3f}"
+
+
+def _p(v: float) -> str:
+    return "" if v != v else f" (p = {v:.3f})"
 
 
 def _array(a: Any, name: str) -> np.ndarray:
@@ -200,7 +232,7 @@ def latent_clusters(codes: Any, n_clusters: int = 8, seed: int = 0) -> np.ndarra
 def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any = None,
           sensitive_names: Sequence[str] | None = None, sensitive_name: str | None = None, codes: Any = None,
           n_clusters: int = 8, group_names: Sequence[str] | None = None, positive: int = 1, n_bins: int = 15,
-          seed: int = 0) -> AuditResult:
+          seed: int = 0, permutations: int = 199) -> AuditResult:
     """Audit ``predictions`` against ``labels`` ``(N,)`` per group, and the fairness gaps across ``sensitive``.
 
     ``predictions``: ``(N,)`` probabilities of class 1 (binary labels only), ``(N, K)`` class probabilities (K must
@@ -208,6 +240,10 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any =
     clusters (``n_clusters``) of ``codes`` ``(N, L)`` are the groups. ``sensitive``: ``(N,)`` integer values of the
     sensitive attribute the gaps compare (named ``sensitive_names``; ``sensitive_name`` says what it is); it
     defaults to the groups. ``positive`` is the class of the per-group positive rate and of the equal-opportunity gap.
+    Each group's accuracy comes with its 95 % Wilson interval and each gap with a permutation-test p-value over
+    ``permutations`` shuffles of the attribute (0: none), seeded by ``seed`` like the k-means (``noise.py``).
+    Without ``sensitive``, groups that each hold a single class (class × attribute cells) give no gaps (NaN, and
+    ``note`` says why): across them, "positive rate" differs by the class base rates whatever the classifier.
     The definitions and their sources are in the module docstring.
     """
     pred = _array(predictions, "predictions")
@@ -225,28 +261,46 @@ def audit(predictions: Any, labels: Any, groups: Any = None, *, sensitive: Any =
         group_names = None
     else:
         g = _ids(groups, "groups", len(y))
-    if sensitive is None:
-        a, sensitive_names = g, (group_names if grouping == "given" else None)
+    kind = "group" if grouping == "given" else "cluster"
+    if sensitive is None:  # the groups themselves, named as in the group rows ("group 3", "cluster 5")
+        a = g
+        sensitive_names = [_named(int(v), group_names, kind) for v in range(int(g.max()) + 1)] if g.min() >= 0 \
+            else None
         sensitive_name = sensitive_name or ("groups" if grouping == "given" else "latent clusters")
     else:
         a, sensitive_name = _ids(sensitive, "sensitive", len(y)), sensitive_name or "sensitive attribute"
     hard, conf, n_classes = _decide(pred, y, positive)
+    note = ""
+    if sensitive is None and grouping == "given" and len(np.unique(y)) > 1 and all(
+            len(np.unique(y[g == k])) == 1 for k in np.unique(g)):
+        note = ("no gaps: every group holds a single class (class × attribute cells?), so gaps across the groups "
+                "would measure the class base rates, not the classifier; give the attribute itself (sensitive=; "
+                "debias audit --sensitive with a factor name)")
     correct = (hard == y).astype(np.float64)
     stats = []
     for k in np.unique(g):
         m = g == k
         pos = m & (y == positive)
-        stats.append(GroupStats(int(k), _named(int(k), group_names, "group" if grouping == "given" else "cluster"),
+        stats.append(GroupStats(int(k), _named(int(k), group_names, kind),
                                 int(m.sum()), float(correct[m].mean()), float((hard[m] == positive).mean()),
                                 float((hard[pos] == positive).mean()) if pos.any() else float("nan"),
                                 expected_calibration_error(correct[m], conf[m], n_bins) if conf is not None
-                                else float("nan")))
+                                else float("nan"), int(pos.sum()),
+                                *wilson_interval(int(correct[m].sum()), int(m.sum()))))
     worst = min(stats, key=lambda s: s.accuracy)
     eces = [s.ece for s in stats if s.ece == s.ece]
     attr = attribute_stats(hard, y, a, n_classes, sensitive_names)
     parity = max(_spread(v.positive_rates[c] for v in attr) for c in range(n_classes))
     odds = [_spread(v.class_accuracy[c] for v in attr) for c in range(n_classes)]
     odds = [d for d in odds if d == d]
+    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
+        raise DebiasError(f"permutations must be an integer >= 0 (0: no permutation test), got {permutations!r}")
+    nan = float("nan")
+    if note:
+        return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy, nan, nan,
+                           max(eces) if eces else nan, grouping, attr, sensitive_name, nan, note=note)
+    p = gap_p_values(hard, y, a, n_classes, positive, int(permutations), seed)
     return AuditResult(tuple(stats), float(correct.mean()), worst.name, worst.accuracy, parity,
-                       _spread(v.class_accuracy[positive] for v in attr), max(eces) if eces else float("nan"),
-                       grouping, attr, sensitive_name, max(odds) if odds else float("nan"))
+                       _spread(v.class_accuracy[positive] for v in attr), max(eces) if eces else nan,
+                       grouping, attr, sensitive_name, max(odds) if odds else nan, p.demographic_parity,
+                       p.equal_opportunity, p.equalized_odds, int(permutations))

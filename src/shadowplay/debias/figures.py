@@ -23,29 +23,36 @@ def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
 
 
 def audit_chart(audits: Mapping[str, AuditResult], title: str = "accuracy per group") -> Figure:
-    """Grouped bars: one cluster per group, one bar per audit (run); the worst group of each run is outlined."""
+    """Grouped bars: one cluster per group, one bar per audit (run), with the 95 % Wilson interval of each accuracy
+    as an error bar and each group's test count under its name; the worst group of each run is outlined in red."""
     names = list(audits)
     groups = sorted({g.name for a in audits.values() for g in a.groups},
                     key=lambda n: min(g.group for a in audits.values() for g in a.groups if g.name == n))
+    counts = {n: sorted({g.n for a in audits.values() for g in a.groups if g.name == n}) for n in groups}
     width = 0.8 / max(len(names), 1)
-    fig = figure((max(5.0, 1.3 * len(groups) * max(1, len(names)) ** 0.5 + 2), 3.4))
+    fig = figure((max(5.0, 1.3 * len(groups) * max(1, len(names)) ** 0.5 + 2), 3.6))
     ax = fig.add_subplot()
     x = np.arange(len(groups))
     for i, name in enumerate(names):
-        acc = {g.name: g.accuracy for g in audits[name].groups}
-        vals = [acc.get(g, np.nan) for g in groups]
-        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width,
+        by_name = {g.name: g for g in audits[name].groups}
+        vals = np.array([by_name[g].accuracy if g in by_name else np.nan for g in groups])
+        low = np.array([by_name[g].accuracy_low if g in by_name else np.nan for g in groups])
+        high = np.array([by_name[g].accuracy_high if g in by_name else np.nan for g in groups])
+        err = np.clip(np.nan_to_num(np.stack([vals - low, high - vals])), 0, None)
+        bars = ax.bar(x + (i - (len(names) - 1) / 2) * width, vals, width, yerr=err, capsize=3,
+                      error_kw={"elinewidth": 1, "ecolor": "#333333"},
                       label=f"{name} (worst {audits[name].worst_group_accuracy:.3f})")
         for bar, g in zip(bars, groups):
             if g == audits[name].worst_group:
                 bar.set_edgecolor("#c0392b")
                 bar.set_linewidth(1.6)
     ax.set_xticks(x)
-    ax.set_xticklabels(groups, fontsize=8, rotation=15)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_xticklabels([f"{g}\nn = {'/'.join(f'{c:,}' for c in counts[g])}" for g in groups], fontsize=8)
+    ax.set_ylim(0, 1.18)
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.set_ylabel("accuracy (bars: 95 % CI)")
+    ax.set_title(f"{title}; red outline: worst group", fontsize=10)
+    ax.legend(fontsize=7, loc="upper center", ncol=max(1, min(len(names), 4)), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -62,6 +69,26 @@ def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: 
         label_rows(image_grid(torch.cat(list(rows.values())), ncol=n), list(rows)).save(path)
         return Path(path)
     return save_examples(Path(path), rows, ncol=n)
+
+
+def save_cluster_examples(path: Path, x: torch.Tensor, clusters: np.ndarray, result: AuditResult, n: int = 12,
+                          seed: int = 0) -> Path | None:
+    """What each latent cluster of a ``--groups latent`` audit holds: one row of up to ``n`` inputs of ``x``
+    ``(N, C, H, W)`` per cluster id in ``clusters`` ``(N,)`` (a seeded pick), labelled with the cluster's accuracy
+    and size from ``result``. Writes nothing and returns ``None`` for data that are not pictures."""
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        return None
+    rng = np.random.default_rng(seed)
+    blank = torch.ones(1, *x.shape[1:])
+    rows, labels = [], []
+    for g in result.groups:
+        idx = np.flatnonzero(clusters == g.group)
+        pick = np.sort(rng.choice(idx, size=min(n, len(idx)), replace=False))
+        rows.append(torch.cat([x[torch.as_tensor(pick)].cpu(), blank.expand(n - len(pick), *x.shape[1:])]))
+        labels.append(f"{g.name}: accuracy {g.accuracy:.3f}, n {g.n:,}")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    label_rows(image_grid(torch.cat(rows), ncol=n), labels).save(path)
+    return Path(path)
 
 
 def rare_fraction_curve(fractions: Sequence[float], series: Mapping[str, tuple[Sequence[float], Sequence[float]]],

@@ -7,9 +7,11 @@ They build on ``shadowplay.workflow`` (train a config, load a model, load a run'
 >>> sp.debias.audit_run(run.path, groups="group").table()                                      # doctest: +SKIP
 
 Files written into the run folder (``debias/``): ``weights.png`` (the training inputs with the highest and lowest
-sampling weight of the last epoch), ``audit-<split>[-<groups>].json|.md|.png`` (one audit; the suffix names a
-grouping other than ``group``). ``compare`` writes
-``compare.md`` and ``compare.png`` into ``out``.
+sampling weight of the last epoch), ``weights.json`` (those weights summarized: effective number of inputs, each
+group's share of the draws against its share of the inputs; ``draws.py``), ``audit-<split>[-<groups>][-by-<sensitive>]
+.json|.md|.png`` (one audit; the suffixes name a grouping other than ``group`` and an attribute given by
+``sensitive``; ``--groups latent`` on pictures adds ``-clusters.png``, a row of inputs per cluster). ``compare``
+writes ``compare.md`` and ``compare.png`` into ``out``.
 """
 
 from __future__ import annotations
@@ -20,18 +22,33 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+import yaml
 
-from ..config import DebiasConfig, load_config, parse_overrides, set_keys
+from ..config import DEBIAS_PRESETS, DebiasConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
 from ..run import RunFolder, open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
-from .audit import AuditResult, _f, audit
-from .figures import audit_chart, save_figure, save_weight_extremes
+from .audit import AuditResult, _f, audit, latent_clusters
+from .draws import summarize_draws, warn_if_concentrated
+from .figures import audit_chart, save_cluster_examples, save_figure, save_weight_extremes
 
 
-def train(config: str | Path | None = None, *, data: str | None = None, model: str = "dbvae",
+def _file_value(config: str | Path | None, section: str, key: str) -> Any:
+    """The value a YAML config file itself sets for ``section.key`` (``None`` when it sets none, or no file):
+    unlike the loaded :class:`RunConfig`, this tells a value the user wrote from a default."""
+    if config is None or not Path(config).is_file():
+        return None
+    try:
+        raw = yaml.safe_load(Path(config).read_text()) or {}
+    except yaml.YAMLError:
+        return None  # load_config reports it
+    part = raw.get(section) if isinstance(raw, dict) else None
+    return part.get(key) if isinstance(part, dict) else None
+
+
+def train(config: str | Path | None = None, *, data: str | None = None, model: str | None = None,
           debias_class: int | None = None, resample: str | None = None, bins: int | None = None,
           alpha: float | None = None, combine: str | None = None, rare_fraction: float | None = None,
           positive_classes: Sequence[int] | None = None, latent_dim: int | None = None, epochs: int | None = None,
@@ -40,10 +57,12 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
           name: str | None = None, overwrite: bool = False, progress: bool = True) -> Run:
     """Train a DB-VAE (``model="dbvae"``) or a baseline (``model="classifier"``) and write a run folder.
 
-    ``resample``: ``latent`` (DB-VAE's histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the
-    true groups; needs a source with groups) or ``none`` (the default for other models). ``bins``, ``alpha``,
-    ``combine`` and ``debias_class`` set the ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the
-    ``data.*`` keys of ``biased-fmnist``; ``None`` keeps the config's value. Without a config, ``data`` defaults to
+    ``model``: ``None`` keeps the config file's ``model.preset``, else ``dbvae``. ``resample``: ``latent`` (DB-VAE's
+    histograms; the default for ``dbvae``), ``groups`` (the oracle: balance the true groups; needs a source with
+    groups) or ``none`` (the default for ``classifier``); ``None`` keeps the config file's ``debias.resample`` when
+    it sets one. ``bins``, ``alpha``, ``combine`` (they act with ``latent`` only) and ``debias_class`` set the
+    ``debias.*`` keys, ``rare_fraction`` and ``positive_classes`` the ``data.*`` keys of ``biased-fmnist`` (other
+    sources refuse them); ``None`` keeps the config's value. Without a config, ``data`` defaults to
     ``biased-fmnist``.
     """
     if data is None and config is None:
@@ -54,8 +73,15 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
                              combine or d.combine)
     if rare_fraction is not None and not 0.0 < rare_fraction < 1.0:
         raise DebiasError(f"rare_fraction must lie strictly between 0 and 1, got {rare_fraction}")
-    if resample is None:
-        resample = "latent" if model == "dbvae" else "none"
+    model = model or _file_value(config, "model", "preset") or "dbvae"
+    if model not in DEBIAS_PRESETS:
+        raise DebiasError(f"debias train trains one of the presets {', '.join(DEBIAS_PRESETS)}, got {model!r}; "
+                          "train other models with `shadowplay train`")
+    resample = resample or _file_value(config, "debias", "resample") or ("latent" if model == "dbvae" else "none")
+    if resample != "latent" and (bins is not None or alpha is not None or combine is not None):
+        raise DebiasError(f"bins, alpha and combine shape the latent histograms of resample='latent'; with "
+                          f"resample={resample!r} (model {model}) they would do nothing: drop them or resample "
+                          "latent")
     keys = {"debias.debias_class": debias_class, "debias.resample": resample, "debias.bins": bins,
             "debias.alpha": alpha, "debias.combine": combine, "data.rare_fraction": rare_fraction,
             "data.positive_classes": list(positive_classes) if positive_classes is not None else None}
@@ -65,12 +91,21 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     cfg = set_keys(load_config(config), {k: v for k, v in keys.items() if v is not None})
     if overrides:  # applied last, as in sp.train
         cfg = set_keys(cfg, parse_overrides(overrides) if isinstance(overrides, list) else dict(overrides))
+    if cfg.data.source != "biased-fmnist" and (rare_fraction is not None or positive_classes is not None):
+        raise DebiasError(f"rare_fraction and positive_classes plant the bias of biased-fmnist; the source "
+                          f"{cfg.data.source!r} has its own labels and groups, so drop them")
     run = train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
     weights = open_run(run.path).checkpoint("last").tensors.get("data/sample_weights")
     if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
         train_ds = load_splits(run.config).train
         mask = train_ds.labels == run.config.debias.debias_class
-        save_weight_extremes(RunFolder(run).debias_dir / "weights.png", train_ds.x[mask], weights[mask])
+        out = RunFolder(run).debias_dir
+        save_weight_extremes(out / "weights.png", train_ds.x[mask], weights[mask])
+        draws = summarize_draws(weights[mask], run.config.debias.debias_class,
+                                None if train_ds.groups is None else train_ds.groups[mask],
+                                train_ds.meta.get("group_names"))
+        (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
+        warn_if_concentrated(draws, run.config.debias.resample)
     return run
 
 
@@ -94,13 +129,29 @@ def _groups_of(ds, groups: str | None) -> tuple[np.ndarray | None, list[str] | N
                       f"({', '.join(ds.factor_names) or 'this source has none'})")
 
 
-def _sensitive_of(ds) -> tuple[np.ndarray | None, list[str] | None, str | None]:
-    """The sensitive attribute the source declares (``meta["sensitive"]``, a factor name: ``inverted`` for
-    ``biased-fmnist``) as values, value names and name; all ``None`` when it declares none."""
-    name = ds.meta.get("sensitive")
-    if name is None or name not in ds.factor_names:
-        return None, None, None
+def _sensitive_of(ds, name: str | None = None) -> tuple[np.ndarray | None, list[str] | None, str | None]:
+    """The sensitive attribute ``name`` (a factor name, or ``group`` for the source's groups), else the one the
+    source declares (``meta["sensitive"]``: ``inverted`` for ``biased-fmnist``), as values, value names and name;
+    all ``None`` when neither is there (the audit then compares the groups)."""
+    if name is None:
+        name = ds.meta.get("sensitive")
+        if name is None or name not in ds.factor_names:
+            return None, None, None
+    elif name == "group":
+        if ds.groups is None:
+            raise DebiasError(f"{ds.name} has no groups to use as the sensitive attribute; choose a factor name "
+                              f"({', '.join(ds.factor_names) or 'this source has none'})")
+        return ds.groups.numpy(), ds.meta.get("group_names"), "groups"
+    elif name not in ds.factor_names:
+        raise DebiasError(f"unknown sensitive attribute {name!r}; choose group or a factor name "
+                          f"({', '.join(ds.factor_names) or 'this source has none'})")
     return (*_factor(ds, name), name)
+
+
+def audit_stem(split: str = "test", groups: str = "group", sensitive: str | None = None) -> str:
+    """File stem of an audit in ``debias/``: ``audit-<split>[-<groups>][-by-<sensitive>]``."""
+    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"
+    return stem if sensitive is None else f"{stem}-by-{sensitive}"
 
 
 @torch.no_grad()
@@ -111,13 +162,14 @@ def predict(model, x: torch.Tensor, chunk: int = 1024) -> np.ndarray:
 
 
 def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test", checkpoint: str = "last",
-              n_clusters: int = 8, seed: int = 0) -> AuditResult:
+              n_clusters: int = 8, seed: int = 0, sensitive: str | None = None) -> AuditResult:
     """Audit the classifier of a run on ``split``; writes ``debias/audit-<split>.json|.md|.png`` into the run.
 
     ``groups``: ``group`` (the source's group ids, e.g. class × inverted for ``biased-fmnist``), a factor name
     (``inverted``), or ``latent`` (k-means clusters of the posterior means, for data without groups). The fairness
     gaps compare the sensitive attribute the source declares (``biased-fmnist``: ``inverted``, original vs
-    inverted) whatever the grouping; for a source that declares none, they compare the groups.
+    inverted) whatever the grouping, or ``sensitive`` (a factor name, or ``group``: e.g. an ``.npz``'s named
+    ``factors``, a CSV's ``data.group_column`` while grouping by ``latent``); with neither, they compare the groups.
     """
     folder = open_run(run)
     path = folder.path
@@ -129,26 +181,30 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     if ds.labels is None:
         raise DebiasError(f"split {split!r} of {folder.config.data.source} has no labels to audit against")
     g, names = _groups_of(ds, groups)
-    sensitive, sensitive_names, sensitive_name = _sensitive_of(ds)
+    attribute, sensitive_names, sensitive_name = _sensitive_of(ds, sensitive)
     codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
     result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,
-                   group_names=names, sensitive=sensitive, sensitive_names=sensitive_names,
+                   group_names=names, sensitive=attribute, sensitive_names=sensitive_names,
                    sensitive_name=sensitive_name, positive=folder.config.debias.debias_class, seed=seed)
     out = folder.debias_dir
     out.mkdir(exist_ok=True)
-    stem = f"audit-{split}" if groups == "group" else f"audit-{split}-{groups}"  # one file set per grouping
+    stem = audit_stem(split, groups, sensitive)  # one file set per grouping and attribute
     (out / f"{stem}.json").write_text(json.dumps(json_safe(result.as_dict()), indent=2))
     (out / f"{stem}.md").write_text(result.table() + "\n")
+    if g is None:  # which inputs are in "cluster 5"? the same seeded k-means as the audit's, shown as pictures
+        save_cluster_examples(out / f"{stem}-clusters.png", ds.x, latent_clusters(codes, n_clusters, seed), result,
+                              seed=seed)
     save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
                 out / f"{stem}.png")
     return result
 
 
 def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str = "test", checkpoint: str = "last",
-            out: str | Path | None = None) -> dict[str, AuditResult]:
+            out: str | Path | None = None, sensitive: str | None = None) -> dict[str, AuditResult]:
     """Audit every run the same way; write a side-by-side table ``compare.md`` and bar chart ``compare.png`` into
-    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` as for
-    :func:`audit_run`, except ``latent`` for several runs (their clusters come from different encoders)."""
+    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` and
+    ``sensitive`` as for :func:`audit_run`, except ``latent`` for several runs (their clusters come from different
+    encoders)."""
     if len(runs) < 1:
         raise DebiasError("compare needs at least one run folder")
     if groups == "latent" and len(runs) > 1:  # k-means of each run's own codes: cluster k differs between runs
@@ -156,24 +212,35 @@ def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str 
                           "of another and their bars would not compare; compare on group or a factor name, and "
                           "audit each run with --groups latent")
     paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
-    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint) for p in paths}
-    out = Path(out) if out is not None else paths[0].parent / "debias-compare"
+    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint, sensitive=sensitive)
+              for p in paths}
+    out = compare_dir(paths, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.md").write_text(compare_table(audits) + "\n")
     save_figure(audit_chart(audits, f"accuracy per group ({split})"), out / "compare.png")
     return audits
 
 
+def compare_dir(runs: Sequence[str | Path | Run], out: str | Path | None = None) -> Path:
+    """Where :func:`compare` writes: ``out``, or ``debias-compare/`` beside the first run."""
+    first = runs[0].path if isinstance(runs[0], Run) else runs[0]
+    return Path(out) if out is not None else Path(first).parent / "debias-compare"
+
+
 def compare_table(audits: dict[str, AuditResult]) -> str:
-    """Markdown: one row per run, one column per group's accuracy, then worst group, the gaps across the sensitive
-    attribute (demographic parity, equal opportunity, equalized odds) and the largest group ECE."""
-    names = [g.name for g in next(iter(audits.values())).groups]
-    head = ["run", *names, "worst group", "DP gap", "EO gap", "EOdds gap", "max ECE"]
+    """Markdown: one row per run, one column per group's accuracy (headed by its test count in the first run), then
+    worst group, the gaps across the sensitive attribute (demographic parity, equal opportunity, equalized odds; a
+    ``*`` marks a permutation p-value < 0.05, i.e. a gap larger than noise) and the largest group ECE."""
+    first = next(iter(audits.values())).groups
+    names = [g.name for g in first]
+    head = ["run", *(f"{g.name} (n = {g.n})" for g in first), "worst group", "DP gap", "EO gap", "EOdds gap",
+            "max ECE"]
     rows = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
     for run, a in audits.items():
         acc = {g.name: g.accuracy for g in a.groups}
         cells = [run, *(f"{acc[n]:.4f}" if n in acc else "-" for n in names), f"{a.worst_group_accuracy:.4f}",
-                 *(_f(v) for v in (a.demographic_parity_gap, a.equal_opportunity_gap, a.equalized_odds_gap,
-                                   a.max_ece))]
+                 *(_f(v) + ("*" if p < 0.05 else "") for v, p in (
+                     (a.demographic_parity_gap, a.demographic_parity_p), (a.equal_opportunity_gap,
+                      a.equal_opportunity_p), (a.equalized_odds_gap, a.equalized_odds_p), (a.max_ece, 1.0)))]
         rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+    return "\n".join(rows + ["", "* permutation p < 0.05: the gap is larger than shuffling the attribute gives"])

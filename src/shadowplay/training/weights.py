@@ -25,11 +25,11 @@ COMBINES = ("max", "product")
 DEFAULTS = DebiasConfig()  # bins, alpha, combine: the config's, so the function, the callback and a run agree
 
 def check_weight_options(bins: int, alpha: float, combine: str) -> None:
-    """Raise :class:`DebiasError` unless ``bins ≥ 2``, ``α > 0`` and ``combine`` is one of :data:`COMBINES`."""
+    """Raise :class:`DebiasError` unless ``bins ≥ 2``, ``0 < α < ∞`` and ``combine`` is one of :data:`COMBINES`."""
     if isinstance(bins, bool) or int(bins) != bins or bins < 2:
         raise DebiasError(f"bins must be an integer >= 2 (one bin cannot tell rare from common), got {bins}")
-    if not float(alpha) > 0.0:
-        raise DebiasError(f"alpha (the histogram smoothing) must be > 0, got {alpha}; 0.3 suits "
+    if not 0.0 < float(alpha) < float("inf"):
+        raise DebiasError(f"alpha (the histogram smoothing) must be finite and > 0, got {alpha}; 0.3 suits "
                          "combine='product', 1e-3 combine='max'")
     if combine not in COMBINES:
         raise DebiasError(f"combine must be one of {', '.join(COMBINES)}, got {combine!r}")

@@ -32,7 +32,7 @@ def load_splits(cfg: RunConfig) -> DataSplits:
     the same train/val/test sets, so their test numbers are comparable."""
     d = cfg.data
     opts = SourceOptions(data_dir=d.data_dir, n_samples=d.n_samples, image_size=d.image_size, color=d.color,
-                         label_column=d.label_column, seed=d.seed, positive_classes=d.positive_classes,
+                         label_column=d.label_column, group_column=d.group_column, seed=d.seed, positive_classes=d.positive_classes,
                          rare_fraction=d.rare_fraction)
     return load_data(d.source, val_fraction=d.val_fraction, test_fraction=d.test_fraction, seed=d.seed,
                      options=opts)
