@@ -90,3 +90,33 @@ def test_runs_fitted_from_arrays_need_data(tmp_path):
     ae = VAEEmbedding(n_components=2, model="ae", hidden=(8,), epochs=1, device="cpu").fit(x).save(tmp_path / "ae")
     with pytest.raises(ShadowplayError, match="no log-variances"):
         sp.embed(ae, data=str(tmp_path / "x.npy"), logvar=True)
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    """A run trained on a CSV file given by its path (stored absolute in the run's config)."""
+    d = tmp_path_factory.mktemp("csv")
+    rng = np.random.default_rng(0)
+    rows = np.c_[rng.normal(size=(60, 4)) * [1, 10, 100, 0.1] + [0, 5, 50, 1], rng.integers(0, 2, 60)]
+    with open(d / "table.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "d", "y"])
+        w.writerows(rows.tolist())
+    return sp.train(data=str(d / "table.csv"), latent_dim=2, epochs=1, runs_dir=d / "runs", name="t", progress=False,
+                    overrides=["model.hidden=[8]", "data.label_column=y"])
+
+
+def test_default_files_of_a_run_trained_on_a_path_are_named_by_its_stem(csv_run):
+    # the run's source is an absolute path: it used to become nested folders, embeddings/codes-/tmp/.../table.csv-test.npy
+    e = sp.embed(csv_run.path)
+    assert e.files == [csv_run.path / "embeddings" / "codes-table-test.npy"] and e.files[0].is_file()
+    m = sp.embed(csv_run.path, map="top2")
+    assert m.files == [csv_run.path / "embeddings" / "map-top2-table-test.png"] and m.files[0].is_file()
+
+
+def test_a_bernoulli_run_refuses_data_outside_the_unit_interval(run, tmp_path):
+    # as evaluate does: the encoder only ever saw [0, 1], so 0..16 grey levels gave codes far off the prior, silently
+    np.save(tmp_path / "levels.npy", np.full((5, 1, 8, 8), 16.0, np.float32))
+    with pytest.raises(ShadowplayError, match=r"Bernoulli likelihood needs data in \[0, 1\]; the data '.*levels.npy'"):
+        sp.embed(run.path, data=str(tmp_path / "levels.npy"), out=tmp_path / "c.npy")
+    assert not (tmp_path / "c.npy").exists()

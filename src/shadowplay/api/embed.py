@@ -23,6 +23,7 @@ from ..reports.plotting import save
 from ..run import RunFolder, open_run
 from ..training import resolve_device
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
+from .runs import check_model_data
 
 SPLITS = (*DATA_SPLITS, "all")
 
@@ -95,7 +96,7 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
             raise ConfigError(f"{'a map' if map else 'codes'} can be written as {' or '.join(want)}, not "
                               f"{Path(out).suffix or '(no suffix)'!r}: {out}")
     model = load_model(folder.path, checkpoint, str(resolve_device(device)))
-    ds = data_rows(folder, data, split)
+    ds = check_model_data(folder, data_rows(folder, data, split), data)  # a Bernoulli run: data in [0, 1] only
     if tuple(ds.shape) != tuple(model.data_shape):
         raise ConfigError(f"the data {data or folder.config.data.source!r} have inputs of shape {tuple(ds.shape)} "
                           f"but this model takes {tuple(model.data_shape)}; give data of that shape")
@@ -104,7 +105,7 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         raise ConfigError("this run is a plain autoencoder: its code is a point, so it has no log-variances; "
                           "drop --logvar")
     labels = None if ds.labels is None else ds.labels.numpy()
-    stem = Path(data).stem if data is not None else folder.config.data.source
+    stem = Path(data if data is not None else folder.config.data.source).stem  # a file's name, not its path
     files: list[Path] = []
     lmap = None
     if map is None:
