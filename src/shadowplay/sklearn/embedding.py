@@ -54,6 +54,17 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
     def _after_load(self) -> None:
         self._n_features_out = int(self.model_.latent_dim)
 
+    @classmethod
+    def from_run(cls, path: str | Path, checkpoint: str = "best", device: str = "auto") -> "VAEEmbedding":
+        """As :meth:`LatentEstimator.from_run`; a run ``shadowplay train`` made from a CSV file also gives its column
+        names as ``feature_names_in_``, so a DataFrame read from that file is checked by name (a reordered or
+        different table is refused instead of being encoded column by position)."""
+        est = super().from_run(path, checkpoint=checkpoint, device=device)
+        columns = (est.standardize_ or {}).get("columns")
+        if getattr(est, "feature_names_in_", None) is None and columns and len(columns) == est.n_features_in_:
+            est.feature_names_in_ = np.asarray(columns, dtype=object)
+        return est
+
     def transform(self, X: Any, return_std: bool = False):
         """Posterior means ``(N, n_components)``; with ``return_std=True`` also the posterior standard deviations
         σ = exp(½ log σ²) ``(N, n_components)`` as a second array. Same dtype as ``X`` (float32 or float64)."""
