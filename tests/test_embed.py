@@ -120,3 +120,18 @@ def test_a_bernoulli_run_refuses_data_outside_the_unit_interval(run, tmp_path):
     with pytest.raises(ShadowplayError, match=r"Bernoulli likelihood needs data in \[0, 1\]; the data '.*levels.npy'"):
         sp.embed(run.path, data=str(tmp_path / "levels.npy"), out=tmp_path / "c.npy")
     assert not (tmp_path / "c.npy").exists()
+
+
+def test_a_tsne_map_says_when_it_starts(run, tmp_path, capsys):
+    # t-SNE of 5,000 codes ran two silent minutes
+    sp.embed(run.path, map="tsne", out=tmp_path / "t.png", max_points=20)
+    assert "t-SNE of 20 codes: this can take minutes" in capsys.readouterr().err
+    sp.embed(run.path, map="tsne", out=tmp_path / "t.png", max_points=20, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_logvar_with_a_map_is_refused(run, tmp_path):
+    # the map draws means only: --logvar was ignored without a word
+    with pytest.raises(ShadowplayError, match="--logvar adds log-variances to a codes file"):
+        sp.embed(run.path, map="pca", logvar=True, out=tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def data_rows(folder: RunFolder, data: str | None, split: str) -> Dataset:
 
 def embed(run: str | Path | Run, data: str | None = None, split: str | None = None, out: str | Path | None = None,
           logvar: bool = False, map: str | None = None, checkpoint: str = "best", seed: int = 0,
-          max_points: int = 5000, device: str = "auto") -> Embedding:
+          max_points: int = 5000, device: str = "auto", progress: bool = True) -> Embedding:
     """Encode inputs with a trained run and write the codes, or a 2-D map of them.
 
     Args:
@@ -83,6 +84,8 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         logvar: also write log σ² of each posterior (not defined for the autoencoder's point-mass code).
         map: ``top2`` (the two latents with the most KL), ``pca`` or ``tsne``: draw a 2-D map coloured by label
             (when the data have labels) instead of writing codes; at most ``max_points`` rows (seeded subsample).
+        progress: say on stderr when a t-SNE map starts (scikit-learn's t-SNE reports nothing while it runs, and
+            5,000 points take about two minutes on a busy 2-core machine).
     """
     folder = open_run(run)
     split = split or ("all" if data is not None else "test")
@@ -90,6 +93,9 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if map is not None and map not in MAP_METHODS:
         raise ConfigError(f"unknown map {map!r}; choose one of {', '.join(MAP_METHODS)}")
+    if logvar and map is not None:
+        raise ConfigError("--logvar adds log-variances to a codes file, and --map draws posterior means only; drop "
+                          "one of them")
     if out is not None:  # refuse a wrong file type before any work
         want = (".png",) if map is not None else CODE_SUFFIXES
         if Path(out).suffix.lower() not in want:
@@ -112,10 +118,13 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         path = Path(out) if out is not None else folder.embedding_codes(stem, split)
         files.append(write_codes(path, codes.mean, codes.logvar if logvar else None, labels))
     else:
+        if progress and map == "tsne":
+            print(f"t-SNE of {min(len(ds), max_points):,} codes: this can take minutes (--max-points draws fewer)",
+                  file=sys.stderr, flush=True)
         lmap = latent_map(codes, map, seed=seed, max_points=max_points)
         path = Path(out) if out is not None else folder.embedding_map(map, stem, split)
         path.parent.mkdir(parents=True, exist_ok=True)
-        title = f"{folder.path.name}: {stem} {split}, {len(lmap.index)} of {len(ds)} inputs"
+        title = f"{folder.path.name}: posterior means of {stem} {split}, {len(lmap.index)} of {len(ds)} inputs"
         fig = latent_map_figure(lmap.xy, lmap.axes, None if labels is None else labels[lmap.index],
                                 ds.meta.get("classes"), title)
         save(fig, path)
