@@ -135,3 +135,11 @@ def test_logvar_with_a_map_is_refused(run, tmp_path):
     with pytest.raises(ShadowplayError, match="--logvar adds log-variances to a codes file"):
         sp.embed(run.path, map="pca", logvar=True, out=tmp_path / "m.png")
     assert not (tmp_path / "m.png").exists()
+
+
+def test_max_points_is_checked_by_its_option_name_before_any_work(run, tmp_path, monkeypatch):
+    # it said "max_points must be >= 2" after loading the model and encoding every input
+    import sys
+    monkeypatch.setattr(sys.modules["shadowplay.api.embed"], "load_model", lambda *a, **k: pytest.fail("loaded the model first"))
+    with pytest.raises(ShadowplayError, match="--max-points must be >= 2"):
+        sp.embed(run.path, map="pca", max_points=1, out=tmp_path / "m.png")

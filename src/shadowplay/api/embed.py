@@ -93,6 +93,8 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if map is not None and map not in MAP_METHODS:
         raise ConfigError(f"unknown map {map!r}; choose one of {', '.join(MAP_METHODS)}")
+    if map is not None and max_points < 2:  # before loading the model and the data
+        raise ConfigError(f"--max-points must be >= 2 (a map needs two points), got {max_points}")
     if logvar and map is not None:
         raise ConfigError("--logvar adds log-variances to a codes file, and --map draws posterior means only; drop "
                           "one of them")
