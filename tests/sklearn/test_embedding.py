@@ -146,3 +146,21 @@ def test_a_reordered_table_is_refused_by_name(csv_run):
     assert z.shape == (80, 2)
     with pytest.raises(ValueError, match="feature names should match"):  # was encoded column by position
         est.transform(df[["age", "height", "weight"]])
+
+
+def test_a_raw_table_is_standardized_like_a_csv_run(fast, tmp_path):
+    # wine's proline is ~10^3: the unscaled table made the KL infinite at step 0 (TrainingDivergedError)
+    from sklearn.datasets import load_wine
+    x = load_wine().data
+    emb = VAEEmbedding(n_components=2, runs_dir=tmp_path, **fast).fit(x)
+    np.testing.assert_allclose(emb.standardize_["mean"], x.mean(0))
+    np.testing.assert_allclose(emb.standardize_["std"], x.std(0))
+    z = emb.transform(x)
+    assert np.isfinite(z).all() and np.isfinite(emb.score(x))
+    x_hat = emb.inverse_transform(z)
+    assert x_hat[:, 12].mean() > 100  # proline back on the scale of X (hundreds), not standardized (around 0)
+    back = VAEEmbedding.from_run(emb.run_dir_, device="cpu")  # the kept run's estimator file has the statistics
+    np.testing.assert_array_equal(back.transform(x), z)
+    assert VAEEmbedding(n_components=2, **fast).fit(x / x.max(0)).standardize_ is None  # data in [0, 1] stay as given
+    with pytest.raises(ValueError, match="standardize must be 'auto', True or False"):
+        VAEEmbedding(standardize="yes", **fast).fit(x)
