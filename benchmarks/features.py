@@ -133,7 +133,8 @@ def plot(res: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                 epilog="The full run takes ~18 min on a busy 2-core machine; --quick --synthetic ~15 s.")
+                                 epilog="The full run takes ~18 min on a busy 2-core machine; --quick --synthetic "
+                                        "~15 s.")
     ap.add_argument("--dims", default="2,8,16,32", help="code sizes d to compare, comma-separated")
     ap.add_argument("--n-train", type=int, default=6_000, help="training images (seeded subset of 54,000)")
     ap.add_argument("--n-test", type=int, default=5_000, help="first images of the official test set scored")

@@ -107,7 +107,8 @@ def csv_run(tmp_path_factory):
 
 
 def test_default_files_of_a_run_trained_on_a_path_are_named_by_its_stem(csv_run):
-    # the run's source is an absolute path: it used to become nested folders, embeddings/codes-/tmp/.../table.csv-test.npy
+    # the run's source is an absolute path: it used to become nested folders,
+    # embeddings/codes-/tmp/.../table.csv-test.npy
     e = sp.embed(csv_run.path)
     assert e.files == [csv_run.path / "embeddings" / "codes-table-test.npy"] and e.files[0].is_file()
     m = sp.embed(csv_run.path, map="top2")
@@ -140,6 +141,7 @@ def test_logvar_with_a_map_is_refused(run, tmp_path):
 def test_max_points_is_checked_by_its_option_name_before_any_work(run, tmp_path, monkeypatch):
     # it said "max_points must be >= 2" after loading the model and encoding every input
     import sys
-    monkeypatch.setattr(sys.modules["shadowplay.api.embed"], "load_model", lambda *a, **k: pytest.fail("loaded the model first"))
+    monkeypatch.setattr(sys.modules["shadowplay.api.embed"], "load_model",
+                        lambda *a, **k: pytest.fail("loaded the model first"))
     with pytest.raises(ShadowplayError, match="--max-points must be >= 2"):
         sp.embed(run.path, map="pca", max_points=1, out=tmp_path / "m.png")
