@@ -90,3 +90,58 @@ def test_runs_fitted_from_arrays_need_data(tmp_path):
     ae = VAEEmbedding(n_components=2, model="ae", hidden=(8,), epochs=1, device="cpu").fit(x).save(tmp_path / "ae")
     with pytest.raises(ShadowplayError, match="no log-variances"):
         sp.embed(ae, data=str(tmp_path / "x.npy"), logvar=True)
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    """A run trained on a CSV file given by its path (stored absolute in the run's config)."""
+    d = tmp_path_factory.mktemp("csv")
+    rng = np.random.default_rng(0)
+    rows = np.c_[rng.normal(size=(60, 4)) * [1, 10, 100, 0.1] + [0, 5, 50, 1], rng.integers(0, 2, 60)]
+    with open(d / "table.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["a", "b", "c", "d", "y"])
+        w.writerows(rows.tolist())
+    return sp.train(data=str(d / "table.csv"), latent_dim=2, epochs=1, runs_dir=d / "runs", name="t", progress=False,
+                    overrides=["model.hidden=[8]", "data.label_column=y"])
+
+
+def test_default_files_of_a_run_trained_on_a_path_are_named_by_its_stem(csv_run):
+    # the run's source is an absolute path: it used to become nested folders,
+    # embeddings/codes-/tmp/.../table.csv-test.npy
+    e = sp.embed(csv_run.path)
+    assert e.files == [csv_run.path / "embeddings" / "codes-table-test.npy"] and e.files[0].is_file()
+    m = sp.embed(csv_run.path, map="top2")
+    assert m.files == [csv_run.path / "embeddings" / "map-top2-table-test.png"] and m.files[0].is_file()
+
+
+def test_a_bernoulli_run_refuses_data_outside_the_unit_interval(run, tmp_path):
+    # as evaluate does: the encoder only ever saw [0, 1], so 0..16 grey levels gave codes far off the prior, silently
+    np.save(tmp_path / "levels.npy", np.full((5, 1, 8, 8), 16.0, np.float32))
+    with pytest.raises(ShadowplayError, match=r"Bernoulli likelihood needs data in \[0, 1\]; the data '.*levels.npy'"):
+        sp.embed(run.path, data=str(tmp_path / "levels.npy"), out=tmp_path / "c.npy")
+    assert not (tmp_path / "c.npy").exists()
+
+
+def test_a_tsne_map_says_when_it_starts(run, tmp_path, capsys):
+    # t-SNE of 5,000 codes ran two silent minutes
+    sp.embed(run.path, map="tsne", out=tmp_path / "t.png", max_points=20)
+    assert "t-SNE of 20 codes: this can take minutes" in capsys.readouterr().err
+    sp.embed(run.path, map="tsne", out=tmp_path / "t.png", max_points=20, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_logvar_with_a_map_is_refused(run, tmp_path):
+    # the map draws means only: --logvar was ignored without a word
+    with pytest.raises(ShadowplayError, match="--logvar adds log-variances to a codes file"):
+        sp.embed(run.path, map="pca", logvar=True, out=tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()
+
+
+def test_max_points_is_checked_by_its_option_name_before_any_work(run, tmp_path, monkeypatch):
+    # it said "max_points must be >= 2" after loading the model and encoding every input
+    import sys
+    monkeypatch.setattr(sys.modules["shadowplay.api.embed"], "load_model",
+                        lambda *a, **k: pytest.fail("loaded the model first"))
+    with pytest.raises(ShadowplayError, match="--max-points must be >= 2"):
+        sp.embed(run.path, map="pca", max_points=1, out=tmp_path / "m.png")

@@ -609,7 +609,7 @@ def _add_embed(sub: argparse._SubParsersAction) -> None:
     c.arg("--map", choices=MAP_METHODS, help="draw a 2-D map instead of writing codes")
     c.checkpoint().arg("--seed", type=int, help="seed of the map's subsample and t-SNE")
     c.arg("--max-points", type=int, help="most points drawn on a map")
-    c.arg("--device", help="auto | cpu | cuda | cuda:N")
+    c.arg("--device", help="auto | cpu | cuda | cuda:N").no_progress()
 
 
 COMMANDS.append(_add_embed)

@@ -34,3 +34,28 @@ def test_features_benchmark_runs_every_arm(tmp_path):
                  "AE reconstruction below PCA at d=2:", "VAE linear probe above PCA at d=2:"):
         assert line in proc.stdout
     assert png.stat().st_size > 10_000
+
+
+def test_help_gives_every_option_its_meaning_and_default():
+    # --help listed --dims, --n-train, --epochs ... with neither what they mean nor their defaults
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "features.py"), "--help"], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, COLUMNS="200"))
+    assert proc.returncode == 0, proc.stderr
+    for line in ("--dims DIMS", "code sizes d to compare, comma-separated (default: 2,8,16,32)",
+                 "training images (seeded subset of 54,000) (default: 6000)", "(default: 8)"):
+        assert line in proc.stdout
+
+
+def test_the_plot_says_what_it_shows():
+    # the picture had four panels and no word on the data, the budget or that a --quick run is no result
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import features; "
+            "d = {'recon_sse': 1.0, 'probe_acc': 0.5, 'kmeans_ari': 0.1, 'kmeans_nmi': 0.2}; "
+            "res = {'data': 'synthetic: 10 noisy prototypes', 'raw_probe_acc': 0.7, "
+            "'args': {'hidden': [32], 'epochs': 1, 'batch_size': 64, 'seed': 0, 'quick': True}, "
+            "'dims': {'2': {a: d for a in features.ARMS}}}; print(features.figure(res)._suptitle.get_text())")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT / "benchmarks")], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "synthetic: 10 noisy prototypes; AE/VAE MLP 32, 1 epochs, batch 64, seed 0" in proc.stdout
+    assert "--quick smoke run: not a result" in proc.stdout

@@ -193,3 +193,38 @@ def test_evaluate_with_a_new_file_scores_an_estimator_run_on_its_training_scale(
         np.testing.assert_allclose(ev.likelihoods.elbo, expected, rtol=1e-5)
         codes = sp.embed(run, data=str(tmp_path / "x.npy")).codes
         np.testing.assert_allclose(codes, det._encode(det._rows(x))[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_bernoulli_model_refuses_inputs_outside_the_unit_interval(data, fast):
+    # the encoder only saw [0, 1]: 8-bit images (0..255) used to get codes and a "score" without a word
+    x, _ = data
+    est = VAEEmbedding(n_components=2, **fast).fit(x)
+    assert est.model_.spec.likelihood == "bernoulli"
+    raw = x.copy()
+    raw[4] *= 255
+    for call in (est.transform, est.score, est.score_samples):
+        with pytest.raises(DataError, match=r"X has values outside \[0, 1\] in 1 row\(s\) \(4\) .*Bernoulli"):
+            call(raw)
+    gaussian = VAEEmbedding(n_components=2, likelihood="gaussian", **fast).fit(x)
+    assert gaussian.transform(raw).shape == (len(x), 2)  # a Gaussian model takes any real values
+
+
+def test_fit_names_the_estimator_keyword_for_a_bernoulli_likelihood_on_real_data(data, fast):
+    x, _ = data
+    with pytest.raises(DataError, match=r'Bernoulli likelihood needs data in \[0, 1\]; the values of X .*'
+                                        r'likelihood="gaussian"'):
+        VAEEmbedding(likelihood="bernoulli", **fast).fit(x * 16)
+
+
+def test_one_dimensional_inputs_fail_with_one_line(data, fast):
+    # scikit-learn's own message printed the whole array over many lines
+    x, _ = data
+    est = VAEEmbedding(n_components=2, **fast).fit(x)
+    for call, arg, msg in ((est.transform, x[0], r"X is 1-D, shape \(10,\); give a 2-D array \(n_samples, "
+                                                 r"n_features\)"),
+                           (VAEEmbedding(**fast).fit, x[:, 0], r"X is 1-D, shape \(160,\)"),
+                           (est.inverse_transform, np.zeros(2), r"is 1-D, shape \(2,\); give a 2-D array "
+                                                                r"\(n_samples, n_components\)")):
+        with pytest.raises(DataError, match=msg) as e:
+            call(arg)
+        assert "\n" not in str(e.value)

@@ -112,3 +112,55 @@ def test_score_is_the_mean_elbo(fitted, data):
     assert s.shape == (160,) and np.all(s < 0)  # Bernoulli ELBO on [0, 1] data is a log-probability bound
     assert fitted.score(x) == pytest.approx(float(s.mean()))
     np.testing.assert_allclose(fitted.score_samples(x[::-1][:40]), s[::-1][:40], rtol=1e-5)  # order, subset
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory):
+    """A run ``shadowplay train`` made from a CSV file with named columns (and a label column)."""
+    import csv
+
+    import shadowplay as sp
+    d = tmp_path_factory.mktemp("csv")
+    rng = np.random.default_rng(0)
+    with open(d / "table.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["height", "weight", "age", "kind"])
+        w.writerows(np.c_[rng.normal([170, 70, 40], [10, 15, 12], (80, 3)), rng.integers(0, 2, 80)].tolist())
+    run = sp.train(data=str(d / "table.csv"), latent_dim=2, epochs=1, runs_dir=d / "runs", name="t", progress=False,
+                   overrides=["model.hidden=[8]", "data.label_column=kind"])
+    return run.path, d / "table.csv"
+
+
+def test_from_run_of_a_csv_run_knows_its_column_names(csv_run):
+    est = VAEEmbedding.from_run(csv_run[0], device="cpu")
+    assert list(est.feature_names_in_) == ["height", "weight", "age"]  # the label column is not an input
+    with pytest.raises(ValueError, match="input_features is not equal to feature_names_in_"):
+        est.get_feature_names_out(["a", "b", "c"])
+
+
+def test_a_reordered_table_is_refused_by_name(csv_run):
+    pd = pytest.importorskip("pandas")
+    est = VAEEmbedding.from_run(csv_run[0], device="cpu")
+    df = pd.read_csv(csv_run[1]).drop(columns="kind")
+    z = est.transform(df)
+    assert z.shape == (80, 2)
+    with pytest.raises(ValueError, match="feature names should match"):  # was encoded column by position
+        est.transform(df[["age", "height", "weight"]])
+
+
+def test_a_raw_table_is_standardized_like_a_csv_run(fast, tmp_path):
+    # wine's proline is ~10^3: the unscaled table made the KL infinite at step 0 (TrainingDivergedError)
+    from sklearn.datasets import load_wine
+    x = load_wine().data
+    emb = VAEEmbedding(n_components=2, runs_dir=tmp_path, **fast).fit(x)
+    np.testing.assert_allclose(emb.standardize_["mean"], x.mean(0))
+    np.testing.assert_allclose(emb.standardize_["std"], x.std(0))
+    z = emb.transform(x)
+    assert np.isfinite(z).all() and np.isfinite(emb.score(x))
+    x_hat = emb.inverse_transform(z)
+    assert x_hat[:, 12].mean() > 100  # proline back on the scale of X (hundreds), not standardized (around 0)
+    back = VAEEmbedding.from_run(emb.run_dir_, device="cpu")  # the kept run's estimator file has the statistics
+    np.testing.assert_array_equal(back.transform(x), z)
+    assert VAEEmbedding(n_components=2, **fast).fit(x / x.max(0)).standardize_ is None  # data in [0, 1] stay as given
+    with pytest.raises(ValueError, match="standardize must be 'auto', True or False"):
+        VAEEmbedding(standardize="yes", **fast).fit(x)

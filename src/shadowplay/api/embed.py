@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from ..reports.plotting import save
 from ..run import RunFolder, open_run
 from ..training import resolve_device
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
+from .runs import check_model_data
 
 SPLITS = (*DATA_SPLITS, "all")
 
@@ -69,7 +71,7 @@ def data_rows(folder: RunFolder, data: str | None, split: str) -> Dataset:
 
 def embed(run: str | Path | Run, data: str | None = None, split: str | None = None, out: str | Path | None = None,
           logvar: bool = False, map: str | None = None, checkpoint: str = "best", seed: int = 0,
-          max_points: int = 5000, device: str = "auto") -> Embedding:
+          max_points: int = 5000, device: str = "auto", progress: bool = True) -> Embedding:
     """Encode inputs with a trained run and write the codes, or a 2-D map of them.
 
     Args:
@@ -82,6 +84,8 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         logvar: also write log σ² of each posterior (not defined for the autoencoder's point-mass code).
         map: ``top2`` (the two latents with the most KL), ``pca`` or ``tsne``: draw a 2-D map coloured by label
             (when the data have labels) instead of writing codes; at most ``max_points`` rows (seeded subsample).
+        progress: say on stderr when a t-SNE map starts (scikit-learn's t-SNE reports nothing while it runs, and
+            5,000 points take about two minutes on a busy 2-core machine).
     """
     folder = open_run(run)
     split = split or ("all" if data is not None else "test")
@@ -89,13 +93,18 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
     if map is not None and map not in MAP_METHODS:
         raise ConfigError(f"unknown map {map!r}; choose one of {', '.join(MAP_METHODS)}")
+    if map is not None and max_points < 2:  # before loading the model and the data
+        raise ConfigError(f"--max-points must be >= 2 (a map needs two points), got {max_points}")
+    if logvar and map is not None:
+        raise ConfigError("--logvar adds log-variances to a codes file, and --map draws posterior means only; drop "
+                          "one of them")
     if out is not None:  # refuse a wrong file type before any work
         want = (".png",) if map is not None else CODE_SUFFIXES
         if Path(out).suffix.lower() not in want:
             raise ConfigError(f"{'a map' if map else 'codes'} can be written as {' or '.join(want)}, not "
                               f"{Path(out).suffix or '(no suffix)'!r}: {out}")
     model = load_model(folder.path, checkpoint, str(resolve_device(device)))
-    ds = data_rows(folder, data, split)
+    ds = check_model_data(folder, data_rows(folder, data, split), data)  # a Bernoulli run: data in [0, 1] only
     if tuple(ds.shape) != tuple(model.data_shape):
         raise ConfigError(f"the data {data or folder.config.data.source!r} have inputs of shape {tuple(ds.shape)} "
                           f"but this model takes {tuple(model.data_shape)}; give data of that shape")
@@ -104,17 +113,20 @@ def embed(run: str | Path | Run, data: str | None = None, split: str | None = No
         raise ConfigError("this run is a plain autoencoder: its code is a point, so it has no log-variances; "
                           "drop --logvar")
     labels = None if ds.labels is None else ds.labels.numpy()
-    stem = Path(data).stem if data is not None else folder.config.data.source
+    stem = Path(data if data is not None else folder.config.data.source).stem  # a file's name, not its path
     files: list[Path] = []
     lmap = None
     if map is None:
         path = Path(out) if out is not None else folder.embedding_codes(stem, split)
         files.append(write_codes(path, codes.mean, codes.logvar if logvar else None, labels))
     else:
+        if progress and map == "tsne":
+            print(f"t-SNE of {min(len(ds), max_points):,} codes: this can take minutes (--max-points draws fewer)",
+                  file=sys.stderr, flush=True)
         lmap = latent_map(codes, map, seed=seed, max_points=max_points)
         path = Path(out) if out is not None else folder.embedding_map(map, stem, split)
         path.parent.mkdir(parents=True, exist_ok=True)
-        title = f"{folder.path.name}: {stem} {split}, {len(lmap.index)} of {len(ds)} inputs"
+        title = f"{folder.path.name}: posterior means of {stem} {split}, {len(lmap.index)} of {len(ds)} inputs"
         fig = latent_map_figure(lmap.xy, lmap.axes, None if labels is None else labels[lmap.index],
                                 ds.meta.get("classes"), title)
         save(fig, path)

@@ -67,7 +67,8 @@ def latent_map_figure(xy: np.ndarray, axes: Sequence[str], labels: np.ndarray | 
                 name = classes[int(v)] if classes is not None and 0 <= int(v) < len(classes) else str(int(v))
                 ax.scatter(xy[m, 0], xy[m, 1], s=size, alpha=0.7, color=colours(k % colours.N), label=name,
                            linewidths=0)
-            ax.legend(fontsize=7, markerscale=max(1.0, 6 / size), loc="best", framealpha=0.8)
+            ax.legend(fontsize=7, markerscale=max(1.0, 6 / size), loc="best", framealpha=0.8, title="label",
+                      title_fontsize=7)
         else:
             sc = ax.scatter(xy[:, 0], xy[:, 1], s=size, c=labels, cmap="viridis", alpha=0.7, linewidths=0)
             fig.colorbar(sc, ax=ax, label="label")

@@ -330,12 +330,13 @@ class RunFolder:
         return sorted(self.interpolations_dir.glob("*.png"))
 
     def embedding_codes(self, data: str, split: str) -> Path:
-        """Default file of ``shadowplay embed``'s codes of ``split`` of ``data`` (a source name or file stem)."""
-        return self.embeddings_dir / f"codes-{data}-{split}.npy"
+        """Default file of ``shadowplay embed``'s codes of ``split`` of ``data`` (a source name or a path, named by
+        its stem: a run trained on ``/abs/wine.csv`` writes ``codes-wine-test.npy``, not a nested folder)."""
+        return self.embeddings_dir / f"codes-{Path(data).stem}-{split}.npy"
 
     def embedding_map(self, method: str, data: str, split: str) -> Path:
-        """Default picture of ``shadowplay embed --map method``."""
-        return self.embeddings_dir / f"map-{method}-{data}-{split}.png"
+        """Default picture of ``shadowplay embed --map method`` (``data`` named by its stem, as above)."""
+        return self.embeddings_dir / f"map-{method}-{Path(data).stem}-{split}.png"
 
 
 def process_alive(pid: Any, host: Any) -> bool:

@@ -32,7 +32,7 @@ from ..data import Dataset
 from ..data.base import split_dataset
 from ..errors import CheckpointError, DataError, ShadowplayError
 from ..evaluation import per_sample_likelihoods
-from ..model import LatentVariableModel
+from ..model import LatentVariableModel, check_value_range
 from ..run import RunFolder, create_run, open_run, start_meta, write_checkpoint
 from ..run.folder import ESTIMATOR_FILE  # estimator.json: class, get_params(), feature names, shapes
 from ..training import resolve_device
@@ -43,6 +43,14 @@ _ROWS = 4096                        # encoder/decoder rows per pass: bounds memo
 
 class NotFittedError(ShadowplayError, _SkNotFittedError):
     """``transform``/``score`` before ``fit``; both a shadowplay error and scikit-learn's ``NotFittedError``."""
+
+
+def _refuse_1d(X: Any, what: str, columns: str) -> None:
+    """One line instead of scikit-learn's message, which prints the whole 1-D array (784 values for one image)."""
+    ndim = X.ndim if hasattr(X, "ndim") else np.ndim(X) if isinstance(X, (list, tuple)) else None
+    if ndim == 1:  # "Reshape your data" is the phrase scikit-learn's conformance checks look for
+        raise DataError(f"{what} is 1-D, shape ({len(X)},); give a 2-D array (n_samples, {columns}). "
+                        "Reshape your data: .reshape(1, -1) for one sample")
 
 
 def _named_rows(bad: np.ndarray, limit: int = 10) -> str:
@@ -107,6 +115,7 @@ class LatentEstimator(BaseEstimator):
         names, afterwards checks them. Rows holding NaN or Inf are named in the error."""
         if not reset:
             self._check_is_fitted()
+        _refuse_1d(X, what, "n_features")
         arr = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False, input_name=what)
         if not reset and arr.shape[1] != self.n_features_in_:
             raise DataError(f"{what} has {arr.shape[1]} features, but {type(self).__name__} is expecting "
@@ -116,6 +125,12 @@ class LatentEstimator(BaseEstimator):
         if bad.any():
             raise DataError(f"{what} has NaN or infinite values in {_named_rows(bad)}; drop or impute them first "
                             "(e.g. sklearn.impute.SimpleImputer)")
+        if not reset and self.model_.spec.likelihood == "bernoulli":
+            outside = ((arr < 0) | (arr > 1)).any(axis=1)
+            if outside.any():  # the encoder never saw such values: its codes and the likelihood would be meaningless
+                raise DataError(f"{what} has values outside [0, 1] in {_named_rows(outside)} (min {arr.min():g}, "
+                                f"max {arr.max():g}), but this model has a Bernoulli likelihood fitted on data in "
+                                f"[0, 1]; scale {what} as at fit (e.g. 8-bit images / 255)")
         stats = getattr(self, "standardize_", None)
         if stats is not None:  # a run trained on CSV data saw standardized columns
             arr = (arr - np.asarray(stats["mean"])) / np.asarray(stats["std"])
@@ -155,6 +170,8 @@ class LatentEstimator(BaseEstimator):
         shape = self._shape(arr.shape[1])
         x = torch.from_numpy(arr).reshape(len(arr), *shape)
         unit = bool(arr.min() >= 0 and arr.max() <= 1)
+        check_value_range(self.likelihood, "unit" if unit else "real", what="the values of X",
+                          fix='Use likelihood="gaussian" (or "laplace"), or scale X into [0, 1]')
         splits = split_dataset(Dataset(name="X", x=x, value_range="unit" if unit else "real"), cfg.data.val_fraction,
                                0.0, cfg.trainer.seed)
         # unique within a grid search that fits many clones in the same second
@@ -237,6 +254,7 @@ class LatentEstimator(BaseEstimator):
 
     def _check_codes(self, Z: Any, what: str = "Z") -> np.ndarray:
         self._check_is_fitted()
+        _refuse_1d(Z, what, "n_components")
         z = check_array(Z, dtype=(np.float64, np.float32), ensure_all_finite=False, input_name=what)
         L = self.model_.latent_dim
         if z.shape[1] != L:
