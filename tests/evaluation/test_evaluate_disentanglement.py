@@ -118,3 +118,21 @@ def test_evaluate_help_documents_metric_options_and_the_slow_scores():
     assert "beta_vae and factor_vae are the slow ones" in helps["metrics"] and "--metric-options" in helps["metrics"]
     example = helps["metric_options"].split("e.g. ", 1)[1].split("'")[1]
     assert json.loads(example)["beta_vae"] == {"n_train": 2000, "n_eval": 1000}  # the example is valid JSON
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"mig": {"binz": 3}}, "mig has no option 'binz' (did you mean 'bins'?)"),
+    ({"sap": {"n_estimators": 3}}, "metric options given for sap, which is not being computed"),
+])
+def test_a_bad_metric_option_is_one_line_before_any_work(dsprites_run, monkeypatch, capsys, options, message):
+    # a misspelt option was a TypeError traceback (exit 1), and only after the likelihoods had been computed
+    import shadowplay.api.inspect as inspect_api
+    monkeypatch.setattr(inspect_api, "load", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(["evaluate", str(dsprites_run), "-k", "1", "--metrics", "mig",
+                 "--metric-options", json.dumps(options)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_metric_options_without_metrics_are_refused(dsprites_run, capsys):
+    assert main(["evaluate", str(dsprites_run), "-k", "1", "--metric-options", '{"mig": {"bins": 5}}']) == 2
+    assert "--metric-options without --metrics" in capsys.readouterr().err

@@ -139,9 +139,11 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
         raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows}")
     if split is not None and split not in EVALUATE_SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(EVALUATE_SPLITS)}")
-    if metrics:  # a misspelt name is unknown, whatever the data: say so before asking for factors
-        from ..evaluation.disentanglement import resolve_metric_names
-        resolve_metric_names(metrics, sampling_available=True)
+    if metrics:  # a misspelt name or option is unknown, whatever the data: say so before any work
+        from ..evaluation.disentanglement import check_metric_request
+        check_metric_request(metrics, metric_options)
+    elif metric_options:
+        raise ConfigError("--metric-options without --metrics: name the metrics to compute, e.g. --metrics mig,dci")
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
     own = data is None or is_run_data(folder, data)

@@ -62,6 +62,17 @@ def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tupl
     return array, sampling, notes
 
 
+def check_metric_request(names: Sequence[str], options: dict[str, dict[str, Any]] | None) -> None:
+    """Refuse, before anything is computed, a misspelt metric name, options for a metric not asked for, and an
+    option a metric does not take (``{"mig": {"binz": 5}}``); the CLI's ``--metric-options``."""
+    from ..metrics import check_metric_options
+    array, sampling, _ = resolve_metric_names(names, sampling_available=True)
+    bad = sorted(set(options or {}) - set(array) - set(sampling))
+    if bad:
+        raise ConfigError(f"metric options given for {', '.join(bad)}, which is not being computed")
+    check_metric_options(options)
+
+
 def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Sequence[str], seed: int = 0,
                             factor_names: Sequence[str] = (), groundtruth: Any = None,
                             encode: Callable[[Any], np.ndarray] | None = None,
@@ -72,10 +83,8 @@ def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Seque
     e.g. ``{"factor_vae": {"n_train": 2000}}``; ``progress`` shows a bar for each sampling metric."""
     from ..metrics import compute_metrics, compute_sampling_metrics, discretize, entropy, mutual_info_matrix
     options = dict(options or {})
+    check_metric_request(names, options)
     array, sampling, notes = resolve_metric_names(names, groundtruth is not None and encode is not None)
-    bad = sorted(set(options) - set(array) - set(sampling))
-    if bad:
-        raise ConfigError(f"metric options given for {', '.join(bad)}, which is not being computed")
     results: dict[str, dict[str, Any]] = {}
     if array:
         res = compute_metrics(codes, factors, array, seed, {k: options[k] for k in array if k in options})
