@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from pathlib import Path
@@ -32,6 +33,7 @@ from .errors import ConfigError, ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
 from .evaluation.codes import MAP_METHODS
 from .metrics import METRIC_NAMES
+from .metrics.guide import describe as describe_metric
 from .nets import NETS, pick_net
 from .outliers import SCORE_NAMES as SCORES
 from .run import RunFolder
@@ -210,10 +212,13 @@ def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
         print(f"warning: {w}")
     if d.get("note"):
         print(f"note: {d['note']}")
+    n_factors = len((d.get("mi_matrix") or {}).get("factor_names") or []) or None
     for name, r in (d.get("metrics") or {}).items():
         vals = [f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float) and k != "prune_threshold"
                 and "train" not in k]
         print(f"  {name:36s} {', '.join(vals)}")
+        for line in ([describe_metric(name, n_factors)] + ([f"note: {r['note']}"] if r.get("note") else [])):
+            print(textwrap.fill(line, 116, initial_indent="      ", subsequent_indent="      "))
     if d.get("metrics_note"):
         print(f"note: {d['metrics_note']}")
     for f in ev.files:

@@ -136,3 +136,35 @@ def test_a_bad_metric_option_is_one_line_before_any_work(dsprites_run, monkeypat
 def test_metric_options_without_metrics_are_refused(dsprites_run, capsys):
     assert main(["evaluate", str(dsprites_run), "-k", "1", "--metric-options", '{"mig": {"bins": 5}}']) == 2
     assert "--metric-options without --metrics" in capsys.readouterr().err
+
+
+def test_each_metric_says_how_to_read_it_in_the_table_and_the_report(dsprites_run, capsys):
+    # the table printed "factor_vae  score 0.000" with no name, range or chance level, and dropped the metric's note
+    assert main(["evaluate", str(dsprites_run), "-k", "1", "--no-progress", "--metrics", "mig,factor_vae",
+                 "--metric-options", json.dumps({"factor_vae": SMALL["factor_vae"]})]) == 0
+    out = capsys.readouterr().out
+    assert "Mutual Information Gap (Chen et al. 2018): 0 to 1, higher is better" in out
+    assert "FactorVAE score (Kim & Mnih 2018)" in out and "chance is 1/5 = 0.20" in out
+    doc = json.loads((dsprites_run / "evaluation" / "evaluation.json").read_text())
+    if doc["metrics"]["factor_vae"]["note"]:
+        assert "note: " + doc["metrics"]["factor_vae"]["note"][:40] in out
+    from shadowplay.reports.html import render_report
+    page = render_report(dsprites_run)
+    assert "<h3>Mutual Information Gap (Chen et al. 2018) (<code>mig</code>)</h3>" in page
+    assert "chance is 1/5 = 0.20" in page
+
+
+def test_too_few_points_say_the_mi_matrix_is_mostly_bias():
+    # 200 points: a code independent of the factors got I/H ≈ 0.3 for a 40-valued factor in mi_matrix.png, silently
+    from shadowplay.evaluation.disentanglement import NOISE_FLOOR_NOTE, mi_noise_floor
+    rng = np.random.default_rng(0)
+    factors = np.c_[rng.integers(0, 3, 200), rng.integers(0, 40, 200)]
+    blind = rng.standard_normal((200, 3))
+    res = disentanglement_metrics(blind, factors, ["mig"], factor_names=("shape", "orientation"))
+    share = res.mi_matrix / res.factor_entropy
+    floor, worst = mi_noise_floor(factors)
+    assert worst == 1 and share[:, 1].mean() > 0.2 and share[:, 1].max() < floor  # what the note warns about
+    assert any("come from 200 points" in n and "H(orientation)" in n for n in res.notes)
+    many = np.c_[rng.integers(0, 3, 20_000), rng.integers(0, 4, 20_000)]
+    assert mi_noise_floor(many)[0] < NOISE_FLOOR_NOTE
+    assert not disentanglement_metrics(rng.standard_normal((20_000, 3)), many, ["mig"]).notes

@@ -29,7 +29,7 @@ from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_bu
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
 from ..evaluation import interpolate as interpolate_codes
 from ..evaluation import traverse as traverse_codes
-from ..evaluation.disentanglement import evaluate_disentanglement
+from ..evaluation.disentanglement import NOISE_FLOOR_NOTE, evaluate_disentanglement, mi_noise_floor
 from ..jsonsafe import json_safe
 from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
@@ -201,7 +201,10 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     if write:
         where = folder.evaluation(split, source)
         pictures = {"input": data.x[worst], "reconstruction": model.reconstruct(data.x[worst]).cpu()}
-        title = f"{folder.path.name}: I(z_j; v_k) / H(v_k), {split} split"
+        title = f"{folder.path.name}: I(z_j; v_k) / H(v_k), {split} split, {len(data):,} points"
+        floor = mi_noise_floor(data.factors.numpy())[0] if dis is not None else 0.0
+        if floor > NOISE_FLOOR_NOTE:  # too few points: say how high a code that ignores its input would score
+            title += f"\nfew points: a code that ignores the input scores up to ~{floor:.2f} here"
         files = _write_evaluation(where, doc, data, lik, sq, pictures, dis, title)
     return Evaluation(doc, lik, diag, sq, files)
 

@@ -100,7 +100,28 @@ def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Seque
     else:
         mi, h = mutual_info_matrix(discretize(np.asarray(codes, float)), f), entropy(f)
     names_f = tuple(factor_names) or tuple(f"factor_{k}" for k in range(f.shape[1]))
+    floor, worst = mi_noise_floor(f)
+    if floor > NOISE_FLOOR_NOTE:
+        notes.append(f"the MI matrix{' and MIG' if 'mig' in results else ''} come from {len(f):,} points: plug-in "
+                     f"MI is biased upwards by about (bins−1)(K−1)/(2N) nats, {floor:.2f} of H({names_f[worst]}), "
+                     f"so shares below ~{floor:.2f} in mi_matrix.png are noise even for a code that ignores the "
+                     "input; score more points (a larger data.n_samples or split) for MI that means something")
     return DisentanglementResult(results, mi, h, names_f, tuple(notes))
+
+
+NOISE_FLOOR_NOTE = 0.1  # above this share of a factor's entropy, the evaluation says the MI matrix is mostly bias
+
+
+def mi_noise_floor(factors: np.ndarray, bins: int = 20) -> tuple[float, int]:
+    """The largest expected plug-in MI of an independent code, as a share of the factor's entropy, over the
+    factors, and which factor: (bins−1)(K−1)/(2N) / H(v_k) with K values (Miller 1955; Paninski 2003, eq. 3.1,
+    the first-order bias of the plug-in estimate). ``(0.0, 0)`` for one point or constant factors."""
+    from ..metrics import entropy
+    f = np.asarray(factors)
+    n, h = len(f), entropy(f)
+    k = np.array([len(np.unique(f[:, j])) for j in range(f.shape[1])])
+    share = np.where(h > 0, (bins - 1) * (k - 1) / (2 * max(n, 1)) / np.where(h > 0, h, 1.0), 0.0)
+    return (float(share.max()), int(share.argmax())) if len(share) else (0.0, 0)
 
 
 def evaluate_disentanglement(model: Any, codes: np.ndarray, factors: np.ndarray, source: str, names: Sequence[str],
