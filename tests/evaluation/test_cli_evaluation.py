@@ -267,3 +267,12 @@ def test_reconstruct_many_inputs_draws_rows_of_pairs(vae_run, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: a picture of 16,000 inputs of 8x8 with their reconstructions") and "(-n " in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "big.png").exists()
+
+
+def test_traverse_heads_the_overview_with_the_values_it_sets(vae_run):
+    # prior mode: every row takes the same values, so they head the columns (the overview had no value at all)
+    from PIL import Image
+    res = api.traverse(vae_run, dims="all", steps=3, mode="prior")
+    ov = Image.open(res.files["overview"])
+    assert ov.height == (4 * 10 + 2) * 8 + 20  # 4 rows of 8-px digits ×8, plus the strip of values
+    assert min(ov.convert("L").crop((ov.width // 2, 0, ov.width, 20)).getdata()) < 100

@@ -275,7 +275,8 @@ def traverse(run: RunLike, dims: str | list[int] = "all", range_: float = 3.0, s
         out = where.folder
         what = "KL" if moments.kl is not None else "var"
         labels = [f"z{d} {what} {score[d]:.2f}" for d in chosen]
-        files = save_traversal(where, tr.images, chosen.tolist(), labels)
+        files = save_traversal(where, tr.images, chosen.tolist(), labels, np.asarray(tr.values),
+                               [f"{split} input {i}" for i in inputs] if inputs else None)
         meta = {"mode": mode, "range": range_, "steps": steps, "dims": chosen, "values": tr.values,
                 "start": "prior mean" if not inputs else f"{split} inputs {inputs}", "base_codes": tr.base,
                 "kl_per_dim" if moments.kl is not None else "activity": score, "checkpoint": checkpoint,
