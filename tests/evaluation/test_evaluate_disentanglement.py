@@ -164,7 +164,23 @@ def test_too_few_points_say_the_mi_matrix_is_mostly_bias():
     share = res.mi_matrix / res.factor_entropy
     floor, worst = mi_noise_floor(factors)
     assert worst == 1 and share[:, 1].mean() > 0.2 and share[:, 1].max() < floor  # what the note warns about
-    assert any("come from 200 points" in n and "H(orientation)" in n for n in res.notes)
+    assert any("estimated from 200 points" in n and "H(orientation)" in n for n in res.notes)
     many = np.c_[rng.integers(0, 3, 20_000), rng.integers(0, 4, 20_000)]
     assert mi_noise_floor(many)[0] < NOISE_FLOOR_NOTE
     assert not disentanglement_metrics(rng.standard_normal((20_000, 3)), many, ["mig"]).notes
+
+
+def test_a_one_latent_model_skips_the_metrics_that_compare_latents(tmp_path, capsys):
+    # `--latent-dim 1` then `--metrics all` stopped with "MIG compares code dimensions and needs at least 2", and
+    # said nothing of what to do; all means every metric the model allows
+    run = api.train(data="dsprites", latent_dim=1, runs_dir=tmp_path, name="one", progress=False,
+                    overrides={"data.n_samples": 300, "model.net": "mlp", "model.hidden": [16],
+                               "trainer.max_steps": 2}).path
+    ev = api.evaluate(run, iw_samples=1, metrics="all", metric_options=SMALL, write=False, progress=False)
+    assert list(ev.document["metrics"]) == ["dci", "modularity_explicitness", "beta_vae", "factor_vae"]
+    assert "mig, sap, unsupervised skipped: they compare latents with each other and the model has 1" in \
+        ev.document["metrics_note"]
+    assert main(["evaluate", str(run), "-k", "1", "--metrics", "mig"]) == 2
+    assert ("mig compares latents with each other and needs at least 2; this model has 1: ask for dci, "
+            "modularity_explicitness, beta_vae, factor_vae, or train with --latent-dim 2 or more"
+            ) in capsys.readouterr().err

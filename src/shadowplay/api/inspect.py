@@ -29,7 +29,8 @@ from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_bu
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
 from ..evaluation import interpolate as interpolate_codes
 from ..evaluation import traverse as traverse_codes
-from ..evaluation.disentanglement import NOISE_FLOOR_NOTE, evaluate_disentanglement, mi_noise_floor
+from ..evaluation.disentanglement import (NOISE_FLOOR_NOTE, check_metric_request, evaluate_disentanglement,
+                                          mi_noise_floor)
 from ..jsonsafe import json_safe
 from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
@@ -140,12 +141,13 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     if split is not None and split not in EVALUATE_SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(EVALUATE_SPLITS)}")
     if metrics:  # a misspelt name or option is unknown, whatever the data: say so before any work
-        from ..evaluation.disentanglement import check_metric_request
         check_metric_request(metrics, metric_options)
     elif metric_options:
         raise ConfigError("--metric-options without --metrics: name the metrics to compute, e.g. --metrics mig,dci")
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
+    if metrics and folder.meta.get("model_spec", {}).get("latent_dim"):  # MIG of a 1-latent model: say so now
+        check_metric_request(metrics, metric_options, int(folder.meta["model_spec"]["latent_dim"]))
     own = data is None or is_run_data(folder, data)
     if split is None:  # a file of new data is held out as a whole; the run's own data hold its training rows
         split = ALL if not own and not is_builtin(data) else "test"
@@ -204,7 +206,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
         title = f"{folder.path.name}: I(z_j; v_k) / H(v_k), {split} split, {len(data):,} points"
         floor = mi_noise_floor(data.factors.numpy())[0] if dis is not None else 0.0
         if floor > NOISE_FLOOR_NOTE:  # too few points: say how high a code that ignores its input would score
-            title += f"\nfew points: a code that ignores the input scores up to ~{floor:.2f} here"
+            title += f"\nfew points: a code that ignores the input scores up to ~{min(floor, 1.0):.2f} here"
         files = _write_evaluation(where, doc, data, lik, sq, pictures, dis, title)
     return Evaluation(doc, lik, diag, sq, files)
 

@@ -37,9 +37,13 @@ class DisentanglementResult:
     notes: tuple[str, ...] = ()
 
 
-def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tuple[list[str], list[str], list[str]]:
-    """Split ``names`` (``"all"`` allowed) into array and sampling metrics; returns ``(array, sampling, notes)``."""
-    from ..metrics import ARRAY_METRIC_NAMES, METRIC_NAMES, SAMPLING_METRIC_NAMES
+def resolve_metric_names(names: Sequence[str], sampling_available: bool, code_dims: int | None = None
+                         ) -> tuple[list[str], list[str], list[str]]:
+    """Split ``names`` (``"all"`` allowed) into array and sampling metrics; returns ``(array, sampling, notes)``.
+
+    ``code_dims``, when known, drops from ``all`` (with a note) the metrics that compare code dimensions and need
+    more than the model has (MIG, SAP, the unsupervised scores of a 1-latent model); naming one is an error."""
+    from ..metrics import ARRAY_METRIC_NAMES, METRIC_NAMES, MIN_CODE_DIMS, SAMPLING_METRIC_NAMES
     names = list(names)
     everything = "all" in names
     if everything:
@@ -50,9 +54,20 @@ def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tupl
         close = difflib.get_close_matches(unknown[0], list(METRIC_NAMES), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"unknown metric {unknown[0]!r}{hint}; choose from {', '.join(METRIC_NAMES)} or all")
+    notes = []
+    too_few = [n for n in names if code_dims is not None and code_dims < MIN_CODE_DIMS.get(n, 1)]
+    if too_few and not everything:
+        usable = [n for n in METRIC_NAMES if MIN_CODE_DIMS.get(n, 1) <= code_dims]
+        verbs = ("compares", "needs") if len(too_few) == 1 else ("compare", "need")
+        raise ConfigError(f"{', '.join(too_few)} {verbs[0]} latents with each other and {verbs[1]} at least "
+                          f"{max(MIN_CODE_DIMS[n] for n in too_few)}; this model has {code_dims}: ask for "
+                          f"{', '.join(usable)}, or train with --latent-dim 2 or more")
+    if too_few:
+        notes.append(f"{', '.join(too_few)} skipped: they compare latents with each other and the model has "
+                     f"{code_dims}")
+        names = [n for n in names if n not in too_few]
     array = [n for n in names if n in ARRAY_METRIC_NAMES]
     sampling = [n for n in names if n in SAMPLING_METRIC_NAMES]
-    notes = []
     if sampling and not sampling_available:
         if not everything:
             raise ConfigError(f"{', '.join(sampling)} sample their own observations and need a ground-truth "
@@ -62,11 +77,13 @@ def resolve_metric_names(names: Sequence[str], sampling_available: bool) -> tupl
     return array, sampling, notes
 
 
-def check_metric_request(names: Sequence[str], options: dict[str, dict[str, Any]] | None) -> None:
-    """Refuse, before anything is computed, a misspelt metric name, options for a metric not asked for, and an
-    option a metric does not take (``{"mig": {"binz": 5}}``); the CLI's ``--metric-options``."""
+def check_metric_request(names: Sequence[str], options: dict[str, dict[str, Any]] | None,
+                         code_dims: int | None = None) -> None:
+    """Refuse, before anything is computed, a misspelt metric name, options for a metric not asked for, an
+    option a metric does not take (``{"mig": {"binz": 5}}``; the CLI's ``--metric-options``) and, when
+    ``code_dims`` is given, a named metric that needs more latents than the model has."""
     from ..metrics import check_metric_options
-    array, sampling, _ = resolve_metric_names(names, sampling_available=True)
+    array, sampling, _ = resolve_metric_names(names, sampling_available=True, code_dims=code_dims)
     bad = sorted(set(options or {}) - set(array) - set(sampling))
     if bad:
         raise ConfigError(f"metric options given for {', '.join(bad)}, which is not being computed")
@@ -83,8 +100,9 @@ def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Seque
     e.g. ``{"factor_vae": {"n_train": 2000}}``; ``progress`` shows a bar for each sampling metric."""
     from ..metrics import compute_metrics, compute_sampling_metrics, discretize, entropy, mutual_info_matrix
     options = dict(options or {})
-    check_metric_request(names, options)
-    array, sampling, notes = resolve_metric_names(names, groundtruth is not None and encode is not None)
+    code_dims = np.shape(codes)[1] if np.ndim(codes) == 2 else None
+    check_metric_request(names, options, code_dims)
+    array, sampling, notes = resolve_metric_names(names, groundtruth is not None and encode is not None, code_dims)
     results: dict[str, dict[str, Any]] = {}
     if array:
         res = compute_metrics(codes, factors, array, seed, {k: options[k] for k in array if k in options})
@@ -102,10 +120,12 @@ def disentanglement_metrics(codes: np.ndarray, factors: np.ndarray, names: Seque
     names_f = tuple(factor_names) or tuple(f"factor_{k}" for k in range(f.shape[1]))
     floor, worst = mi_noise_floor(f)
     if floor > NOISE_FLOOR_NOTE:
-        notes.append(f"the MI matrix{' and MIG' if 'mig' in results else ''} come from {len(f):,} points: plug-in "
-                     f"MI is biased upwards by about (bins−1)(K−1)/(2N) nats, {floor:.2f} of H({names_f[worst]}), "
-                     f"so shares below ~{floor:.2f} in mi_matrix.png are noise even for a code that ignores the "
-                     "input; score more points (a larger data.n_samples or split) for MI that means something")
+        floor = min(floor, 1.0)
+        notes.append(f"the MI of the heat map{' and of MIG' if 'mig' in results else ''} is estimated from "
+                     f"{len(f):,} points: plug-in MI is biased upwards by about (bins−1)(K−1)/(2N) nats, "
+                     f"{floor:.2f} of H({names_f[worst]}), so shares below ~{floor:.2f} in mi_matrix.png are noise "
+                     "even for a code that ignores the input; score more points (a larger data.n_samples or split) "
+                     "for MI that means something")
     return DisentanglementResult(results, mi, h, names_f, tuple(notes))
 
 

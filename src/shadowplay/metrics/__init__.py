@@ -30,6 +30,8 @@ from .unsupervised import (UnsupervisedResult, gaussian_total_correlation, gauss
 ARRAY_METRIC_NAMES = ("mig", "sap", "dci", "modularity_explicitness", "unsupervised")
 SAMPLING_METRIC_NAMES = ("beta_vae", "factor_vae")
 METRIC_NAMES = ARRAY_METRIC_NAMES + SAMPLING_METRIC_NAMES
+# metrics that compare code dimensions with each other (each calls check_min_dims with this many)
+MIN_CODE_DIMS = {"mig": 2, "sap": 2, "unsupervised": 2}
 
 _ARRAY: dict[str, Callable[..., Any]] = {
     "mig": lambda c, f, seed, **o: mig(c, f, **o),
@@ -124,7 +126,7 @@ def compute_sampling_metrics(data: Any, encode: Callable[..., Any],
 
 
 __all__ = [
-    "ARRAY_METRIC_NAMES", "METRIC_NAMES", "SAMPLING_METRIC_NAMES", "BetaVAEResult", "DCIResult", "FactorVAEResult",
+    "ARRAY_METRIC_NAMES", "METRIC_NAMES", "MIN_CODE_DIMS", "SAMPLING_METRIC_NAMES", "BetaVAEResult", "DCIResult", "FactorVAEResult",
     "MIGResult", "MetricError", "ModularityExplicitnessResult", "SAPResult", "UnsupervisedResult", "beta_vae_score",
     "check_codes", "check_codes_factors", "check_factors", "check_metric_options", "compute_metrics",
     "compute_sampling_metrics", "dci", "discretize", "entropy", "factor_vae_score", "gaussian_total_correlation", "gaussian_wasserstein_correlation",
