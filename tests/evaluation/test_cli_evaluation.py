@@ -49,7 +49,9 @@ def test_traverse_and_interpolate_write_pictures(vae_run, run_cli, capsys):
     assert Path(capsys.readouterr().out.strip()) == vae_run / "interpolations" / "3-42-linear.png"
     from PIL import Image
     img = Image.open(vae_run / "interpolations" / "3-42-linear.png")
-    assert img.size == (8 * (8 * 10 + 2), 8 * 12)  # one row of 8 tiles (input, 6 codes, input), 8 px, 2 px pad, ×8
+    assert img.size == (8 * (8 * 10 + 2), 8 * 12 + 20)  # a row of 8 tiles (input, 6 codes, input), 8 px, 2 px pad,
+    # ×8, under a 20-px strip naming each column: the inputs, then t (the picture had no label before)
+    assert min(img.convert("L").crop((0, 0, img.width, 20)).getdata()) < 100
 
 
 def test_traverse_all_modes_through_the_api(vae_run):

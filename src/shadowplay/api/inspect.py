@@ -322,7 +322,8 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
     if write:
         target = Path(out) if out is not None else folder.interpolation(i, j, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_interpolation(target, ds.x[i], result.images, ds.x[j])
+        save_interpolation(target, ds.x[i], result.images, ds.x[j],
+                           [f"{split} {i}", *(f"t={t:.2f}" for t in result.t.tolist()), f"{split} {j}"])
     return InterpolationResult(target, result, ds.x[i], ds.x[j])
 
 

@@ -276,12 +276,15 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
     return files
 
 
-def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tensor, x_to: torch.Tensor) -> Path:
+def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tensor, x_to: torch.Tensor,
+                       labels: list[str] | None = None) -> Path:
     """One row: the first input, the decoded path, the second input (tabular: lines coloured along the path,
-    the two inputs dashed)."""
+    the two inputs dashed). ``labels`` (one per column: the inputs' names and the path's fractions t) head the
+    image columns."""
     path = Path(path)
     if _is_image(tuple(path_images.shape[1:])):
-        image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2).save(path)
+        img = image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2)
+        (label_columns(img, labels) if labels and len(labels) == len(path_images) + 2 else img).save(path)
         return path
     fig, ax = subplots(figsize=(7, 3.2))
     flat = path_images.reshape(len(path_images), -1).numpy()
