@@ -97,6 +97,8 @@ def scores_from_importance(importance: np.ndarray) -> tuple[float, float, np.nda
     has = col > 0
     if has.any():
         c_k[has] = 1.0 if n_dims == 1 else 1.0 - _normalized_entropy((r[:, has] / col[has]).T, n_dims)
+    # an importance spread evenly gives 1 − H = −2e-16 in floating point; the scores live in [0, 1] ("-0.000")
+    d_i, c_k = np.clip(d_i, 0.0, 1.0), np.clip(c_k, 0.0, 1.0)
     d = float(np.sum(d_i * row / total)) if total > 0 else 0.0
     return d, float(c_k.mean()), d_i, c_k
 
