@@ -318,13 +318,13 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--max-rows", type=int, help="decoder rows per pass (memory bound)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--metrics", help=f"disentanglement metrics, comma-separated ({','.join(METRIC_NAMES)}) or all; needs "
-                            "data with factors; adds mi_matrix.png. The sampling scores beta_vae and factor_vae are "
-                            "the slow ones (defaults of the papers: 10000 training and 5000 evaluation points, "
-                            "minutes on a CPU); cut them with --metric-options")
+                            "data with factors; adds mi_matrix.png. The slow ones: the sampling scores beta_vae and "
+                            "factor_vae (defaults of the papers: 10000 training and 5000 evaluation points) and dci "
+                            "(100 boosting stages per factor), minutes each on a CPU; cut them with --metric-options")
     c.arg("--metric-options", type=_json_object,
           help='JSON of per-metric keyword arguments, e.g. \'{"beta_vae": {"n_train": 2000, "n_eval": 1000}, '
-               '"factor_vae": {"n_train": 2000}}\' (fewer points: faster, noisier, not comparable with '
-               'published numbers)')
+               '"factor_vae": {"n_train": 2000}, "dci": {"n_estimators": 10}}\' (cheaper: faster, noisier, not '
+               'comparable with published numbers)')
     c.no_progress()
 
     c = _Command(sub, "traverse", api.traverse, _show_traversal,
