@@ -126,10 +126,10 @@ def compute_sampling_metrics(data: Any, encode: Callable[..., Any],
 
 
 __all__ = [
-    "ARRAY_METRIC_NAMES", "METRIC_NAMES", "MIN_CODE_DIMS", "SAMPLING_METRIC_NAMES", "BetaVAEResult", "DCIResult", "FactorVAEResult",
-    "MIGResult", "MetricError", "ModularityExplicitnessResult", "SAPResult", "UnsupervisedResult", "beta_vae_score",
-    "check_codes", "check_codes_factors", "check_factors", "check_metric_options", "compute_metrics",
-    "compute_sampling_metrics", "dci", "discretize", "entropy", "factor_vae_score", "gaussian_total_correlation", "gaussian_wasserstein_correlation",
-    "metric_options", "mig", "modularity_explicitness", "mutual_info_matrix", "mutual_info_score", "sap",
-    "unsupervised_metrics",
+    "ARRAY_METRIC_NAMES", "METRIC_NAMES", "MIN_CODE_DIMS", "SAMPLING_METRIC_NAMES", "BetaVAEResult", "DCIResult",
+    "FactorVAEResult", "MIGResult", "MetricError", "ModularityExplicitnessResult", "SAPResult",
+    "UnsupervisedResult", "beta_vae_score", "check_codes", "check_codes_factors", "check_factors",
+    "check_metric_options", "compute_metrics", "compute_sampling_metrics", "dci", "discretize", "entropy",
+    "factor_vae_score", "gaussian_total_correlation", "gaussian_wasserstein_correlation", "metric_options", "mig",
+    "modularity_explicitness", "mutual_info_matrix", "mutual_info_score", "sap", "unsupervised_metrics",
 ]
