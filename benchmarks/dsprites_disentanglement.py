@@ -40,6 +40,7 @@ except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT / "src"))
 
 from shadowplay import api  # noqa: E402
+from shadowplay.errors import ShadowplayError  # noqa: E402
 
 MODELS = [{"preset": "vae"}, {"preset": "beta_vae", "beta": [4]}, {"preset": "beta_tcvae", "beta": [6]},
           {"preset": "factor_vae", "tc_weight": [35]}, {"preset": "dip_vae_i", "extra.lambda_od": [10]}]
@@ -72,29 +73,52 @@ def markdown_table(summary: list[dict], steps: int, seeds: list[int]) -> str:
         cells = []
         for key, _ in COLUMNS:
             m, sd = s.get(f"{key}.mean"), s.get(f"{key}.std")
-            cells.append("–" if m is None else (f"{m:.1f} ± {sd:.1f}" if key == "elbo" else f"{m:.3f} ± {sd:.3f}"))
+            digits = 1 if key == "elbo" else 3
+            if m is None:
+                cells.append("–")
+            elif s["n"] < 2 or sd is None:  # one seed has no spread: a "± 0.000" would claim a measured one
+                cells.append(f"{m:.{digits}f}")
+            else:
+                cells.append(f"{m:.{digits}f} ± {sd:.{digits}f}")
         lines.append(f"| {s['model']} | " + " | ".join(cells) + f" | {s['n']} |")
-    return "\n".join(lines) + f"\n\nmean ± sample std over seeds {seeds}; {steps} steps at batch 64 per run.\n"
+    spread = "mean ± sample std" if len(seeds) > 1 else "the one run's value"
+    return "\n".join(lines) + f"\n\n{spread} over seeds {seeds}; {steps} steps at batch 64 per run.\n"
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+def _models(value: str) -> list[str]:
+    """``--models``: comma-separated presets of ``MODELS``; a misspelt one is an argparse error, not an empty study."""
+    names, known = [v.strip() for v in value.split(",") if v.strip()], [m["preset"] for m in MODELS]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown model {', '.join(unknown) or repr(value)}; "
+                                         f"choose from {', '.join(known)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--steps", type=int, default=1500, help="Adam steps per run (trainer.max_steps)")
+    p.add_argument("--jobs", type=int, default=2, help="runs trained at the same time (child processes)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="trainer.seed of each run of a model")
     p.add_argument("--quick", action="store_true", help="smoke test: 2,000 images, small metric budgets")
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
                    help="trainer.precision of every run (bf16: autocast nets, ~1.2x faster conv steps on this CPU)")
-    p.add_argument("--models", type=lambda v: v.split(","), default=None,
+    p.add_argument("--models", type=_models, default=None,
                    help="comma-separated presets to run and tabulate (default all five); finished runs of the "
                         "others stay on disk, and a later call without --models tabulates all of them")
-    p.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "out" / "dsprites_disentanglement")
-    a = p.parse_args()
+    p.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "out" / "dsprites_disentanglement",
+                   help="folder of study.yaml, the study's runs and table.md")
+    a = p.parse_args(argv)
     a.output.mkdir(parents=True, exist_ok=True)
     path = a.output / "study.yaml"
     path.write_text(yaml.safe_dump(study_doc(a.steps, a.seeds, a.quick, a.precision, a.models), sort_keys=False))
     t0 = time.perf_counter()
-    res = api.study(path, jobs=a.jobs)
+    try:
+        res = api.study(path, jobs=a.jobs)
+    except ShadowplayError as e:  # a user's problem (a bad study, data, budget): one line, as the CLI prints it
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     minutes = (time.perf_counter() - t0) / 60
     summary = json.loads(res.files["summary_json"].read_text())
     table = markdown_table(summary, a.steps, a.seeds)

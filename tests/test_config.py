@@ -170,3 +170,15 @@ def test_a_yaml_error_keeps_its_line_and_column_on_one_line(tmp_path):
     assert len(msg.splitlines()) == 1  # the CLI shows the first line only: the place must be on it
     assert msg == (f"{bad} is not valid YAML: line 4, column 1: expected ',' or '}}', but got '<stream end>' "
                    "(while parsing a flow mapping from line 3, column 8)")
+
+
+def test_one_preset_option_as_the_docs_name_it():
+    # `objective.extra.lambda_od=3` (README, architecture.md, this module's own messages) was an "unknown config key";
+    # only `objective.extra={lambda_od: 3}` worked
+    cfg = load_config(None, ["objective.extra.lambda_od=3", "objective.extra.disc_betas=[0.5, 0.8]",
+                             "objective.extra.estimator=mws"])
+    assert cfg.objective.extra == {"lambda_od": 3, "disc_betas": [0.5, 0.8], "estimator": "mws"}
+    both = load_config(None, ["objective.extra={alpha: 2}", "objective.extra.lambda_d=4"])
+    assert both.objective.extra == {"alpha": 2, "lambda_d": 4}  # merged, not replaced
+    with pytest.raises(ConfigError, match="unknown config key 'objective.extra.'"):
+        load_config(None, ["objective.extra.=3"])

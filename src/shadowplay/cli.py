@@ -18,6 +18,7 @@ import inspect
 import json
 import os
 import sys
+import textwrap
 import traceback
 import warnings
 from pathlib import Path
@@ -32,6 +33,7 @@ from .errors import ConfigError, ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
 from .evaluation.codes import MAP_METHODS
 from .metrics import METRIC_NAMES
+from .metrics.guide import describe as describe_metric
 from .nets import NETS, pick_net
 from .outliers import SCORE_NAMES as SCORES
 from .run import RunFolder
@@ -214,10 +216,13 @@ def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
         print(f"warning: {w}")
     if d.get("note"):
         print(f"note: {d['note']}")
+    n_factors = len((d.get("mi_matrix") or {}).get("factor_names") or []) or None
     for name, r in (d.get("metrics") or {}).items():
         vals = [f"{k} {v:.3f}" for k, v in r.items() if isinstance(v, float) and k != "prune_threshold"
                 and "train" not in k]
         print(f"  {name:36s} {', '.join(vals)}")
+        for line in ([describe_metric(name, n_factors)] + ([f"note: {r['note']}"] if r.get("note") else [])):
+            print(textwrap.fill(line, 116, initial_indent="      ", subsequent_indent="      "))
     if d.get("metrics_note"):
         print(f"note: {d['metrics_note']}")
     for f in ev.files:
@@ -317,13 +322,13 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--max-rows", type=int, help="decoder rows per pass (memory bound)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--metrics", help=f"disentanglement metrics, comma-separated ({','.join(METRIC_NAMES)}) or all; needs "
-                            "data with factors; adds mi_matrix.png. The sampling scores beta_vae and factor_vae are "
-                            "the slow ones (defaults of the papers: 10000 training and 5000 evaluation points, "
-                            "minutes on a CPU); cut them with --metric-options")
+                            "data with factors; adds mi_matrix.png. The slow ones: the sampling scores beta_vae and "
+                            "factor_vae (defaults of the papers: 10000 training and 5000 evaluation points) and dci "
+                            "(100 boosting stages per factor), minutes each on a CPU; cut them with --metric-options")
     c.arg("--metric-options", type=_json_object,
           help='JSON of per-metric keyword arguments, e.g. \'{"beta_vae": {"n_train": 2000, "n_eval": 1000}, '
-               '"factor_vae": {"n_train": 2000}}\' (fewer points: faster, noisier, not comparable with '
-               'published numbers)')
+               '"factor_vae": {"n_train": 2000}, "dci": {"n_estimators": 10}}\' (cheaper: faster, noisier, not '
+               'comparable with published numbers)')
     c.no_progress()
 
     c = _Command(sub, "traverse", api.traverse, _show_traversal,

@@ -253,6 +253,13 @@ def set_keys(cfg: RunConfig, items: dict[str, Any]) -> RunConfig:
     """Return ``cfg`` with dotted keys set, coerced and checked."""
     for key, value in items.items():
         section, _, name = key.partition(".")
+        if section == "objective" and name.startswith("extra.") and name[len("extra."):]:
+            # one preset option, objective.extra.lambda_od=3 as the docs name it: merged into the extra mapping,
+            # the value read as YAML (3 → int, [0.5, 0.9] → list); the preset checks names and types
+            extra = {**cfg.objective.extra,
+                     name[len("extra."):]: yaml.safe_load(value) if isinstance(value, str) else value}
+            cfg = replace(cfg, objective=replace(cfg.objective, extra=extra))
+            continue
         cls = _SECTION_TYPES.get(section)
         ftypes = {f.name: f.type for f in fields(cls)} if cls else {}
         if name not in ftypes:

@@ -49,7 +49,9 @@ def test_traverse_and_interpolate_write_pictures(vae_run, run_cli, capsys):
     assert Path(capsys.readouterr().out.strip()) == vae_run / "interpolations" / "3-42-linear.png"
     from PIL import Image
     img = Image.open(vae_run / "interpolations" / "3-42-linear.png")
-    assert img.size == (8 * (8 * 10 + 2), 8 * 12)  # one row of 8 tiles (input, 6 codes, input), 8 px, 2 px pad, ×8
+    assert img.size == (8 * (8 * 10 + 2), 8 * 12 + 20)  # a row of 8 tiles (input, 6 codes, input), 8 px, 2 px pad,
+    # ×8, under a 20-px strip naming each column: the inputs, then t (the picture had no label before)
+    assert min(img.convert("L").crop((0, 0, img.width, 20)).getdata()) < 100
 
 
 def test_traverse_all_modes_through_the_api(vae_run):
@@ -267,3 +269,12 @@ def test_reconstruct_many_inputs_draws_rows_of_pairs(vae_run, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: a picture of 16,000 inputs of 8x8 with their reconstructions") and "(-n " in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "big.png").exists()
+
+
+def test_traverse_heads_the_overview_with_the_values_it_sets(vae_run):
+    # prior mode: every row takes the same values, so they head the columns (the overview had no value at all)
+    from PIL import Image
+    res = api.traverse(vae_run, dims="all", steps=3, mode="prior")
+    ov = Image.open(res.files["overview"])
+    assert ov.height == (4 * 10 + 2) * 8 + 20  # 4 rows of 8-px digits ×8, plus the strip of values
+    assert min(ov.convert("L").crop((ov.width // 2, 0, ov.width, 20)).getdata()) < 100

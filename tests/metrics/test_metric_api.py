@@ -61,3 +61,16 @@ def test_every_array_metric_is_invariant_to_permuting_dimensions(rotated, factor
                       ("modularity_explicitness", "modularity"), ("modularity_explicitness", "explicitness_test"),
                       ("unsupervised", "gaussian_total_correlation"), ("unsupervised", "mutual_info_score")]:
         assert getattr(b[name], key) == pytest.approx(getattr(a[name], key), abs=0.03), (name, key)
+
+
+def test_a_misspelt_option_is_refused_by_name_not_a_type_error(perfect, factors, toy_data):
+    # `--metric-options '{"mig": {"binz": 3}}'` reached mig() and crashed with a TypeError (a "bug" traceback)
+    with pytest.raises(MetricError, match=r"mig has no option 'binz' \(did you mean 'bins'\?\); its options are bins"):
+        compute_metrics(perfect, factors, names=("mig",), options={"mig": {"binz": 3}})
+    with pytest.raises(MetricError, match="seed is not a per-metric option"):
+        compute_metrics(perfect, factors, names=("sap",), options={"sap": {"seed": 3}})
+    with pytest.raises(MetricError, match="'ntrain' .*did you mean 'n_train'"):
+        compute_sampling_metrics(toy_data, toy_data.identity_encoder(), names=("factor_vae",),
+                                 options={"factor_vae": {"ntrain": 10}})
+    with pytest.raises(MetricError, match="must be a mapping"):
+        compute_metrics(perfect, factors, names=("dci",), options={"dci": 5})

@@ -74,3 +74,11 @@ def test_dead_dimension_has_zero_importance(perfect, factors):
 def test_unknown_predictor(perfect, factors):
     with pytest.raises(MetricError, match="predictor"):
         dci(perfect, factors, predictor="forest")
+
+
+def test_evenly_spread_importance_scores_zero_not_minus_rounding():
+    # a 1-latent code on dSprites printed "disentanglement -0.000": 1 − H came out as −2.2e-16
+    from shadowplay.metrics.dci import scores_from_importance
+    for n_dims, n_factors in ((1, 5), (3, 12), (10, 5)):
+        d, c, d_i, c_k = scores_from_importance(np.ones((n_dims, n_factors)))
+        assert d == 0.0 and (d_i >= 0).all() and (c_k >= 0).all() and c >= 0.0

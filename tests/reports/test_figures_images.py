@@ -138,3 +138,38 @@ def test_mi_heat_map_cells_print_what_the_title_and_colours_show():
     cells = sorted(t.get_text() for t in fig.axes[0].texts)
     assert cells == sorted(["0.50", "0.00", "0.10", "0.50"])  # 0.5/1, 0/4, 0.1/1, 2/4
     assert "H(v_k)" in fig.axes[0].get_title()
+
+
+def _dark(img: Image.Image, box: tuple[int, int, int, int]) -> bool:
+    """Whether the region holds text (dark pixels on the white label margin)."""
+    return min(img.convert("L").crop(box).getdata()) < 100
+
+
+def test_traversal_columns_say_which_value_and_rows_which_latent(tmp_path):
+    # the overview's columns carried no value and dim-<d>.png no label at all: a reader could not tell −3 from +3
+    images = torch.rand(1, 2, 5, 1, 12, 12) * 0.5 + 0.5  # light tiles, so dark pixels can only be text
+    values = np.tile(np.linspace(-3, 3, 5), (2, 1))
+    plain = save_traversal(tmp_path / "plain", images, [4, 0], ["z4 KL 1.00", "z0 KL 0.10"])
+    files = save_traversal(tmp_path / "vals", images, [4, 0], ["z4 KL 1.00", "z0 KL 0.10"], values)
+    ov, old = Image.open(files["overview"]), Image.open(plain["overview"])
+    strip = ov.height - old.height
+    assert strip > 10 and ov.width == old.width
+    margin = ov.width - 5 * (12 + 2) * 5 - 2 * 5  # the row labels' margin: width minus the grid's
+    col = (ov.width - margin) / 5
+    for i in range(5):  # a value above every column
+        assert _dark(ov, (int(margin + i * col), 0, int(margin + (i + 1) * col), strip)), i
+    per_dim = Image.open(files["dim-4"])
+    assert per_dim.height == (12 + 2 + 2) * 5 + strip  # one base row, headed by its values
+    assert _dark(per_dim, (int(margin), 0, per_dim.width, strip))
+    assert _dark(per_dim, (0, strip, 40, per_dim.height))  # the row says which latent
+    gif = Image.open(files["gif"])
+    assert _dark(gif.convert("RGB"), (0, 0, gif.width, strip))  # each frame says which value it shows
+
+
+def test_traversal_with_a_range_per_dimension_puts_it_in_the_row_label(tmp_path):
+    images = torch.rand(1, 2, 4, 1, 12, 12)
+    same = save_traversal(tmp_path / "a", images, [0, 1], ["z0", "z1"], np.tile(np.linspace(-1, 1, 4), (2, 1)))
+    own = save_traversal(tmp_path / "b", images, [0, 1], ["z0", "z1"],
+                         np.array([np.linspace(-1, 1, 4), np.linspace(0.5, 2.5, 4)]))
+    a, b = Image.open(same["overview"]), Image.open(own["overview"])
+    assert b.width > a.width + 40 and b.height < a.height  # "z1  +0.5 to +2.5" in the row, no shared header

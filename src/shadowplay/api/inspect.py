@@ -29,7 +29,8 @@ from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_bu
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
 from ..evaluation import interpolate as interpolate_codes
 from ..evaluation import traverse as traverse_codes
-from ..evaluation.disentanglement import evaluate_disentanglement
+from ..evaluation.disentanglement import (NOISE_FLOOR_NOTE, check_metric_request, evaluate_disentanglement,
+                                          mi_noise_floor)
 from ..jsonsafe import json_safe
 from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
@@ -139,11 +140,14 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
         raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows}")
     if split is not None and split not in EVALUATE_SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(EVALUATE_SPLITS)}")
-    if metrics:  # a misspelt name is unknown, whatever the data: say so before asking for factors
-        from ..evaluation.disentanglement import resolve_metric_names
-        resolve_metric_names(metrics, sampling_available=True)
+    if metrics:  # a misspelt name or option is unknown, whatever the data: say so before any work
+        check_metric_request(metrics, metric_options)
+    elif metric_options:
+        raise ConfigError("--metric-options without --metrics: name the metrics to compute, e.g. --metrics mig,dci")
     folder = open_run(run)
     shape = tuple(folder.meta.get("model_spec", {}).get("data_shape", ())) or None
+    if metrics and folder.meta.get("model_spec", {}).get("latent_dim"):  # MIG of a 1-latent model: say so now
+        check_metric_request(metrics, metric_options, int(folder.meta["model_spec"]["latent_dim"]))
     own = data is None or is_run_data(folder, data)
     if split is None:  # a file of new data is held out as a whole; the run's own data hold its training rows
         split = ALL if not own and not is_builtin(data) else "test"
@@ -199,7 +203,10 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     if write:
         where = folder.evaluation(split, source)
         pictures = {"input": data.x[worst], "reconstruction": model.reconstruct(data.x[worst]).cpu()}
-        title = f"{folder.path.name}: I(z_j; v_k) / H(v_k), {split} split"
+        title = f"{folder.path.name}: I(z_j; v_k) / H(v_k), {split} split, {len(data):,} points"
+        floor = mi_noise_floor(data.factors.numpy())[0] if dis is not None else 0.0
+        if floor > NOISE_FLOOR_NOTE:  # too few points: say how high a code that ignores its input would score
+            title += f"\nfew points: a code that ignores the input scores up to ~{min(floor, 1.0):.2f} here"
         files = _write_evaluation(where, doc, data, lik, sq, pictures, dis, title)
     return Evaluation(doc, lik, diag, sq, files)
 
@@ -270,7 +277,8 @@ def traverse(run: RunLike, dims: str | list[int] = "all", range_: float = 3.0, s
         out = where.folder
         what = "KL" if moments.kl is not None else "var"
         labels = [f"z{d} {what} {score[d]:.2f}" for d in chosen]
-        files = save_traversal(where, tr.images, chosen.tolist(), labels)
+        files = save_traversal(where, tr.images, chosen.tolist(), labels, np.asarray(tr.values),
+                               [f"{split} input {i}" for i in inputs] if inputs else None)
         meta = {"mode": mode, "range": range_, "steps": steps, "dims": chosen, "values": tr.values,
                 "start": "prior mean" if not inputs else f"{split} inputs {inputs}", "base_codes": tr.base,
                 "kl_per_dim" if moments.kl is not None else "activity": score, "checkpoint": checkpoint,
@@ -314,7 +322,8 @@ def interpolate(run: RunLike, start: int, end: int, steps: int = 10, path: str =
     if write:
         target = Path(out) if out is not None else folder.interpolation(i, j, path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_interpolation(target, ds.x[i], result.images, ds.x[j])
+        save_interpolation(target, ds.x[i], result.images, ds.x[j],
+                           [f"{split} {i}", *(f"t={t:.2f}" for t in result.t.tolist()), f"{split} {j}"])
     return InterpolationResult(target, result, ds.x[i], ds.x[j])
 
 

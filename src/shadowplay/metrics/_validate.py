@@ -257,7 +257,8 @@ def check_groundtruth(data: Any) -> tuple[int, ...]:
 
 
 Progress = Callable[[int, int], None]
-"""``progress(done, total)``: a sampling metric has encoded ``done`` of the ``total`` observations it will encode."""
+"""``progress(done, total)``: a metric has done ``done`` of ``total`` units of its slow part (a sampling metric: the
+observations it encodes; DCI: the boosting stages it fits)."""
 
 
 def progress_ticker(progress: Progress | None, total: int) -> Callable[[int], None] | None:

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics.guide import GUIDES
+from ..metrics.guide import describe as describe_metric
 from ..run import EvaluationFiles, RunFolder
 from .figures import covariance_figure, figure_png, histogram_figure, kl_per_dim_figure, training_curves
 
@@ -122,10 +124,16 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
     if ev.get("note"):
         out.append(f'<div class="note">{_esc(ev["note"])}</div>')
+    n_factors = len((ev.get("mi_matrix") or {}).get("factor_names") or []) or None
     for name, result in (ev.get("metrics") or {}).items():
         cells = "".join(f"<tr><td>{_esc(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in result.items()
-                        if isinstance(v, (int, float, str)))
-        out.append(f"<h3>{_esc(name)}</h3><table>{cells}</table>")
+                        if isinstance(v, (int, float, str)) and k != "note")
+        guide = GUIDES.get(name)
+        title = f"{_esc(guide.title)} (<code>{_esc(name)}</code>)" if guide else _esc(name)
+        reading = describe_metric(name, n_factors).partition(": ")[2]
+        out.append(f"<h3>{title}</h3>" + (f'<p class="muted">{_esc(reading)}</p>' if reading else "")
+                   + f"<table>{cells}</table>"
+                   + (f'<div class="note">{_esc(result["note"])}</div>' if result.get("note") else ""))
     if ev_files.mi_matrix.is_file():
         out.append(_img(ev_files.mi_matrix, "Mutual information between each latent (rows) and each ground-truth factor "
                                 "(columns), divided by the factor's entropy: a disentangled code has one bright "

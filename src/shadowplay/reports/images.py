@@ -160,6 +160,29 @@ def label_rows(img: Image.Image, labels: list[str], size: int = 13) -> Image.Ima
     return out
 
 
+def label_columns(img: Image.Image, labels: list[str], left: int = 0, size: int = 12) -> Image.Image:
+    """``img`` with a white strip on top holding one label centred over each equal-width column (e.g. the value a
+    traversal sets); the first ``left`` pixels (a margin of row labels) get no column."""
+    from PIL import ImageDraw
+    font = _font(size)
+    strip = size + 8
+    out = Image.new(img.mode, (img.width, img.height + strip), 255 if img.mode == "L" else (255, 255, 255))
+    out.paste(img, (0, strip))
+    draw, col = ImageDraw.Draw(out), (img.width - left) / max(1, len(labels))
+    for i, s in enumerate(labels):
+        x = left + (i + 0.5) * col - draw.textlength(s, font=font) / 2
+        draw.text((max(0, int(x)), 3), s, fill=0 if img.mode == "L" else (0, 0, 0), font=font)
+    return out
+
+
+def _value_labels(values: np.ndarray) -> list[str]:
+    """Signed column labels with enough decimals (2 to 4) that neighbouring values read differently."""
+    steps = np.abs(np.diff(values))
+    smallest = steps[steps > 0].min() if (steps > 0).any() else 1.0
+    decimals = int(min(4, max(2, np.ceil(-np.log10(smallest)))))
+    return [f"{v:+.{decimals}f}" for v in values]
+
+
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 150, pingpong: bool = True) -> Path:
     """An endlessly looping animated GIF of ``frames`` (played forward then back when ``pingpong``)."""
     seq = frames + frames[-2:0:-1] if pingpong and len(frames) > 2 else list(frames)
@@ -181,13 +204,17 @@ def _step_lines(ax, rows: np.ndarray, title: str, ylim: tuple[float, float]) -> 
     ax.set_xlabel("feature", fontsize=8)
 
 
-def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[int], labels: list[str]
-                   ) -> dict[str, Path]:
+def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[int], labels: list[str],
+                   values: np.ndarray | None = None, starts: list[str] | None = None) -> dict[str, Path]:
     """Pictures of a traversal ``images`` ``(B, n_dims, steps, *shape)`` (B base codes).
 
     ``out`` is the traversal folder (``RunFolder.traversal(...)`` or a plain folder). Writes ``dim-<d>.png`` per
     dimension (one row per base code), ``overview.png`` (one labelled row per dimension,
-    first base code) and ``traversal.gif`` (frame s shows every dimension at step s). Tabular data get line plots:
+    first base code) and ``traversal.gif`` (frame s shows every dimension at step s). ``values`` ``(n_dims, steps)``
+    are the latent values of each column: when every dimension takes the same ones (modes ``prior``, ``fixed``)
+    they head the columns of the overview and each frame of the GIF; otherwise each row's label gets its range.
+    Each ``dim-<d>.png`` is headed by its own values, its rows labelled with the dimension and, when given,
+    ``starts`` (one name per base code, e.g. ``input 3``). Tabular data get line plots:
     one line per step, coloured by step. The ``dim-<d>.png`` of dimensions not in ``dims`` that an earlier traversal
     left in the folder are removed, so the folder shows one traversal.
     """
@@ -197,13 +224,26 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
         stale.unlink()
     b, n, steps = images.shape[:3]
     files: dict[str, Path] = {}
+    vals = None if values is None else np.asarray(values, dtype=float).reshape(n, steps)
+    shared = vals is not None and bool(np.allclose(vals, vals[:1]))
+    if vals is not None and not shared:
+        labels = [f"{lab}  {v[0]:+.3g} to {v[-1]:+.3g}" for lab, v in zip(labels, vals)]
     if _is_image(tuple(images.shape[3:])):
         shape = images.shape[3:]
+
+        def labelled(grid: Image.Image, rows: list[str], columns: list[str] | None) -> Image.Image:
+            img = label_rows(grid, rows)
+            return img if columns is None else label_columns(img, columns, left=img.width - grid.width)
         for j, d in enumerate(dims):
             files[f"dim-{d}"] = where.dim(d)
-            image_grid(images[:, j].reshape(b * steps, *shape), ncol=steps).save(files[f"dim-{d}"])
-        label_rows(image_grid(images[0].reshape(n * steps, *shape), ncol=steps), labels).save(where.overview)
-        frames = [label_rows(image_grid(images[0, :, s], ncol=1), labels) for s in range(steps)]
+            grid = image_grid(images[:, j].reshape(b * steps, *shape), ncol=steps)
+            rows = [f"{labels[j].split()[0]} from {st}" for st in starts] if starts and len(starts) == b \
+                else [labels[j]] * b
+            labelled(grid, rows, None if vals is None else _value_labels(vals[j])).save(files[f"dim-{d}"])
+        overview = image_grid(images[0].reshape(n * steps, *shape), ncol=steps)
+        labelled(overview, labels, _value_labels(vals[0]) if shared else None).save(where.overview)
+        frames = [labelled(image_grid(images[0, :, s], ncol=1), labels,
+                           [f"z = {vals[0, s]:+.2f}" if shared else f"step {s + 1}/{steps}"]) for s in range(steps)]
     else:
         flat = images.reshape(b, n, steps, -1).numpy()
         lim = (float(flat.min()), float(flat.max()))
@@ -236,12 +276,15 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
     return files
 
 
-def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tensor, x_to: torch.Tensor) -> Path:
+def save_interpolation(path: Path, x_from: torch.Tensor, path_images: torch.Tensor, x_to: torch.Tensor,
+                       labels: list[str] | None = None) -> Path:
     """One row: the first input, the decoded path, the second input (tabular: lines coloured along the path,
-    the two inputs dashed)."""
+    the two inputs dashed). ``labels`` (one per column: the inputs' names and the path's fractions t) head the
+    image columns."""
     path = Path(path)
     if _is_image(tuple(path_images.shape[1:])):
-        image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2).save(path)
+        img = image_grid(torch.cat([x_from[None], path_images, x_to[None]]), ncol=len(path_images) + 2)
+        (label_columns(img, labels) if labels and len(labels) == len(path_images) + 2 else img).save(path)
         return path
     fig, ax = subplots(figsize=(7, 3.2))
     flat = path_images.reshape(len(path_images), -1).numpy()

@@ -38,7 +38,7 @@ from ..config import (DataConfig, ModelConfig, ObjectiveConfig, RunConfig, Train
                       yaml_problem)
 from ..errors import ConfigError, DataError
 from ..data import SPLITS, groundtruth_for, has_factors
-from ..metrics import METRIC_NAMES, SAMPLING_METRIC_NAMES
+from ..metrics import METRIC_NAMES, SAMPLING_METRIC_NAMES, MetricError, check_metric_options
 from ..model import check_choices
 from ..objectives import check_preset
 
@@ -193,6 +193,10 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     options = ev.get("options") or {}
     if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
         raise ConfigError(f"{p}: evaluation.options must map metric names to keyword arguments, got {options!r}")
+    try:  # a misspelt option would fail every run's evaluation after its training
+        check_metric_options(options)
+    except MetricError as e:
+        raise ConfigError(f"{p}: evaluation.options: {e}") from None
     return StudySpec(p, out, tuple(runs), metrics, int(ev.get("seed", 0)), split, k, dict(options))
 
 
