@@ -23,7 +23,7 @@ import numpy as np
 from ..config import set_keys
 from ..data import SPLITS
 from ..data.files import restandardize
-from ..errors import CheckpointFallbackWarning, ConfigError
+from ..errors import CheckpointFallbackWarning, ConfigError, ShadowplayWarning
 from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
                           posterior_moments,
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
@@ -185,6 +185,8 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
                            "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings},
                            "seconds": round(seconds, 3),
                            "inputs_per_s": len(data) / max(seconds, 1e-9), "device": str(model.device)}
+    if metrics:  # what was asked for, so a report at other weights can compute the same metrics again
+        doc["metric_request"] = {"metrics": list(metrics), "metric_options": metric_options}
     dis = None
     if metrics and data.factors is None:
         doc["metrics_note"] = f"the data {data.name!r} have no ground-truth factors; disentanglement metrics skipped"
@@ -232,6 +234,8 @@ def _write_evaluation(where: EvaluationFiles, doc: dict[str, Any], data: Any, li
     files = [where.json, where.per_sample_npy, where.per_sample_csv, where.worst_reconstructions]
     if dis is not None:
         files.append(save_mi_matrix(where.mi_matrix, dis.mi_matrix, dis.factor_entropy, dis.factor_names, title))
+    else:  # an earlier evaluation's map is of other weights (or another request): not this evaluation's
+        where.mi_matrix.unlink(missing_ok=True)
     return files
 
 
@@ -333,8 +337,11 @@ def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, c
     traversals, samples, reconstructions, worst reconstructions). Every part that shows the model shows the weights
     of ``checkpoint``, and the page says which: an evaluation or traversal on disk is reused only when it records
     the same weights (:func:`checkpoint_step`; e.g. a study's evaluation of ``last`` when ``best`` is another
-    step), else :func:`evaluate` and :func:`traverse` run first (always with ``refresh``), and ``samples.png`` /
-    ``reconstructions.png`` are drawn again with those weights. The page itself is rendered from files only.
+    step), else :func:`evaluate` and :func:`traverse` run first (always with ``refresh``). The evaluation it replaces
+    passes on its disentanglement metrics (names, options and seed, computed again with the report's weights; a
+    warning says so when those were other weights). When the training-time ``samples.png`` /
+    ``reconstructions.png`` show other weights, the report draws its own under ``report/`` and leaves them alone.
+    The page itself is rendered from files only.
     ``iw_samples=None`` (the default) lets :func:`evaluate` choose K for a budget of ``AUTO_IW_SECONDS``, so a
     report on a fresh run takes about a minute; the page says which K was used. ``data``: where the run's data
     are now, when they moved (checked against the fingerprint recorded at training)."""
@@ -346,14 +353,39 @@ def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, c
     sizes = folder.meta.get("data", {}).get("sizes", {})
     split = next((s for s in ("test", "val", "train") if sizes.get(s, 1) > 0), "test")
     step = checkpoint_step(folder, checkpoint)
-    if refresh or _recorded_step(folder.evaluation(split).json) != step:
-        evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress, data=data)
+    earlier = _read_json(folder.evaluation(split).json)
+    if refresh or earlier.get("checkpoint_step") != step:
+        request = _metric_request(earlier)
+        if request["metrics"] and earlier.get("checkpoint_step") != step:
+            was = earlier.get("checkpoint")
+            warnings.warn(f"{folder.evaluation(split).json.name} has {', '.join(request['metrics'])} of checkpoint "
+                          f"{was} (step {earlier.get('checkpoint_step')}); the report shows checkpoint {checkpoint} "
+                          f"(step {step}) and computes them again there (`shadowplay report {folder.path} "
+                          f"--checkpoint {was}` reports those weights)", ShadowplayWarning, stacklevel=2)
+        evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress, data=data,
+                 seed=int(earlier.get("seed", 0)), **request)
     if refresh or all(_recorded_step(t.json) != step for t in folder.traversals()):
         traverse(folder, split=split, checkpoint=checkpoint, data=data)
-    if (refresh or folder.meta.get("pictures", {}).get("step") != step) and folder.samples_path.is_file():
+    drawn = [folder.meta.get(k, {}).get("step") for k in ("pictures", "report_pictures")]
+    if folder.samples_path.is_file() and (refresh or step not in drawn):
+        # the training-time pictures show other weights: draw the report's own under report/, never over them
         ds = _split_data(folder, split, data)  # a classifier-only run has no pictures: none are drawn for it
-        write_pictures(folder, load(folder, checkpoint), ds.x, checkpoint, step)
+        write_pictures(folder, load(folder, checkpoint), ds.x, checkpoint, step, for_report=True)
     return write_report(folder, out, checkpoint=(checkpoint, step))
+
+
+def _metric_request(doc: dict[str, Any]) -> dict[str, Any]:
+    """The ``metrics`` and ``metric_options`` an evaluation was asked for (an evaluation written before they were
+    recorded: the names of its results, default options); none for an evaluation without metrics."""
+    request = doc.get("metric_request") or {"metrics": list(doc.get("metrics") or {}), "metric_options": None}
+    return {"metrics": list(request.get("metrics") or []) or None, "metric_options": request.get("metric_options")}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _recorded_step(path: Path) -> int | None:

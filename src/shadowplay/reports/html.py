@@ -5,8 +5,9 @@ It only reads files of the run folder — ``config.yaml``, ``run.json``, ``metri
 :class:`shadowplay.run.RunFolder` — and never loads a model or trains.
 ``shadowplay.api.report`` first writes what is missing (evaluation, traversals, pictures of its checkpoint), then
 calls :func:`write_report` with that checkpoint: the page then shows only the parts that record the same weights
-(``checkpoint_step`` in ``evaluation.json`` and ``traversal.json``, ``pictures`` in ``run.json``) and says which
-checkpoint they are. Without one, each part says which checkpoint it records.
+(``checkpoint_step`` in ``evaluation.json`` and ``traversal.json``, ``pictures`` in ``run.json``; else the report's
+own pair under ``report/``, ``report_pictures``) and says which checkpoint they are. Without one, each part says
+which checkpoint it records.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
         out.append(f"<h3>{title}</h3>" + (f'<p class="muted">{_esc(reading)}</p>' if reading else "")
                    + f"<table>{cells}</table>"
                    + (f'<div class="note">{_esc(result["note"])}</div>' if result.get("note") else ""))
-    if ev_files.mi_matrix.is_file():
+    if ev.get("mi_matrix") and ev_files.mi_matrix.is_file():  # not a map an earlier evaluation left behind
         out.append(_img(ev_files.mi_matrix, "Mutual information between each latent (rows) and each ground-truth factor "
                                 "(columns), divided by the factor's entropy: a disentangled code has one bright "
                                 "cell per column."))
@@ -181,6 +182,22 @@ def _traversals_section(folder: RunFolder, checkpoint: Checkpoint | None = None)
     return "\n".join(parts)
 
 
+def _pictures(folder: RunFolder, meta: dict[str, Any], checkpoint: Checkpoint | None
+              ) -> tuple[dict[str, Any], Path | None, Path | None, str]:
+    """The samples and reconstructions to show, what drew them and a caption addition: the training-time pair when
+    it records ``checkpoint``'s weights (or none is asked), else the report's own pair under ``report/`` (saying
+    which weights the training-time pair shows), else none."""
+    trained, own = meta.get("pictures", {}), meta.get("report_pictures", {})
+    if checkpoint is None or trained.get("step") == checkpoint[1]:
+        return trained, folder.samples_path, folder.reconstructions_path, ""
+    if own.get("step") == checkpoint[1]:
+        where = (f", drawn for this report (report/{folder.report_samples_path.name}); the training-time "
+                 f"{folder.samples_path.name} and {folder.reconstructions_path.name} show "
+                 f"{_ckpt(trained.get('checkpoint'), trained.get('step'))}")
+        return own, folder.report_samples_path, folder.report_reconstructions_path, where
+    return {}, None, None, ""
+
+
 def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> str:
     """The report of ``run_dir`` as one HTML string (see the module docstring for what it reads); ``checkpoint``
     (name, step) keeps to the parts drawn with those weights."""
@@ -211,18 +228,16 @@ def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> 
     body.append(_traversals_section(folder, checkpoint))
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
-    drawn = meta.get("pictures", {})
-    same = checkpoint is None or drawn.get("step") == checkpoint[1]
-    by = _ckpt(drawn.get("checkpoint"), drawn.get("step"))
-    pictures = [("Samples", folder.samples_path, f"Decoder means of draws from the prior; {by}."),
-                ("Reconstructions", folder.reconstructions_path,
-                 f"Test inputs ({top}) and their reconstructions ({bottom}); {by}."),
+    drawn, samples, recons, extra = _pictures(folder, meta, checkpoint)
+    by = _ckpt(drawn.get("checkpoint"), drawn.get("step")) + extra
+    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}."),
+                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}."),
                 ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]
     body.append("<h2>Samples and reconstructions</h2>" + "".join(
         f"<h3>{t}</h3>" + _img(p, c) for t, p, c in pictures
-        if p.is_file() and (ev is not None if t.startswith("Worst") else same)))
+        if p is not None and p.is_file() and (ev is not None if t.startswith("Worst") else True)))
     interps = folder.interpolations()
     if interps:
         body.append("<h2>Interpolations</h2>" + "".join(

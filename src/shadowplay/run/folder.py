@@ -19,6 +19,8 @@ Layout::
                            by decreasing KL), traversal.gif, traversal.json (dims, values, base codes, KL)
       interpolations/      `shadowplay interpolate`: <from>-<to>-<linear|slerp>.png
       report.html          `shadowplay report`: one self-contained page (reads only the files above)
+      report/              samples.png, reconstructions.png drawn by `shadowplay report` when the training-time
+                           ones above show other weights than its --checkpoint (run.json `report_pictures`)
       estimator.json       runs of shadowplay.sklearn estimators: class, parameters, feature names, shapes
       outliers.safetensors a fitted VAEOutlierDetector's tensors: training scores, aggregate-posterior components,
                            the likelihood-ratio background model's weights
@@ -159,6 +161,10 @@ class RunFolder:
     samples_path = property(lambda self: self.path / "samples.png")
     reconstructions_path = property(lambda self: self.path / "reconstructions.png")
     report_path = property(lambda self: self.path / "report.html")
+    # a report's own pictures, when the training-time ones above show other weights (never overwritten by it)
+    report_dir = property(lambda self: self.path / "report")
+    report_samples_path = property(lambda self: self.report_dir / "samples.png")
+    report_reconstructions_path = property(lambda self: self.report_dir / "reconstructions.png")
     evaluation_dir = property(lambda self: self.path / "evaluation")
     traversals_dir = property(lambda self: self.path / "traversals")
     interpolations_dir = property(lambda self: self.path / "interpolations")

@@ -102,16 +102,20 @@ def _warn_collapse(found: Iterable[str]) -> None:
 
 
 def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tensor, checkpoint: str,
-                   step: int | None) -> None:
+                   step: int | None, for_report: bool = False) -> None:
     """``samples.png`` (64 prior draws) and ``reconstructions.png`` (the first 16 rows of ``x``) of ``model``, and
     which checkpoint drew them (``run.json`` ``pictures``: ``checkpoint``, ``step``), so a report shows them only
-    with the evaluation and traversals of the same weights."""
+    with the evaluation and traversals of the same weights. ``for_report``: a report's own pair under ``report/``
+    (recorded as ``report_pictures``), so the training-time pictures are never replaced by those of other weights."""
+    samples, recons = ((folder.report_samples_path, folder.report_reconstructions_path) if for_report
+                       else (folder.samples_path, folder.reconstructions_path))
+    samples.parent.mkdir(exist_ok=True)
     with torch.no_grad():
         # a fixed generator, so the pictures of two runs show the same prior draws and can be compared side by side
-        save_examples(folder.samples_path, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
+        save_examples(samples, {"samples": model.sample(64, torch.Generator().manual_seed(0))})
         x = x[:16]
-        save_examples(folder.reconstructions_path, {"input": x, "reconstruction": model.reconstruct(x)})
-    folder.update_meta(pictures={"checkpoint": checkpoint, "step": step})
+        save_examples(recons, {"input": x, "reconstruction": model.reconstruct(x)})
+    folder.update_meta(**{"report_pictures" if for_report else "pictures": {"checkpoint": checkpoint, "step": step}})
 
 
 def _finish(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures: bool = True, fresh: bool = False,
