@@ -200,3 +200,4 @@ def test_collapse_warnings_of_train_and_resume_point_at_the_callers_line(tiny_fl
         collapse = [w for w in caught if issubclass(w.category, PosteriorCollapseWarning)]
         assert collapse, how
         assert {w.filename for w in collapse} == {__file__}, how
+
