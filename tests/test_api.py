@@ -182,3 +182,22 @@ def test_choices_are_checked_where_used_before_anything_is_written(tmp_path, tin
     with pytest.raises(ConfigError, match="unknown net 'rnn'.*mlp, conv"):
         sp.train(data=str(tiny_flat), net="rnn", runs_dir=runs, progress=False)
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_collapse_warnings_of_train_and_resume_point_at_the_callers_line(tiny_flat, tmp_path):
+    # they pointed at shadowplay/workflow/training_run.py (train) or shadowplay/api/runs.py (resume)
+    import warnings
+
+    from shadowplay.workflow import PosteriorCollapseWarning
+    for how in ("train", "resume"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if how == "train":
+                api.train(data=str(tiny_flat), model="vae", latent_dim=3, runs_dir=tmp_path, name="c", progress=False,
+                          overrides=["model.hidden=[16]", "trainer.epochs=2", "trainer.max_steps=1"])
+            else:
+                api.resume(tmp_path / "c", ["trainer.max_steps=none"], progress=False)
+        collapse = [w for w in caught if issubclass(w.category, PosteriorCollapseWarning)]
+        assert collapse, how
+        assert {w.filename for w in collapse} == {__file__}, how
+

@@ -113,3 +113,16 @@ def test_collapse_advice_counts_steps_in_the_singular_and_plural():
     assert "the run took only 1 step: train longer" in one
     assert "the run took only 360 steps:" in collapse_advice(likelihood="gaussian", scale=None, beta=None,
                                                               warmup_steps=0, steps=360)
+
+
+def test_collapse_advice_names_a_low_lr_only_when_the_budget_was_short_for_it():
+    """FactorVAE trains at lr 1e-4 (Kim & Mnih 2018): a short run barely moves its weights, and the advice did not say
+    so (it suggested a Gaussian likelihood, a warm-up and --epochs, not the lr)."""
+    from shadowplay.evaluation import collapse_advice
+    common = dict(likelihood="gaussian", scale=0.1, beta=None, warmup_steps=50)
+    tip = collapse_advice(**common, steps=35, lr=1e-4)
+    assert "at lr 0.0001 the 35 steps barely moved the weights" in tip and "about 20,000 steps" in tip
+    assert "--lr 0.001" in tip
+    assert "lr=0.001" in collapse_advice(**common, steps=35, lr=1e-4, phrasing="estimator")
+    for quiet in (dict(steps=35, lr=1e-3), dict(steps=35, lr=3e-3), dict(steps=25_000, lr=1e-4), dict(steps=35)):
+        assert "lr" not in collapse_advice(**common, **quiet), quiet

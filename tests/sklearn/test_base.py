@@ -228,3 +228,25 @@ def test_one_dimensional_inputs_fail_with_one_line(data, fast):
         with pytest.raises(DataError, match=msg) as e:
             call(arg)
         assert "\n" not in str(e.value)
+
+
+def test_collapse_warnings_point_at_the_users_fit_line(data, fast):
+    # they pointed at shadowplay/workflow/training_run.py: a fixed stacklevel counted from the wrong depth
+    import warnings
+
+    from sklearn.pipeline import make_pipeline
+
+    from shadowplay.outliers import VAEOutlierDetector
+    from shadowplay.workflow import PosteriorCollapseWarning
+    one = {**fast, "epochs": 1}
+    fits = {"fit": lambda: VAEEmbedding(n_components=2, **one).fit(data[0]),
+            "fit_transform": lambda: VAEEmbedding(n_components=2, **one).fit_transform(data[0]),
+            "pipeline": lambda: make_pipeline(VAEEmbedding(n_components=2, **one)).fit(data[0]),
+            "detector": lambda: VAEOutlierDetector(outlier_score="recon", latent_dim=2, **one).fit(data[0])}
+    for how, fit in fits.items():
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit()
+        collapse = [w for w in caught if issubclass(w.category, PosteriorCollapseWarning)]
+        assert collapse, how
+        assert {w.filename for w in collapse} == {__file__}, how

@@ -18,7 +18,7 @@ from shadowplay.training import Callback, Trainer, latest_good, read_checkpoint,
 def _train(data, runs_dir, name, extra=(), **kw):
     overrides = ["model.hidden=[32]", "trainer.batch_size=32", "trainer.epochs=3", *extra]
     return api.train(data=str(data), latent_dim=3, runs_dir=runs_dir, name=name, overrides=overrides,
-                     progress=False, **kw)
+                     **{"progress": False, **kw})
 
 
 def _weights(run_dir, section="model"):
@@ -278,3 +278,48 @@ def test_beta_tcvae_validates_a_validation_set_larger_than_the_training_set(runs
     assert len(val) == 1 and {"mi", "tc", "dwkl", "kl", "elbo"} <= set(val[0])
     assert all(math.isfinite(val[0][k]) for k in ("mi", "tc", "dwkl"))
     assert (run.path / "checkpoints" / "best.safetensors").is_file()
+
+
+class RecordingBar:
+    """A tqdm that writes to a string and records the step count and postfix of every ``set_postfix``."""
+
+    made: list["RecordingBar"] = []
+
+    def __init__(self, *args, **kw):
+        import io
+
+        from tqdm.std import tqdm
+        self.bar = tqdm(*args, **{**kw, "file": io.StringIO(), "disable": kw.get("disable", False)})
+        self.calls: list[tuple[int, dict]] = []
+        RecordingBar.made.append(self)
+
+    def set_postfix(self, **kw):
+        self.calls.append((self.bar.n, {k: v for k, v in kw.items() if k != "refresh"}))
+        self.bar.set_postfix(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self.bar, name)
+
+
+@pytest.mark.parametrize("every", [0.0, 1e9])
+def test_the_bar_shows_loss_and_samples_per_s_before_the_first_log_line(tiny_flat, runs_dir, monkeypatch, every):
+    """Before, the postfix stayed empty until step log_every (~20 s of a bare bar on dSprites' conv net). Now it shows
+    after the first step and then on a clock (every=0: each step; every=1e9: only the first), and metrics.jsonl
+    holds the same train records as a run without a bar."""
+    import shadowplay.training.trainer as trainer_mod
+    monkeypatch.setattr(trainer_mod, "tqdm", RecordingBar)
+    monkeypatch.setattr(trainer_mod, "POSTFIX_EVERY_S", every, raising=False)
+    RecordingBar.made.clear()
+    extra = ["trainer.batch_size=8", "trainer.epochs=5", "trainer.max_steps=60", "trainer.log_every=50"]
+    shown = _train(tiny_flat, runs_dir, "bar", extra, model="vae", seed=2, progress=True)
+    calls = RecordingBar.made[0].calls
+    early = [(n, p) for n, p in calls if n < 49]  # set before bar.update of steps 1..49
+    assert early and early[0][0] == 0
+    assert all(math.isfinite(float(p["loss"])) and float(p["samples_s"].replace(",", "")) > 0 for _, p in early)
+    assert [n for n, _ in early] == (list(range(49)) if every == 0 else [0])
+    plain = _train(tiny_flat, runs_dir, "plain", extra, model="vae", seed=2)
+
+    def train_records(run):
+        return [{k: v for k, v in r.items() if k not in ("time", "samples_per_s")}
+                for r in read_metrics(run.path) if r["split"] == "train"]
+    assert train_records(shown) == train_records(plain) and [r["step"] for r in train_records(shown)] == [50, 60]

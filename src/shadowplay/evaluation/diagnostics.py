@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,8 +157,14 @@ def _setting(phrasing: str, **values: Any) -> str:
     return ", ".join(parts).replace("'", '"')
 
 
+# Adam's step moves each weight by about lr, so lr × steps bounds how far training can take the weights; the
+# default lr 1e-3 needs ~2,000 steps (the "train longer" threshold below) before a collapse says much about the model.
+DEFAULT_LR = 1e-3
+SHORT_STEPS = 2000
+
+
 def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None, warmup_steps: int, steps: int,
-                    binary_data: bool = False, phrasing: str = "cli") -> str:
+                    binary_data: bool = False, phrasing: str = "cli", lr: float | None = None) -> str:
     """What to try after a posterior collapse, most likely cause first, from the run's settings.
 
     The trade the objective makes: a latent is used only when the reconstruction log-likelihood it buys exceeds
@@ -168,11 +175,21 @@ def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None,
 
     ``phrasing`` names the settings for the reader: ``"cli"`` as ``shadowplay train`` options and ``key=value``
     overrides, ``"estimator"`` as the keywords of the scikit-learn estimators (``likelihood="gaussian"``,
-    ``overrides={"model.scale": 0.1}``, ``epochs=``)."""
+    ``overrides={"model.scale": 0.1}``, ``epochs=``).
+
+    ``lr`` (the learning rate the run used) below the usual 1e-3 (FactorVAE's 1e-4 of Kim & Mnih 2018, trained
+    there for 3·10⁵ steps) with ``lr × steps`` under ``1e-3 × 2,000`` adds that the weights barely moved: a collapse
+    then says little about the objective, and a higher lr or a longer run comes first (Adam's update of a weight is
+    about lr per step, Kingma & Ba 2015, §2.1)."""
     if phrasing not in ADVICE_PHRASINGS:
         raise ValueError(f"phrasing must be one of {ADVICE_PHRASINGS}, got {phrasing!r}")
     cli = phrasing == "cli"
     tips = []
+    if lr is not None and lr < DEFAULT_LR and lr * steps < DEFAULT_LR * SHORT_STEPS:
+        need = math.ceil(DEFAULT_LR * SHORT_STEPS / lr)
+        tips.append(f"at lr {lr:g} the {steps} step{'' if steps == 1 else 's'} barely moved the weights (Adam moves "
+                    f"each by about lr a step): train for about {need:,} steps or raise the lr, e.g. "
+                    + _setting(phrasing, lr=DEFAULT_LR))
     if likelihood == "bernoulli" and not binary_data:
         tips.append("a Bernoulli likelihood on grey levels rewards reconstruction little: try "
                     + _setting(phrasing, likelihood="gaussian", **{"model.scale": 0.1}))
@@ -188,7 +205,7 @@ def collapse_advice(*, likelihood: str, scale: float | None, beta: float | None,
     if warmup_steps == 0:
         tips.append("ramp the KL weight up from 0 with "
                     + _setting(phrasing, **{"objective.warmup_steps": max(100, steps // 3)}))
-    if steps < 2000:
+    if steps < SHORT_STEPS:
         tips.append(f"the run took only {steps} step{'' if steps == 1 else 's'}: train longer "
                     f"({'--epochs' if cli else 'epochs='})")
     return "what to try: " + "; ".join(tips) if tips else "what to try: a lower β or a smaller decoder scale"

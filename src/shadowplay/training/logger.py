@@ -90,6 +90,13 @@ class MetricWindow:
         if self._since is None:
             self._since = time.perf_counter()
 
+    def peek(self, key: str = "loss") -> tuple[float, float]:
+        """The window's mean ``key`` so far and its samples per second, without ending the window (for the progress
+        bar between two log lines). Reading the mean waits for the queued steps once (one device sync per call),
+        so the trainer calls it on a clock, not per step."""
+        dt = self.busy + (time.perf_counter() - self._since if self._since is not None else 0.0)
+        return float(self.sums[key]) / max(self.n, 1), self.seen / dt if dt > 0 else 0.0
+
     def flush(self) -> tuple[dict[str, float], float]:
         """The window's mean values and samples per second of training time; starts a new window whose clock runs
         when this one's did."""

@@ -17,6 +17,7 @@ from ..data import DataSplits
 from ..errors import ShadowplayWarning
 from ..evaluation import LatentDiagnostics, collapse_advice, latent_diagnostics
 from ..model import LatentVariableModel, resolve_likelihood
+from .build import build_objective
 
 
 class PosteriorCollapseWarning(ShadowplayWarning):
@@ -35,9 +36,11 @@ def collapse_warnings(diag: LatentDiagnostics, cfg: RunConfig, steps: int, x: to
         beta = cfg.objective.beta if cfg.objective.beta is not None else (4.0 if cfg.model.preset == "beta_vae"
                                                                           else None)
         binary = cfg.data.binarize or bool(((x == 0) | (x == 1)).all())
+        # the lr the run trained with: trainer.lr, else the preset's (FactorVAE's 1e-4, a short run barely learns)
+        lr = cfg.trainer.lr if cfg.trainer.lr is not None else build_objective(cfg).objective.optimizer.lr
         out.append(collapse_advice(likelihood=likelihood, scale=cfg.model.scale, beta=beta,
                                    warmup_steps=cfg.objective.warmup_steps, steps=steps, binary_data=binary,
-                                   phrasing=phrasing))
+                                   phrasing=phrasing, lr=lr))
     return out
 
 

@@ -16,6 +16,7 @@ import torch
 
 from ..config import RunConfig, resolve_epochs, set_keys
 from ..data import DataSplits
+from ..errors import user_stacklevel
 from ..model import LatentVariableModel, ModelSpec, build_model
 from ..objectives.presets import PresetResult, unread_options_error
 from ..reports.images import save_examples
@@ -96,9 +97,11 @@ def _fit_rank(trainer: Trainer) -> TrainResult:
 
 
 def _warn_collapse(found: Iterable[str]) -> None:
-    """Each posterior-collapse finding of the latent check as a warning, attributed to the caller of train/resume."""
+    """Each posterior-collapse finding of the latent check as a warning, attributed to the user's line that started
+    the training (``api.train``, ``api.resume``, an estimator's ``fit``), not to a line of shadowplay: the depth
+    differs between those callers, so a fixed ``stacklevel`` pointed into this file or ``api/runs.py``."""
     for w in found:
-        warnings.warn(w, PosteriorCollapseWarning, stacklevel=4)
+        warnings.warn(w, PosteriorCollapseWarning, stacklevel=user_stacklevel())
 
 
 def write_pictures(folder: RunFolder, model: LatentVariableModel, x: torch.Tensor, checkpoint: str,
