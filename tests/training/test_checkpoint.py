@@ -220,8 +220,10 @@ def test_damaged_newest_checkpoint_warns_keeps_metrics_consistent_and_best_survi
     best = read_checkpoint(folder.best_path)  # best is intact
     before, after = best_before.section("model"), best.section("model")
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
-    with pytest.warns(CheckpointFallbackWarning, match=r"could not be read.*using step-0+\d+\.safetensors"):
+    with pytest.warns(CheckpointFallbackWarning, match=r"could not be read.*using step-0+\d+\.safetensors") as rec:
         api.resume(folder.path, ["trainer.epochs=4"], progress=False)
+    fallback = [w for w in rec if w.category is CheckpointFallbackWarning]
+    assert fallback[0].filename == __file__  # the user's resume(...) line, not a file inside shadowplay
     recs = folder.read_metrics()
     keys = [(r["split"], r["step"]) for r in recs]
     assert len(keys) == len(set(keys)), "metrics.jsonl holds two records of one step"
@@ -233,6 +235,7 @@ def test_damaged_best_falls_back_with_a_warning(three_epoch_run):
     from shadowplay.run import open_run
     folder = open_run(three_epoch_run.path)
     folder.best_path.write_bytes(folder.best_path.read_bytes()[:300])
-    with pytest.warns(CheckpointFallbackWarning, match="instead of best"):
+    with pytest.warns(CheckpointFallbackWarning, match="instead of best") as rec:
         model = api.load(folder.path)
+    assert rec[0].filename == __file__  # attributed to the user's load(...) line
     assert model.latent_dim == 2

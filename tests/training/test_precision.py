@@ -140,8 +140,9 @@ def test_run_json_records_a_compile_fallback_and_resume_tries_to_compile_again(t
 
     monkeypatch.setattr(torch, "compile", lambda fn, **kw: lambda *a, **k: (_ for _ in ()).throw(
         RuntimeError("no C++ compiler found (test)")))
-    with pytest.warns(precision.CompileFallbackWarning, match="no C\\+\\+ compiler"):
+    with pytest.warns(precision.CompileFallbackWarning, match="no C\\+\\+ compiler") as rec:
         api.resume(run.path, ["trainer.max_steps=5"], progress=False)
+    assert [w.filename for w in rec if w.category is precision.CompileFallbackWarning] == [__file__]  # user's line
     assert run.folder.meta["compile"]["fallback"] == "RuntimeError: no C++ compiler found (test)"
     api.resume(run.path, ["trainer.max_steps=7", "trainer.compile=false"], progress=False)
     assert run.folder.meta["compile"] == {"requested": False, "compiled": False, "fallback": None}

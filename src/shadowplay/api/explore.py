@@ -14,7 +14,7 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, user_stacklevel
 from ..explorer import Explorer, ExplorerServer
 from ..outliers import VAEOutlierDetector
 from ..run import RunFolder, open_run
@@ -85,7 +85,7 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
     if not is_loopback(host):
         warnings.warn(f"the explorer listens on {host}, reachable beyond this machine: anyone who can reach it can "
                       "decode with the model and see the run's data. Use the default 127.0.0.1 unless you mean it",
-                      ExposedExplorerWarning, stacklevel=2)
+                      ExposedExplorerWarning, stacklevel=user_stacklevel())
     folder = open_run(run)
     if folder.config.data.source == ARRAY_SOURCE:  # the page lists the run's own inputs; such a run has none
         raise DataError(f"{folder.path} was trained on arrays in memory (by a scikit-learn estimator or `outliers "

@@ -23,7 +23,7 @@ import numpy as np
 from ..config import set_keys
 from ..data import SPLITS
 from ..data.files import restandardize
-from ..errors import CheckpointFallbackWarning, ConfigError, ShadowplayWarning
+from ..errors import CheckpointFallbackWarning, ConfigError, ShadowplayWarning, user_stacklevel
 from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
                           posterior_moments,
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
@@ -361,7 +361,8 @@ def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, c
             warnings.warn(f"{folder.evaluation(split).json.name} has {', '.join(request['metrics'])} of checkpoint "
                           f"{was} (step {earlier.get('checkpoint_step')}); the report shows checkpoint {checkpoint} "
                           f"(step {step}) and computes them again there (`shadowplay report {folder.path} "
-                          f"--checkpoint {was}` reports those weights)", ShadowplayWarning, stacklevel=2)
+                          f"--checkpoint {was}` reports those weights)", ShadowplayWarning,
+                          stacklevel=user_stacklevel())
         evaluate(folder, split, iw_samples, checkpoint=checkpoint, progress=progress, data=data,
                  seed=int(earlier.get("seed", 0)), **request)
     if refresh or all(_recorded_step(t.json) != step for t in folder.traversals()):

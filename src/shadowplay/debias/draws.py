@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import ShadowplayWarning
+from ..errors import ShadowplayWarning, user_stacklevel
 
 CONCENTRATED = 0.01  # n_eff / n below which an epoch mostly repeats a few inputs
 FEWEST = 10           # n_eff below which it does, whatever n
@@ -96,4 +96,4 @@ def warn_if_concentrated(summary: DrawSummary, mode: str) -> None:
     warnings.warn(f"the last epoch's draws of class {summary.debias_class} rest on about "
                   f"{summary.effective_n:,.0f} of its {summary.n:,} training inputs (largest weight "
                   f"{summary.max_over_uniform:.0f}× uniform), so training repeats a few inputs; {fix}",
-                  ConcentratedDrawsWarning, stacklevel=3)
+                  ConcentratedDrawsWarning, stacklevel=user_stacklevel())

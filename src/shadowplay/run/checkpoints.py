@@ -29,7 +29,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from ..errors import CheckpointError, CheckpointFallbackWarning
+from ..errors import CheckpointError, CheckpointFallbackWarning, user_stacklevel
 
 FORMAT = "shadowplay-checkpoint/1"
 STEP_RE = re.compile(r"^step-(\d+)\.safetensors$")
@@ -156,7 +156,8 @@ def latest_good(folder: Path, tensors: bool = True) -> Checkpoint:
             continue
         if errors:  # never silently: the newest state is lost and the run continues from an older one
             warnings.warn(f"{len(errors)} newer checkpoint(s) could not be read ({errors[0]}); using {p.name} "
-                          f"(step {ckpt.state.get('step')}) instead", CheckpointFallbackWarning, stacklevel=2)
+                          f"(step {ckpt.state.get('step')}) instead", CheckpointFallbackWarning,
+                          stacklevel=user_stacklevel())
         return ckpt
     if errors:
         raise CheckpointError("no readable checkpoint: " + "; ".join(errors))

@@ -51,7 +51,7 @@ from typing import Any
 import yaml
 
 from ..config import RunConfig, from_dict, save_yaml, yaml_problem
-from ..errors import CheckpointError, CheckpointFallbackWarning, ShadowplayError
+from ..errors import CheckpointError, CheckpointFallbackWarning, ShadowplayError, user_stacklevel
 from .checkpoints import BEST, Checkpoint, latest_good, read_checkpoint, step_checkpoints, step_name
 
 
@@ -301,7 +301,7 @@ class RunFolder:
                 return read_checkpoint(self.best_path, tensors)
             except CheckpointError as e:  # say so: the numbers that follow are not the best model's
                 warnings.warn(f"{e}; using the newest readable checkpoint instead of best",
-                              CheckpointFallbackWarning, stacklevel=2)
+                              CheckpointFallbackWarning, stacklevel=user_stacklevel())
                 return self.newest_checkpoint(tensors)
         p = Path(which)
         return read_checkpoint(p if p.is_file() else self.checkpoints_dir / which, tensors)

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 from torch import nn
 
-from ..errors import ConfigError, ShadowplayWarning
+from ..errors import ConfigError, ShadowplayWarning, user_stacklevel
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -152,4 +152,4 @@ class Accelerator:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         self.fallback = f"{type(e).__name__}: {first}"
         warnings.warn(f"trainer.compile=true: torch.compile failed ({self.fallback}); training continues without "
-                      "compilation (same results, eager speed)", CompileFallbackWarning, stacklevel=3)
+                      "compilation (same results, eager speed)", CompileFallbackWarning, stacklevel=user_stacklevel())

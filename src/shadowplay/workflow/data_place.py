@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import set_keys
 from ..data import DataSplits, source_names
-from ..errors import DataError, ShadowplayWarning
+from ..errors import DataError, ShadowplayWarning, user_stacklevel
 from ..run import RunFolder
 from .build import load_splits
 
@@ -80,5 +80,5 @@ def run_splits(folder: RunFolder, data: str | None = None) -> DataSplits:
     recorded = folder.meta.get("data", {}).get("fingerprint")
     if recorded is not None and data_fingerprint(source) != recorded:
         warnings.warn(f"{source} has changed since this run was trained on it (its SHA-256 differs); the results "
-                      "are for its present contents", DataChangedWarning, stacklevel=2)
+                      "are for its present contents", DataChangedWarning, stacklevel=user_stacklevel())
     return load_splits(cfg)
