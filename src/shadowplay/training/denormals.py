@@ -9,8 +9,8 @@ Architectures Optimization Reference Manual, "Floating-point exceptions / denorm
 batch 128 on Fashion-MNIST, one thread: from about step 600 on, ~300,000 of Adam's 1.1 M first moments were
 subnormal and every later epoch took 1.9× as long as the first (fp32 and bf16 alike); with subnormals flushed, every
 epoch ran at the first one's speed and the validation loss after 6 epochs was the same to the third decimal
-(``benchmarks/denormals.py``). TensorFlow flushes them on CPU by default for the same reason; PyTorch leaves it to
-the user (``torch.set_flush_denormal``).
+(``benchmarks/later_epochs.py``, benchmarks/README.md). TensorFlow flushes them on CPU by default for the same
+reason; PyTorch leaves it to the user (``torch.set_flush_denormal``).
 
 How: the x86 MXCSR flags FTZ (results) and DAZ (operands) are per thread, and ``torch.set_flush_denormal`` sets
 them for the calling thread only, while most of the work runs on the intra-op OpenMP threads. A new thread copies
