@@ -286,3 +286,36 @@ def test_resume_with_more_processes_than_the_batch_has_rows_is_refused(monkeypat
     monkeypatch.setattr(dist_mod, "launch", lambda *a, **k: pytest.fail("launched"))
     with pytest.raises(ConfigError, match=r"trainer.batch_size=2 cannot be shared by 3 processes"):
         api.resume(run.path, ["trainer.max_steps=none"], progress=False, nproc=3)
+
+
+def test_a_sigterm_during_the_failed_status_write_does_not_leave_the_run_running(tiny_flat, runs_dir, monkeypatch):
+    """The race behind a flaky subprocess test under load: a rank's collective fails (its peer died), and torchrun's
+    SIGTERM arrives while rank 0 writes ``status: failed``; the SIGTERM's exception cut that write, leaving
+    ``running``. Reproduced in one process: the handler DDP installs, and a SIGTERM sent from inside the write."""
+    from shadowplay.run import RunFolder
+    from shadowplay.training import Callback
+
+    class PeerDied(Callback):
+        def on_epoch_start(self, trainer, epoch):
+            if epoch == 1:  # after the first epoch's checkpoint, so the folder is kept and marked
+                raise RuntimeError("Connection closed by peer (test)")
+
+    real = RunFolder.update_meta
+
+    def update_meta(self, **kw):
+        if kw.get("status") == "failed":
+            os.kill(os.getpid(), signal.SIGTERM)  # torchrun's SIGTERM, delivered at the next bytecode
+        return real(self, **kw)
+
+    before = signal.getsignal(signal.SIGTERM)
+    dist_mod._raise_on_sigterm()
+    try:
+        monkeypatch.setattr(RunFolder, "update_meta", update_meta)
+        with pytest.raises((RuntimeError, DistributedError)):
+            api.train(data=str(tiny_flat), latent_dim=3, runs_dir=runs_dir, name="cut", progress=False,
+                      overrides=["model.hidden=[16]", "trainer.batch_size=32", "trainer.epochs=3"],
+                      callbacks=[PeerDied()])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    meta = json.loads((runs_dir / "cut" / "run.json").read_text())
+    assert meta["status"] == "failed" and "Connection closed by peer" in meta["error"]

@@ -252,6 +252,15 @@ def _raise_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _stopped_by_agent)
 
 
+def ignore_sigterm() -> None:
+    """Called first thing when a run is already ending with an error: the failed status it writes next must not be cut
+    by torchrun's SIGTERM, which reaches the surviving ranks a moment after the collective that saw a rank die has
+    failed. (Under load the two coincided: the SIGTERM's exception, raised while ``run.json`` was being written, left
+    it saying ``running``.) Only undoes :func:`_raise_on_sigterm`; any other handler is left alone."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is _stopped_by_agent:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_dir: str | Path = "runs",  # noqa: ANN001
                name: str | None = None, overwrite: bool = False, progress: bool = True,
                overrides: dict[str, object] | None = None) -> Path:

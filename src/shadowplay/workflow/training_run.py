@@ -22,7 +22,7 @@ from ..objectives.presets import PresetResult, unread_options_error
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
-from ..training.distributed import Dist, check_world, from_env
+from ..training.distributed import Dist, check_world, from_env, ignore_sigterm
 from ..training.precision import check_precision
 from .build import build_objective, head_size, load_model, load_splits, model_spec
 from .data_place import data_fingerprint, resolve_source, run_splits
@@ -75,6 +75,7 @@ def _fit(trainer: Trainer, fresh: bool) -> TrainResult:
     try:
         return _fit_rank(trainer)
     except BaseException as e:
+        ignore_sigterm()  # under DDP: torchrun's SIGTERM must not cut the clean-up below
         if fresh and not folder.checkpoints:
             shutil.rmtree(folder.path, ignore_errors=True)
         else:
