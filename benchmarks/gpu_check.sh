@@ -26,7 +26,8 @@ export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TQDM_
 PY=${PY:-python3}
 log() { echo; echo "=== $* ($(date +%T))"; }
 if [ "${GPU_CHECK_DRY:-0}" = 1 ]; then  # device, benchmark options, DDP steps, dSprites images and steps
-    DEV=cpu BENCH="--quick --synthetic --n 256 --batch 64 --big-batch 128 --no-compile --runs 1 --no-memory"
+    # two arms: the GPU run's options and JSON are what is checked here; every arm is the throughput smoke test's job
+    DEV=cpu BENCH="--quick --synthetic --n 256 --batch 64 --big-batch 128 --no-compile --runs 1 --no-memory --arms bf16"
     STEPS=20 DS_N=2000 DS_STEPS=30 TESTS=(tests/training/test_distributed.py -k "cuda or gpus")
     TM=3  # time limits ×3: a busy CI machine starts processes slowly
 else

@@ -16,6 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # 70–80 s of the 15-minute CI budget; its parts are each tested elsewhere (`make test-slow` runs it)
 @pytest.mark.timeout(400)
 def test_the_prepared_gpu_run_runs_every_step_dry(tmp_path):
     out = tmp_path / "out"
