@@ -17,8 +17,8 @@
 #   4. one dSprites β-TCVAE run on the GPU for 20,000 steps, timed: the step time tells what the published budget
 #      (300,000 steps × 5 models × 3 seeds) costs on this GPU; it does not fit in one lease.
 #
-# GPU_CHECK_DRY=1 runs the same steps on the CPU at tiny sizes (the test suite does, so the script cannot rot before
-# a GPU is lent); PY picks the interpreter (default python3), OUT the results folder.
+# GPU_CHECK_DRY=1 runs the same steps on the CPU at tiny sizes (`make test-slow` does: run it before a GPU session,
+# so the script has not rotted); PY picks the interpreter (default python3), OUT the results folder.
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
