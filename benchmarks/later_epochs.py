@@ -169,15 +169,7 @@ def measure(a: argparse.Namespace, arms: list[str], work: Path) -> dict[str, lis
                 out[name].append(tt._reply(name, workers[name][1]))
         return out
     finally:
-        for proc, conn in workers.values():
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        for proc, _ in workers.values():
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+        tt.stop_workers(workers)
 
 
 def report(a: argparse.Namespace, runs: dict[str, list]) -> dict[str, Any]:

@@ -377,15 +377,20 @@ def measure(a: argparse.Namespace, x: torch.Tensor, work: Path) -> tuple[dict[tu
                 times[key].append(_reply(key[0], workers[key[0]][1]))
         return times, pids
     finally:
-        for proc, conn in workers.values():
-            try:
-                conn.send(None)
-            except OSError:
-                pass
-        for proc, _ in workers.values():
-            proc.join(timeout=30)
-            if proc.is_alive():
-                proc.kill()
+        stop_workers(workers)
+
+
+def stop_workers(workers: dict[str, tuple]) -> None:
+    """Ask every arm's process to end (``None``), then wait for each; one that does not end in 30 s is killed."""
+    for proc, conn in workers.values():
+        try:
+            conn.send(None)
+        except OSError:
+            pass
+    for proc, _ in workers.values():
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
 
 
 def _reply(name: str, conn) -> Any:
