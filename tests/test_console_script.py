@@ -49,3 +49,18 @@ def test_ctrl_c_during_the_imports_prints_one_line_and_exits_130():
     finally:
         child.kill()
     assert (child.returncode, err) == (130, "interrupted\n")  # it was -2 (SIGINT) after a 30-line traceback
+
+
+def test_starting_the_cli_does_not_import_scikit_learn():
+    """scikit-learn (with SciPy's stats and pandas, which it imports where installed) took about a third of every
+    command's start-up, ``shadowplay --help`` included; it is imported by the code that fits a scikit-learn model."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
+    code = ("import sys, shadowplay, shadowplay.cli, shadowplay.outliers\n"
+            "print(sorted(m for m in ('sklearn', 'scipy.stats', 'pandas') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    # the lazily loaded names still resolve
+    code = "from shadowplay.outliers import VAEOutlierDetector; print(VAEOutlierDetector.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "VAEOutlierDetector", out.stderr

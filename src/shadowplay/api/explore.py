@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import ConfigError, DataError, user_stacklevel
 from ..explorer import Explorer, ExplorerServer
-from ..outliers import VAEOutlierDetector
 from ..run import RunFolder, open_run
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
 
@@ -56,6 +55,7 @@ def _outlier_scorer(outliers: str | Path | None, shape: tuple[int, ...], device:
     folder = open_run(outliers)
     if not folder.outliers_state_path.is_file():
         raise ConfigError(f"{folder.path} holds no outlier detector (write one with `shadowplay outliers fit`)")
+    from ..outliers.detector import VAEOutlierDetector  # a scikit-learn estimator: imported when used
     detector = VAEOutlierDetector.from_run(folder.path, device=device)
     if tuple(detector.input_shape_) != tuple(shape):
         raise ConfigError(f"the detector in {folder.path} takes inputs of shape {tuple(detector.input_shape_)}, "

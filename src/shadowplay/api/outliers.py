@@ -18,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,10 +27,13 @@ from ..config import DataConfig, parse_overrides
 from ..data import SPLITS, Dataset, SourceOptions, load_data, load_path, split_rows
 from ..errors import DataError
 from ..jsonsafe import json_safe
-from ..outliers import VAEOutlierDetector, detection_metrics
+from ..outliers import detection_metrics
 from ..reports.outliers import save_score_histogram, save_top_k
 from ..run import RunFolder, open_run, run_path
 from ..workflow import is_builtin, resolve_source
+
+if TYPE_CHECKING:  # a scikit-learn estimator: imported where a detector is made, not with the CLI
+    from ..outliers.detector import VAEOutlierDetector
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ def _detector(run: Path, score: str | None, device: str, meta: dict[str, Any]) -
     if score is not None and score != meta.get("score") and meta.get("data") is not None:
         X = _normal_inputs(meta["data"], meta.get("normal_class"), int(meta.get("seed", 0)), meta.get("data_dir"),
                            meta.get("label_column")).numpy()
+    from ..outliers.detector import VAEOutlierDetector
     return VAEOutlierDetector.from_run(run, outlier_score=score, device=device, X=X)
 
 
@@ -153,6 +157,7 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
     target = Path(runs_dir) / (name or f"outliers-{_stem(data, part)}-{time.strftime('%Y%m%d-%H%M%S')}")
     if target.exists() and not overwrite:
         raise FileExistsError(f"run folder {target} already exists; pick another --name or pass --overwrite")
+    from ..outliers.detector import VAEOutlierDetector
     det = VAEOutlierDetector(model=model, outlier_score=score, contamination=contamination, latent_dim=latent_dim,
                              epochs=epochs, net=net, likelihood=likelihood, beta=beta, batch_size=batch_size, lr=lr,
                              iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress,

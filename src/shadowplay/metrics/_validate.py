@@ -14,16 +14,18 @@ Conventions used by every metric in this package:
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 from typing import Any, Callable
 
 import numpy as np
-import sklearn
 import torch
 
 from ..errors import ShadowplayError
 from ..jsonsafe import json_safe
 
-SKLEARN_VERSION: str = sklearn.__version__
+# The installed scikit-learn's version, read from its package metadata: importing scikit-learn (with SciPy and, where
+# installed, pandas) took about a third of `shadowplay`'s start-up, so the metrics import it where they fit a model.
+SKLEARN_VERSION: str = importlib.metadata.version("scikit-learn")
 
 
 class MetricError(ShadowplayError):

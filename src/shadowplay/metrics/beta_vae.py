@@ -31,7 +31,6 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from ._validate import (SKLEARN_VERSION, MetricError, Progress, ResultMixin, check_groundtruth, encode_factors,
                         make_rng, progress_ticker, sample_factors)
@@ -104,6 +103,7 @@ def beta_vae_score(data: Any, encode: Callable[[torch.Tensor], Any], batch_size:
     x_train, y_train = _examples(data, encode, rng, sizes, n_train, batch_size, encode_batch_size, tick)
     if len(np.unique(y_train)) < 2:
         raise MetricError(f"all {n_train} training examples share one factor; increase n_train")
+    from sklearn.linear_model import LogisticRegression  # here, not at import: see _validate.SKLEARN_VERSION
     model = LogisticRegression(random_state=seed).fit(x_train, y_train)
     train_acc = float(np.mean(model.predict(x_train) == y_train))
     x_eval, y_eval = _examples(data, encode, rng, sizes, n_eval, batch_size, encode_batch_size, tick)

@@ -37,15 +37,15 @@ permuting dimensions up to tie-breaking between equally good splits (seeded).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sklearn
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
 
 from ._validate import (SKLEARN_VERSION, MetricError, Progress, ResultMixin, check_codes_factors, frozen,
                         progress_ticker, resolve_split, standardize)
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 PREDICTORS = ("gbt", "lasso")
 
@@ -105,7 +105,8 @@ def scores_from_importance(importance: np.ndarray) -> tuple[float, float, np.nda
 
 def _lasso(c: float, seed: int) -> LogisticRegression:
     # scikit-learn 1.8 deprecated `penalty`; an L1 penalty is l1_ratio=1 there and penalty="l1" before.
-    major, minor = (int(x) for x in sklearn.__version__.split(".")[:2])
+    from sklearn.linear_model import LogisticRegression  # lazy: see _validate.SKLEARN_VERSION
+    major, minor = (int(x) for x in SKLEARN_VERSION.split(".")[:2])
     if (major, minor) >= (1, 8):
         return LogisticRegression(l1_ratio=1.0, C=c, solver="saga", max_iter=1000, random_state=seed)
     return LogisticRegression(penalty="l1", C=c, solver="saga", max_iter=1000, random_state=seed)
@@ -151,6 +152,7 @@ def dci(codes: Any, factors: Any, train_fraction: float = 0.8, seed: int = 0, pr
             raise MetricError(f"factor {k} has a single value among the {len(train)} training points; "
                               f"pass more points or a larger train_fraction")
         if predictor == "gbt":
+            from sklearn.ensemble import GradientBoostingClassifier  # lazy: see _validate.SKLEARN_VERSION
             model = GradientBoostingClassifier(n_estimators=n_estimators, random_state=seed)
             model.fit(x_train, y_train, monitor=(lambda i, est, env: tick(1) or False) if tick else None)
             imp = np.abs(model.feature_importances_)

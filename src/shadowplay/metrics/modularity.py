@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
 
 from ._validate import (SKLEARN_VERSION, ResultMixin, check_codes_factors, dead_mask, discretize, frozen,
                         mutual_info_matrix, resolve_split, standardize)
@@ -88,6 +86,7 @@ def modularity_from_mi(mi: np.ndarray, live: np.ndarray) -> np.ndarray:
 
 def _auc(y: np.ndarray, proba: np.ndarray, classes: np.ndarray) -> float:
     """Macro one-vs-rest ROC-AUC over the classes that have both positives and negatives in ``y``."""
+    from sklearn.metrics import roc_auc_score  # lazy: see _validate.SKLEARN_VERSION
     aucs = [roc_auc_score(y == cls, proba[:, j]) for j, cls in enumerate(classes) if 0 < np.sum(y == cls) < len(y)]
     return float(np.mean(aucs)) if aucs else float("nan")
 
@@ -128,6 +127,7 @@ def modularity_explicitness(codes: Any, factors: Any, bins: int = 20, test_fract
         if len(np.unique(y_train)) < 2:
             note += f"; factor {k} has one value among the training points: explicitness skipped"
             continue
+        from sklearn.linear_model import LogisticRegression  # lazy: see _validate.SKLEARN_VERSION
         clf = LogisticRegression(random_state=seed).fit(x_train, y_train)
         expl_train[k] = _auc(y_train, clf.predict_proba(x_train), clf.classes_)
         expl_test[k] = _auc(y_test, clf.predict_proba(x_test), clf.classes_)

@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sklearn.svm import LinearSVC
 
 from ._validate import (SKLEARN_VERSION, ResultMixin, check_codes_factors, check_min_dims, dead_mask, frozen,
                         resolve_split)
@@ -87,6 +86,7 @@ def _accuracy_matrix(c: np.ndarray, f: np.ndarray, train: np.ndarray, test: np.n
             continue
         for j in range(c.shape[1]):
             # C = 0.01 and balanced class weights: disentanglement_lib's sap_score._compute_score_matrix
+            from sklearn.svm import LinearSVC  # lazy: see _validate.SKLEARN_VERSION
             clf = LinearSVC(C=0.01, class_weight="balanced", random_state=seed)
             clf.fit(c_train[:, j:j + 1], y_train)
             out[j, k] = np.mean(clf.predict(c_test[:, j:j + 1]) == y_test)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import importlib.metadata
+
 import numpy as np
-import sklearn
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from ..errors import ShadowplayError
 
@@ -21,11 +21,12 @@ class DetectionMetrics:
     n_anomalous: int
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "scikit_learn": sklearn.__version__}
+        return {**asdict(self), "scikit_learn": importlib.metadata.version("scikit-learn")}
 
 
 def fpr_at_tpr(is_anomaly: np.ndarray, scores: np.ndarray, tpr: float = 0.95) -> float:
     """The smallest false positive rate among thresholds whose true positive rate is at least ``tpr``."""
+    from sklearn.metrics import roc_curve  # imported here: scikit-learn takes a third of the CLI's start-up
     fpr, tprs, _ = roc_curve(is_anomaly, scores)
     return float(fpr[np.searchsorted(tprs, tpr, side="left")])
 
@@ -40,5 +41,6 @@ def detection_metrics(is_anomaly, scores) -> DetectionMetrics:
         raise ShadowplayError("detection metrics need both normal (0) and anomalous (1) inputs among the labels")
     if not np.isfinite(s).all():
         raise ShadowplayError("some scores are NaN or infinite; the model may have diverged")
+    from sklearn.metrics import average_precision_score, roc_auc_score  # lazy, as roc_curve above
     return DetectionMetrics(float(roc_auc_score(y, s)), float(average_precision_score(y, s)), fpr_at_tpr(y, s),
                             int((y == 0).sum()), int((y == 1).sum()))
