@@ -29,7 +29,9 @@ def test_range_modes():
     assert np.all(np.diff(pq, axis=1) > 0)
     np.testing.assert_allclose(pq[:, 3], np.median(draws, axis=0))
     assert pq[1, -1] - pq[1, 0] > 2.5 * (pq[0, -1] - pq[0, 0])  # the wider aggregate posterior gives a wider range
-    assert quantile_levels(3.0, 2)[0] == pytest.approx(norm.cdf(-3))
+    assert quantile_levels(3.0, 2)[0] == pytest.approx(norm.cdf(-3), rel=1e-14)
+    levels = quantile_levels(3.0, 11)  # torch.special's Φ⁻¹ against SciPy's, over the whole range a traversal uses
+    np.testing.assert_allclose(traversal_values("prior", 1, 11, 3.0)[0], norm.ppf(levels), rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize("kwargs, match", [
