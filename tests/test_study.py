@@ -75,6 +75,11 @@ def test_runs_over_seeds_share_one_test_set(tmp_path):
     ({"models": [{"preset": "vae"}], "metrics": ["migg"]}, "did you mean 'mig'"),
     ({"models": [{"preset": "vae", "trainer.lr": [-1]}]}, "trainer.lr must be > 0"),
     ({"model": []}, "did you mean 'models'"),
+    # what each run's `train` refuses in its objective used to fail that run only when it started
+    ({"models": [{"preset": "vae"}, {"preset": "beta_vae", "tc_weight": 5}]},
+     r"run beta_vae-tc_weight5-s0: the beta_vae preset does not use objective.tc_weight=5.0"),
+    ({"models": [{"preset": "beta_tcvae", "extra": {"estimater": "mss"}}]},
+     r"run beta_tcvae-estimatermss-s0: objective.extra key\(s\) estimater .*\(did you mean 'estimator'\?\)"),
 ])
 def test_bad_study_files_fail_before_anything_runs(tmp_path, doc, match):
     with pytest.raises(ConfigError, match=match):
