@@ -9,5 +9,5 @@ from . import disentangling  # noqa: F401,E402  (registers beta_tcvae, factor_va
 from . import debiasing  # noqa: F401,E402  (registers dbvae, classifier)
 
 __all__ = ["LossOutput", "Objective", "OptimizerDefaults", "PRESETS", "PresetParams", "PresetResult", "build_preset",
-           "check_preset", "preset_for", "preset_params", "register_preset", "unread_options_error", "Constant", "LinearRamp", "StepContext", "Term",
-           "TermOutput"]
+           "check_preset", "preset_for", "preset_params", "register_preset", "unread_options_error", "Constant",
+           "LinearRamp", "StepContext", "Term", "TermOutput"]
