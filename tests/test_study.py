@@ -75,6 +75,11 @@ def test_runs_over_seeds_share_one_test_set(tmp_path):
     ({"models": [{"preset": "vae"}], "metrics": ["migg"]}, "did you mean 'mig'"),
     ({"models": [{"preset": "vae", "trainer.lr": [-1]}]}, "trainer.lr must be > 0"),
     ({"model": []}, "did you mean 'models'"),
+    # what each run's `train` refuses in its objective used to fail that run only when it started
+    ({"models": [{"preset": "vae"}, {"preset": "beta_vae", "tc_weight": 5}]},
+     r"run beta_vae-tc_weight5-s0: the beta_vae preset does not use objective.tc_weight=5.0"),
+    ({"models": [{"preset": "beta_tcvae", "extra": {"estimater": "mss"}}]},
+     r"run beta_tcvae-estimatermss-s0: objective.extra key\(s\) estimater .*\(did you mean 'estimator'\?\)"),
 ])
 def test_bad_study_files_fail_before_anything_runs(tmp_path, doc, match):
     with pytest.raises(ConfigError, match=match):
@@ -267,6 +272,35 @@ def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"beta_vae-s0 .* another config \(trainer.epochs: 1000 → 7\).*--output"):
         StudyRunner(changed, log=lambda m: None).run()
     assert yaml.safe_load((spec.output / "configs" / f"{run.name}.yaml").read_text())["trainer"]["epochs"] == 1000
+
+
+def test_finished_runs_are_not_evaluated_again_when_no_number_would_change(tmp_path):
+    """Each metric has its own seeded stream, so listing the metrics in another order, dropping one or writing an
+    option at its default changes no number; each used to evaluate every finished run again (here: no trained run to
+    evaluate, so the old code failed it)."""
+    from shadowplay.study import StudyRunner
+    from shadowplay.study.evaluate_step import evaluation_settings
+
+    doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig", "sap"], "models": [{"preset": "vae"}]}
+    spec = load_study(_write(tmp_path, doc))
+    (run,) = spec.runs
+    for sub in ("configs", "results"):
+        (spec.output / sub).mkdir(parents=True)
+    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
+    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
+        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "evaluation": evaluation_settings(spec),
+         "metrics": {"mig": 0.1, "sap": 0.2, "sap.gap": 0.3, "elbo": -5.0}}))
+
+    def status(**edit):
+        (rec,) = StudyRunner(load_study(_write(tmp_path, {**doc, **edit})), log=lambda m: None).run()
+        return rec.status, rec.result.get("metrics")
+
+    assert status(metrics=["sap", "mig"]) == ("skipped", {"mig": 0.1, "sap": 0.2, "sap.gap": 0.3, "elbo": -5.0})
+    assert status(metrics=["sap"]) == ("skipped", {"sap": 0.2, "sap.gap": 0.3, "elbo": -5.0})  # mig left the tables
+    assert status(evaluation={"options": {"mig": {"bins": 20}}})[0] == "skipped"  # 20 is mig's default
+    for edit in ({"metrics": ["mig", "dci"]}, {"evaluation": {"options": {"mig": {"bins": 10}}}},
+                 {"evaluation": {"seed": 1}}):
+        assert status(**edit)[0] == "failed", edit  # these change numbers: evaluated again (no run here to do it)
 
 
 def test_summary_md_names_failed_runs_and_their_reason(tmp_path):

@@ -137,6 +137,21 @@ def test_a_max_steps_stop_mid_epoch_validates_and_keeps_a_best_checkpoint(tiny_f
     assert again.result.val_metrics == full.result.val_metrics
 
 
+def test_a_resumed_max_steps_stop_logs_one_val_line_per_epoch_like_an_uninterrupted_run(tiny_flat, runs_dir):
+    """One val line per epoch's end, plus one where the run ends when that is inside an epoch. A run stopped at step
+    13 (8 steps an epoch) and resumed used to keep the stop's line: 4 val lines for 3 epochs."""
+    def val(run):
+        return [{k: v for k, v in r.items() if k != "time"} for r in read_metrics(run.path) if r["split"] == "val"]
+
+    full = _train(tiny_flat, runs_dir, "full", model="vae", seed=3)
+    part = _train(tiny_flat, runs_dir, "part", ["trainer.max_steps=13"], model="vae", seed=3)
+    assert [(r["step"], r["epoch"]) for r in val(part)] == [(8, 1), (13, 1)]  # epoch 1's end, then the stop
+    at_boundary = _train(tiny_flat, runs_dir, "boundary", ["trainer.max_steps=16"], model="vae", seed=3)
+    assert [r["step"] for r in val(at_boundary)] == [8, 16]  # a stop at an epoch's end is not validated twice
+    again = api.resume(part.path, ["trainer.max_steps=none"], progress=False)
+    assert [r["step"] for r in val(full)] == [8, 16, 24] and val(again) == val(full)
+
+
 def test_same_seed_same_weights_other_seed_other_weights(tiny_flat, runs_dir):
     a = _weights(_train(tiny_flat, runs_dir, "a", ["trainer.max_steps=6"], model="vae", seed=1).path)
     b = _weights(_train(tiny_flat, runs_dir, "b", ["trainer.max_steps=6"], model="vae", seed=1).path)

@@ -54,6 +54,12 @@ def metric_options(name: str) -> tuple[str, ...]:
     return tuple(p for p in params if p not in _NOT_OPTIONS)
 
 
+def metric_option_defaults(name: str) -> dict[str, Any]:
+    """The default of each option of metric ``name`` that has one (``mig`` → ``{"bins": 20}``)."""
+    params = inspect.signature(_FUNCTIONS[name]).parameters
+    return {k: p.default for k, p in params.items() if k not in _NOT_OPTIONS and p.default is not p.empty}
+
+
 def check_metric_options(options: Mapping[str, Mapping[str, Any]] | None) -> None:
     """Refuse an option a metric does not take, naming the ones it does (``{"mig": {"binz": 5}}``), before
     anything is computed; unknown metric names are the caller's to check."""
@@ -130,6 +136,7 @@ __all__ = [
     "FactorVAEResult", "MIGResult", "MetricError", "ModularityExplicitnessResult", "SAPResult",
     "UnsupervisedResult", "beta_vae_score", "check_codes", "check_codes_factors", "check_factors",
     "check_metric_options", "compute_metrics", "compute_sampling_metrics", "dci", "discretize", "entropy",
-    "factor_vae_score", "gaussian_total_correlation", "gaussian_wasserstein_correlation", "metric_options", "mig",
-    "modularity_explicitness", "mutual_info_matrix", "mutual_info_score", "sap", "unsupervised_metrics",
+    "factor_vae_score", "gaussian_total_correlation", "gaussian_wasserstein_correlation", "metric_option_defaults",
+    "metric_options", "mig", "modularity_explicitness", "mutual_info_matrix", "mutual_info_score", "sap",
+    "unsupervised_metrics",
 ]

@@ -43,6 +43,7 @@ optimized).
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from ..errors import ConfigError
@@ -61,7 +62,9 @@ def _extra(p: PresetParams, preset: str, defaults: dict[str, Any]) -> dict[str, 
     of the same length, a float, a whole-number int or a string) and unknown keys are refused, naming the options."""
     unknown = sorted(set(p.extra) - set(defaults))
     if unknown:
-        raise ConfigError(f"objective.extra key(s) {', '.join(unknown)} are not options of {preset}; it takes "
+        close = difflib.get_close_matches(unknown[0], list(defaults), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"objective.extra key(s) {', '.join(unknown)} are not options of {preset}{hint}; it takes "
                           f"{', '.join(sorted(defaults)) or 'none'}")
     out = dict(defaults)
     for key, value in p.extra.items():

@@ -25,7 +25,7 @@ import difflib
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable
 
-from ..config import ObjectiveConfig
+from ..config import ObjectiveConfig, RunConfig
 from ..errors import ConfigError
 from .objective import Objective
 from .schedules import Constant, LinearRamp
@@ -107,6 +107,27 @@ def build_preset(name: str, params: PresetParams) -> PresetResult:
     unread = {f"objective.{k}": getattr(params, k) for k in OPTION_FIELDS
               if k not in read and getattr(params, k) != getattr(_DEFAULTS, k)}
     return replace(result, unread=unread, read=tuple(k for k in OPTION_FIELDS if k in read))
+
+
+def preset_params(cfg: RunConfig) -> PresetParams:
+    """The plain values a preset reads, taken from the config's ``objective`` section."""
+    o = cfg.objective
+    return PresetParams(beta=o.beta, capacity_weight=o.capacity_weight, tc_weight=o.tc_weight,
+                        dimwise_kl_weight=o.dimwise_kl_weight, capacity_max=o.capacity_max,
+                        capacity_steps=o.capacity_steps, warmup_steps=o.warmup_steps, extra=dict(o.extra),
+                        latent_dim=cfg.model.latent_dim, debias_class=cfg.debias.debias_class)
+
+
+def preset_for(cfg: RunConfig, refuse_unread: bool = False) -> PresetResult:
+    """``cfg.model.preset`` built from ``cfg`` (:func:`preset_params`); a bad ``objective.extra`` is refused by the
+    preset itself. ``refuse_unread``: also refuse an option the preset never reads (:func:`unread_options_error`),
+    the check ``train`` makes before a new run and a study makes for every run before any trains; ``resume`` does
+    not, so runs made before the check existed still continue."""
+    result = build_preset(cfg.model.preset, preset_params(cfg))
+    error = unread_options_error(cfg.model.preset, result) if refuse_unread else None
+    if error is not None:
+        raise error
+    return result
 
 
 def unread_options_error(name: str, result: PresetResult) -> ConfigError | None:

@@ -251,9 +251,11 @@ class RunFolder:
         """``status: running`` with this process's id and host, so ``status`` can tell a killed run."""
         self.update_meta(status="running", pid=os.getpid(), host=socket.gethostname())
 
-    def truncate_metrics(self, step: int) -> int:
+    def truncate_metrics(self, step: int, drop_val_at_step: bool = False) -> int:
         """Drop the ``metrics.jsonl`` records of steps after ``step`` (the step a resume continues from), so the
-        log never holds two records of one step after a fallback to an older checkpoint; returns how many."""
+        log never holds two records of one step after a fallback to an older checkpoint; returns how many.
+        ``drop_val_at_step``: also drop the val record of ``step`` itself (the validation a ``trainer.max_steps``
+        stop made inside an epoch, which that epoch's own end replaces once the run goes on)."""
         if not self.metrics_path.is_file():
             return 0
         lines = self.metrics_path.read_text().splitlines()
@@ -263,7 +265,8 @@ class RunFolder:
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a torn last line from a kill
                 continue
-            if int(rec.get("step", 0)) <= step:
+            at = int(rec.get("step", 0))
+            if at < step or (at == step and not (drop_val_at_step and rec.get("split") == "val")):
                 keep.append(line)
         if len(keep) != len(lines):
             tmp = self.metrics_path.with_suffix(".jsonl.tmp")

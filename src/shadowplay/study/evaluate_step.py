@@ -8,7 +8,9 @@ from the source's ground-truth generator, and ``evaluation.options`` passes per-
 metrics) sets ``--iw-samples``. :func:`read_metrics_output` flattens ``<run>/evaluation/evaluation.json`` into
 ``{"mig": 0.21, "dci.disentanglement": 0.3, "elbo": -…}``. :func:`evaluation_settings` is what the command is asked
 for; the runner records it in each ``results/<run>.json`` and evaluates a finished run again (without retraining it)
-when the study file's settings differ from the recorded ones (a metric added to ``metrics:``).
+when the recorded results do not answer the study file's settings (:func:`settings_changes`: a metric added to
+``metrics:``, another split, seed, ``iw_samples`` or option), and not when nothing that changes a number did (the
+metrics listed in another order or fewer of them, an option written out at its default).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..metrics import metric_option_defaults
 from ..run import RunFolder
 from .spec import StudyRun, StudySpec
 
@@ -45,6 +48,42 @@ def evaluation_settings(spec: StudySpec) -> dict[str, Any]:
     options = {k: v for k, v in spec.metric_options.items() if k in spec.metrics or "all" in spec.metrics}
     return json.loads(json.dumps({"checkpoint": "last", "split": spec.eval_split, "iw_samples": spec.eval_iw_samples,
                                   "seed": spec.eval_seed, "metrics": list(spec.metrics), "options": options}))
+
+
+def _options(settings: dict[str, Any], metric: str) -> dict[str, Any]:
+    """``metric``'s options in ``settings`` without those given at the metric's own default (JSON-compared)."""
+    given = (settings.get("options") or {}).get(metric) or {}
+    defaults = json.loads(json.dumps(metric_option_defaults(metric), default=repr))
+    return {k: v for k, v in given.items() if k not in defaults or defaults[k] != v}
+
+
+def settings_changes(result: dict[str, Any], settings: dict[str, Any]) -> list[str]:
+    """What the evaluation ``settings`` ask that a results file's numbers do not answer (``key: old → new``); empty
+    when they answer all of it. Each metric draws from its own stream seeded with the evaluation's seed
+    (``metrics.compute_metrics``), so its numbers do not depend on the other metrics evaluated with it: the order
+    of ``metrics`` and a metric dropped from it change no number, nor does an option written out at its default.
+    A results file of an older shadowplay records no settings, so nothing shows that its numbers answer these."""
+    recorded = result.get("evaluation")
+    if not isinstance(recorded, dict):
+        return ["evaluation settings not recorded"]
+    changes = [f"{k}: {recorded.get(k)!r} → {v!r}" for k, v in settings.items()
+               if k not in ("metrics", "options") and recorded.get(k) != v]
+    had = recorded.get("metrics") or []
+    added = [m for m in settings["metrics"] if m not in had]
+    changes += [f"metrics: {', '.join(added)} added"] if added else []
+    changes += [f"options.{m}: {_options(recorded, m)!r} → {_options(settings, m)!r}" for m in settings["metrics"]
+                if m in had and _options(recorded, m) != _options(settings, m)]
+    return changes
+
+
+def answered(result: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """``result`` without the numbers of metrics it recorded that ``settings`` no longer ask for, so a metric
+    dropped from ``metrics:`` leaves the tables without evaluating anything again."""
+    dropped = set((result.get("evaluation") or {}).get("metrics") or []) - set(settings["metrics"])
+    if not dropped:
+        return result
+    kept = {k: v for k, v in (result.get("metrics") or {}).items() if k.split(".", 1)[0] not in dropped}
+    return {**result, "metrics": kept}
 
 
 def evaluate_command(spec: StudySpec, run: StudyRun, run_dir: Path) -> list[str]:

@@ -15,8 +15,9 @@ so killing the study (even with SIGKILL) stops its children instead of leaving t
 lock file refuses a second study process on the same output folder. A run's name does not carry the base config,
 so a study file edited under runs it already started (another ``epochs``, ``n_samples``) is refused before anything
 runs, naming the changed key, rather than skipping or resuming those runs with their old config. A finished run
-whose results were computed with other evaluation settings (``metrics:`` or ``evaluation:`` edited) is evaluated
-again, without retraining, and the start line counts it as re-evaluated.
+whose results do not answer the evaluation settings (a metric added to ``metrics:``, ``evaluation:`` edited) is
+evaluated again, without retraining, and the start line counts it as re-evaluated; metrics listed in another order
+or fewer of them are not a reason to (``evaluate_step.settings_changes``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from ..config import save_yaml
 from ..errors import CheckpointError, ConfigError, ShadowplayError
 from ..run import RunFolder
 from .children import ENV as CHILD_ENV
-from .evaluate_step import evaluate_command, evaluation_settings, read_metrics_output
+from .evaluate_step import answered, evaluate_command, evaluation_settings, read_metrics_output, settings_changes
 from .spec import StudyRun, StudySpec
 
 
@@ -119,14 +120,6 @@ def _todo_detail(todo: Any, reevaluated: int = 0) -> str:
     parts += [f"{evaluate} need{'s' if evaluate == 1 else ''} evaluating only"] if evaluate else []
     parts += [f"{reevaluated} re-evaluated for changed evaluation settings"] if reevaluated else []
     return f" ({', '.join(parts)})" if parts else ""
-
-
-def settings_changes(result: dict[str, Any], settings: dict[str, Any]) -> list[str]:
-    """How the evaluation ``settings`` differ from those a results file records (``key: old → new``); a results
-    file of an older shadowplay records none, so nothing shows that its numbers answer these settings."""
-    if not isinstance(result.get("evaluation"), dict):
-        return ["evaluation settings not recorded"]
-    return config_changes(result["evaluation"], settings)
 
 
 class _Lock:
@@ -235,8 +228,8 @@ class StudyRunner:
                 continue
             result = json.loads(self.result_path(run).read_text())
             changes = settings_changes(result, self.settings)
-            if not changes:
-                records[run.name] = RunRecord(run, "skipped", result)
+            if not changes:  # its numbers answer these settings (see settings_changes)
+                records[run.name] = RunRecord(run, "skipped", answered(result, self.settings))
             elif self._plan(run) == ["evaluate"]:  # trained: evaluate it again, never retrain it
                 self.reevaluating.add(run.name)
                 todo.append((run, ["evaluate"]))

@@ -18,7 +18,8 @@ A model entry's plain keys are ``objective`` or ``model`` fields (``beta``, ``tc
 …); any other config key is written in full (``trainer.lr``); ``extra.<key>`` sets one entry of
 ``objective.extra``. A list sweeps its values, except for the tuple-valued ``model.hidden``/``model.channels`` where
 a list of lists sweeps. Each grid point × seed is one run named deterministically from its values, e.g.
-``beta_vae-beta4-s0``; every run's config is resolved and validated before anything starts, and so is each
+``beta_vae-beta4-s0``; every run's config is resolved and validated before anything starts (including the options
+its preset reads, as ``train`` checks them), and so is each
 metric against each run's data (``evaluate`` refuses metrics on data without ground-truth factors, and the
 sampling metrics on data without a ground-truth generator; the study says so before training anything).
 """
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from ..config import (DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainerConfig, from_dict, set_keys,
@@ -40,7 +42,7 @@ from ..errors import ConfigError, DataError
 from ..data import SPLITS, groundtruth_for, has_factors
 from ..metrics import METRIC_NAMES, SAMPLING_METRIC_NAMES, MetricError, check_metric_options
 from ..model import check_choices
-from ..objectives import check_preset
+from ..objectives import check_preset, preset_for, preset_params
 
 TOP_KEYS = ("output", "base", "models", "seeds", "metrics", "evaluation")
 DEFAULT_METRICS = ("mig", "dci")
@@ -176,6 +178,7 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     dup = sorted({r.name for r in runs if sum(q.name == r.name for q in runs) > 1})
     if dup:
         raise ConfigError(f"{p}: the grid makes the run {dup[0]!r} more than once; remove the repeated entry")
+    _check_preset_options(runs, p)
     metrics = _metrics(doc.get("metrics", list(DEFAULT_METRICS)), p)
     _check_metrics_fit_data(runs, metrics, p, "metrics" not in doc)
     ev = doc.get("evaluation") or {}
@@ -198,6 +201,24 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
     except MetricError as e:
         raise ConfigError(f"{p}: evaluation.options: {e}") from None
     return StudySpec(p, out, tuple(runs), metrics, int(ev.get("seed", 0)), split, k, dict(options))
+
+
+def _check_preset_options(runs: list[StudyRun], p: Path) -> None:
+    """Refuse, before anything trains, what each run's ``train`` step would refuse in its objective: an option its
+    preset never reads (``beta_vae`` with ``tc_weight``) or an ``extra`` key it does not take. The check is
+    ``train``'s own (``objectives.preset_for``); it used to fail a run only when that run started, after the runs
+    before it had trained. Each distinct objective is built once, in a forked RNG."""
+    seen: set[str] = set()
+    for run in runs:
+        key = repr((run.preset, preset_params(run.config)))
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            with torch.random.fork_rng(devices=[]):
+                preset_for(run.config, refuse_unread=True)
+        except ConfigError as e:
+            raise ConfigError(f"{p}: run {run.name}: {e}") from None
 
 
 def _metrics(value: Any, p: Path) -> tuple[str, ...]:

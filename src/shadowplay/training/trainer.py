@@ -152,7 +152,10 @@ class Trainer:
         self.best, self.val_metrics = s.get("best"), s.get("val_metrics", {})
         self.best_path = self.folder.best_path if self.folder.best_path.is_file() else None
         self.last_path, self.saved_step = ckpt.path, self.step
-        self.folder.truncate_metrics(self.step)  # after a fallback, the log must not hold the lost steps twice
+        # After a fallback the log must not hold the lost steps twice. A checkpoint inside an epoch with a val line at
+        # its step is a max_steps stop (_stop_mid_epoch): the run goes on, so that validation was not its end and
+        # the epoch's end validates instead; dropping it keeps one val line per epoch, as in an uninterrupted run.
+        self.folder.truncate_metrics(self.step, drop_val_at_step=self.batch_in_epoch > 0)
 
     @property
     def finished(self) -> bool:

@@ -15,7 +15,7 @@ from ..config import RunConfig
 from ..data import DataSplits, SourceOptions, load_data
 from ..errors import CheckpointError, DataError
 from ..model import LatentVariableModel, ModelSpec, build_model, resolve_likelihood
-from ..objectives import PresetParams, build_preset
+from ..objectives import preset_for, preset_params  # noqa: F401  (preset_params: re-exported)
 from ..objectives.presets import PresetResult
 from ..run import RunFolder, open_run, read_checkpoint
 from ..training import resolve_device
@@ -38,21 +38,13 @@ def load_splits(cfg: RunConfig) -> DataSplits:
                      options=opts)
 
 
-def preset_params(cfg: RunConfig) -> PresetParams:
-    """The plain values a preset reads, taken from the config's ``objective`` section."""
-    o = cfg.objective
-    return PresetParams(beta=o.beta, capacity_weight=o.capacity_weight, tc_weight=o.tc_weight,
-                        dimwise_kl_weight=o.dimwise_kl_weight, capacity_max=o.capacity_max,
-                        capacity_steps=o.capacity_steps, warmup_steps=o.warmup_steps, extra=dict(o.extra),
-                        latent_dim=cfg.model.latent_dim, debias_class=cfg.debias.debias_class)
-
-
-def build_objective(cfg: RunConfig) -> PresetResult:
-    """The preset's objective. Term networks (FactorVAE's discriminator) are initialized from ``trainer.seed`` in a
-    forked RNG, so the same seed gives the same run and the global random stream is left as it was."""
+def build_objective(cfg: RunConfig, refuse_unread: bool = False) -> PresetResult:
+    """The preset's objective (``objectives.preset_for``; ``refuse_unread``: refuse options the preset never reads,
+    as a new run does). Term networks (FactorVAE's discriminator) are initialized from ``trainer.seed`` in a forked
+    RNG, so the same seed gives the same run and the global random stream is left as it was."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.trainer.seed + OBJECTIVE_SEED_OFFSET)
-        return build_preset(cfg.model.preset, preset_params(cfg))
+        return preset_for(cfg, refuse_unread)
 
 
 def model_spec(cfg: RunConfig, splits: DataSplits, posterior: str, classifier: bool = False) -> ModelSpec:

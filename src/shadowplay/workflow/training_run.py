@@ -18,7 +18,7 @@ from ..config import RunConfig, resolve_epochs, set_keys
 from ..data import DataSplits
 from ..errors import user_stacklevel
 from ..model import LatentVariableModel, ModelSpec, build_model
-from ..objectives.presets import PresetResult, unread_options_error
+from ..objectives.presets import PresetResult
 from ..reports.images import save_examples
 from ..run import RunFolder, create_run, default_name, open_run, start_meta
 from ..training import Callback, Resampling, Trainer, TrainResult, resolve_device, seed_everything
@@ -172,10 +172,7 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
     """
     if splits is None and resolve_source(cfg.data.source) != cfg.data.source:  # a path: read from any folder
         cfg = set_keys(cfg, {"data.source": resolve_source(cfg.data.source)})
-    built = build_objective(cfg)
-    unread = unread_options_error(cfg.model.preset, built)
-    if unread is not None:  # a new run only: resume must still continue a run made before this check existed
-        raise unread
+    built = build_objective(cfg, refuse_unread=True)  # a new run only: resume still continues older runs
     in_memory = splits is not None
     splits = splits if splits is not None else load_splits(cfg)
     cfg = resolve_epochs(cfg, len(splits.train))  # trainer.epochs unset: 30, or more for 1,000 steps on small data
