@@ -1,5 +1,7 @@
 """Run-level debiasing functions (``shadowplay.debias.runs``) on tiny digits runs."""
 
+import json
+
 import pytest
 
 import shadowplay as sp
@@ -88,3 +90,44 @@ def test_infinite_alpha_in_the_config_is_refused(tmp_path, grouped_npz):
     with pytest.raises(ConfigError, match="debias.alpha must be finite"):
         sp.debias.train(data=str(grouped_npz), runs_dir=tmp_path, name="x", progress=False,
                         overrides=["debias.alpha=inf"])
+
+
+def _expected_draws(run_path):
+    """The draw summary of the newest checkpoint's sampling weights, computed here from the checkpoint and the data."""
+    from shadowplay.debias import summarize_draws
+    from shadowplay.run import open_run
+    from shadowplay.workflow import run_splits
+    folder = open_run(run_path)
+    weights = folder.checkpoint("last").tensors["data/sample_weights"]
+    train = run_splits(folder).train
+    mask = train.labels == folder.config.debias.debias_class
+    draws = summarize_draws(weights[mask], folder.config.debias.debias_class, train.groups[mask])
+    return json.loads(json.dumps(draws.as_dict()))  # as weights.json holds it
+
+
+def test_resume_rewrites_the_weights_files_from_the_resumed_run(tmp_path, grouped_npz):
+    # weights.png/.json were written by `debias train` only: after `shadowplay resume` they still showed the first
+    # run's last epoch, not the weights the resumed run ended with
+    run = sp.debias.train(data=str(grouped_npz), latent_dim=2, epochs=1, runs_dir=tmp_path, name="r", progress=False,
+                          overrides=["model.hidden=[8]", "trainer.batch_size=16"])
+    files = run.path / "debias" / "weights.json", run.path / "debias" / "weights.png"
+    first = json.loads(files[0].read_text())
+    assert first == _expected_draws(run.path)
+    files[1].unlink()
+    sp.resume(run, ["trainer.epochs=3"], progress=False)
+    after = _expected_draws(run.path)
+    assert after != first  # the resumed epochs drew with other weights, so stale files would show
+    assert json.loads(files[0].read_text()) == after and files[1].is_file()
+
+
+def test_train_loads_the_data_once(tmp_path, grouped_npz, monkeypatch):
+    # debias train loaded the data for training and again for the weights files (2 s of a 10 s biased-fmnist run)
+    from shadowplay.workflow import build
+    calls = []
+    real = build.load_data
+    monkeypatch.setattr(build, "load_data", lambda *a, **k: calls.append(a) or real(*a, **k))
+    run = sp.debias.train(data=str(grouped_npz), latent_dim=2, runs_dir=tmp_path, name="r", progress=False,
+                          overrides=["model.hidden=[8]", "trainer.max_steps=2"])
+    assert len(calls) == 1 and (run.path / "debias" / "weights.json").is_file()
+    data = json.loads((run.path / "run.json").read_text())["data"]  # recorded as loaded from the file, not arrays
+    assert data["in_memory"] is False and data["fingerprint"] and data["source"] == str(grouped_npz.resolve())

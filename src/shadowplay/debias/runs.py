@@ -27,11 +27,12 @@ import yaml
 from ..config import DEBIAS_PRESETS, DebiasConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
-from ..run import RunFolder, open_run
+from ..data import Dataset
+from ..run import open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
 from .audit import AuditResult, _f, audit, latent_clusters
-from .draws import summarize_draws, warn_if_concentrated
+from .draws import DrawSummary, summarize_draws, warn_if_concentrated
 from .figures import audit_chart, save_cluster_examples, save_figure, save_weight_extremes
 
 
@@ -94,19 +95,34 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     if cfg.data.source != "biased-fmnist" and (rare_fraction is not None or positive_classes is not None):
         raise DebiasError(f"rare_fraction and positive_classes plant the bias of biased-fmnist; the source "
                           f"{cfg.data.source!r} has its own labels and groups, so drop them")
-    run = train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
-    weights = open_run(run.path).checkpoint("last").tensors.get("data/sample_weights")
-    if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
-        train_ds = load_splits(run.config).train
-        mask = train_ds.labels == run.config.debias.debias_class
-        out = RunFolder(run).debias_dir
-        save_weight_extremes(out / "weights.png", train_ds.x[mask], weights[mask])
-        draws = summarize_draws(weights[mask], run.config.debias.debias_class,
-                                None if train_ds.groups is None else train_ds.groups[mask],
-                                train_ds.meta.get("group_names"))
-        (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
-        warn_if_concentrated(draws, run.config.debias.resample)
+    splits = load_splits(cfg)  # once: training and the weights files below share them
+    run = train_run(cfg, splits=splits, in_memory=False, runs_dir=runs_dir, name=name, overwrite=overwrite,
+                    progress=progress)
+    write_weights(run, splits.train)
     return run
+
+
+def write_weights(run: str | Path | Run, train: Dataset | None = None) -> DrawSummary | None:
+    """Write ``debias/weights.png`` and ``weights.json`` of ``run`` from its newest checkpoint's sampling weights
+    (those its last epoch was drawn with) over the debiased class, and warn when they are concentrated
+    (:func:`~shadowplay.debias.draws.warn_if_concentrated`). ``train``: the run's training split when the caller
+    holds it (else read from the run's data). :func:`train` calls it, and so does ``sp.resume`` (``shadowplay
+    resume``) after continuing a run that resamples, so the files describe the run's final weights. Returns the
+    summary, or ``None`` (nothing written) for a run without resampling weights."""
+    folder = open_run(run)
+    weights = folder.checkpoint("last").tensors.get("data/sample_weights")
+    if weights is None:
+        return None
+    cfg = folder.config
+    train = train if train is not None else run_splits(folder).train
+    mask = train.labels == cfg.debias.debias_class
+    out = folder.debias_dir
+    save_weight_extremes(out / "weights.png", train.x[mask], weights[mask])
+    draws = summarize_draws(weights[mask], cfg.debias.debias_class,
+                            None if train.groups is None else train.groups[mask], train.meta.get("group_names"))
+    (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
+    warn_if_concentrated(draws, cfg.debias.resample)
+    return draws
 
 
 def _factor(ds, name: str) -> tuple[np.ndarray, list[str] | None]:
