@@ -1,6 +1,7 @@
 """Run-level debiasing functions (``shadowplay.debias.runs``) on tiny digits runs."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -131,3 +132,24 @@ def test_train_loads_the_data_once(tmp_path, grouped_npz, monkeypatch):
     assert len(calls) == 1 and (run.path / "debias" / "weights.json").is_file()
     data = json.loads((run.path / "run.json").read_text())["data"]  # recorded as loaded from the file, not arrays
     assert data["in_memory"] is False and data["fingerprint"] and data["source"] == str(grouped_npz.resolve())
+
+
+def test_weights_figure_of_a_csv_names_its_columns(tmp_path, monkeypatch):
+    # weights.png of a table drew each row as a line over "feature" 0..D-1: which column was which was lost
+    import numpy as np
+    from matplotlib.figure import Figure
+    rng = np.random.default_rng(0)
+    rows = ["age,income,hours,y,sex"] + [f"{rng.normal():.3f},{rng.normal():.3f},{rng.normal():.3f},{i % 2},"
+                                         f"{'f' if i % 3 else 'm'}" for i in range(90)]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    seen, real = {}, Figure.savefig
+
+    def savefig(fig, path, *args, **kwargs):  # the names under the figure's x axes, by file name
+        seen[Path(path).name] = [t.get_text() for ax in fig.axes for t in ax.get_xticklabels()]
+        return real(fig, path, *args, **kwargs)
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    sp.debias.train(data=str(tmp_path / "table.csv"), latent_dim=2, runs_dir=tmp_path, name="r", progress=False,
+                    overrides=["model.hidden=[8]", "trainer.max_steps=2", "data.label_column=y",
+                               "data.group_column=sex"])
+    assert {"age", "income", "hours"} <= set(seen["weights.png"])  # the features, not the label or group column
+    assert not {"y", "sex"} & set(seen["weights.png"])

@@ -117,7 +117,9 @@ def write_weights(run: str | Path | Run, train: Dataset | None = None) -> DrawSu
     train = train if train is not None else run_splits(folder).train
     mask = train.labels == cfg.debias.debias_class
     out = folder.debias_dir
-    save_weight_extremes(out / "weights.png", train.x[mask], weights[mask])
+    stats = train.meta.get("standardize") or {}  # a CSV's header names its feature columns
+    save_weight_extremes(out / "weights.png", train.x[mask], weights[mask], columns=stats.get("columns"),
+                         standardized="mean" in stats)
     draws = summarize_draws(weights[mask], cfg.debias.debias_class,
                             None if train.groups is None else train.groups[mask], train.meta.get("group_names"))
     (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
