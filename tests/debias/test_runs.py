@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import shadowplay as sp
@@ -153,3 +154,66 @@ def test_weights_figure_of_a_csv_names_its_columns(tmp_path, monkeypatch):
                                "data.group_column=sex"])
     assert {"age", "income", "hours"} <= set(seen["weights.png"])  # the features, not the label or group column
     assert not {"y", "sex"} & set(seen["weights.png"])
+
+
+def _right(run_path):
+    """Independently of the audit: which test inputs the run's classifier gets right, and their groups."""
+    from shadowplay.run import open_run
+    from shadowplay.workflow import run_splits
+    test = run_splits(open_run(run_path)).test
+    p = sp.debias.predict(sp.load(run_path, "last"), test.x)  # P(y = 1) of the one-logit head
+    return (p >= 0.5).astype(int) == test.labels.numpy(), test.groups.numpy()
+
+
+def test_compare_tests_the_worst_group_difference(tmp_path):
+    # compare printed two worst-group accuracies with nothing to say whether they differ by more than noise
+    from scipy.stats import binomtest
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 2
+    x = rng.normal(size=(200, 4)).astype(np.float32)
+    x[:, 0] += 2.0 * y  # a learnable but noisy label, so the two runs answer differently
+    np.savez(tmp_path / "data.npz", x=x, labels=y, groups=2 * y + (np.arange(200) % 4 < 2))
+    opts = dict(data=str(tmp_path / "data.npz"), latent_dim=2, runs_dir=tmp_path, progress=False,
+                overrides=["model.hidden=[16]", "trainer.max_steps=30", "trainer.batch_size=32", "trainer.lr=0.01",
+                           "data.test_fraction=0.5"])
+    db, plain = sp.debias.train(name="db", **opts), sp.debias.train(name="plain", model="classifier", **opts)
+    cmp = sp.debias.compare([db, plain], out=tmp_path / "cmp")
+    assert list(cmp) == ["db", "plain"] and set(cmp.tests) == {"plain"}
+    t = cmp.tests["plain"]
+    (right_db, groups), (right_plain, _) = _right(db.path), _right(plain.path)
+    g, h = cmp["plain"].worst.group, cmp["db"].worst.group
+    if g == h:  # the same inputs and the same worst group: McNemar on that group, input by input
+        m = groups == g
+        b, c = int((right_plain[m] & ~right_db[m]).sum()), int((~right_plain[m] & right_db[m]).sum())
+        assert (t.test, t.only_run, t.only_reference) == ("mcnemar", b, c)
+        assert t.p == pytest.approx(binomtest(b, b + c).pvalue if b + c else 1.0)
+    else:
+        assert t.test == "permutation" and 0 < t.p <= 1
+    table = (tmp_path / "cmp" / "compare.md").read_text()
+    assert "worst-group p vs db" in table and f"| {t.cell()} |" in table and "| reference |" in table
+    assert "cannot tell them apart" in table
+
+
+def test_worst_group_test_pairs_only_the_same_inputs_and_group():
+    from shadowplay.debias.comparison import Answers, worst_group_test
+    y = np.arange(40) % 2
+    groups = np.repeat([0, 1, 2, 3], 10)
+    x = np.arange(40.0)
+    a_pred, b_pred = y.copy(), y.copy()
+    a_pred[:6] = 1 - y[:6]    # run a: 6 of group 0 wrong
+    b_pred[:3] = 1 - y[:3]    # run b: 3 of group 0 wrong
+    b_pred[10:11] = 1 - y[10:11]  # and 1 of group 1: both runs are worst on group 0
+    audit_a, audit_b = sp.debias.audit(a_pred, y, groups), sp.debias.audit(b_pred, y, groups)
+    ans_a, ans_b = Answers.of(a_pred == y, groups, x, y), Answers.of(b_pred == y, groups, x, y)
+    t = worst_group_test("b", audit_b, ans_b, "a", audit_a, ans_a)
+    # inputs 3, 4, 5 are right in b alone, none in a alone: p = 2 · P(X <= 0), X ~ Binomial(3, 1/2)
+    assert (t.test, t.only_run, t.only_reference) == ("mcnemar", 3, 0) and t.p == pytest.approx(2 / 2 ** 3)
+    moved = Answers.of(b_pred == y, groups, x + 1, y)  # other inputs: nothing to pair
+    t = worst_group_test("b", audit_b, moved, "a", audit_a, ans_a, permutations=999)
+    assert t.test == "permutation" and t.permutations == 999 and (t.accuracy, t.reference_accuracy) == (0.7, 0.4)
+
+
+def test_compare_refuses_two_runs_of_one_name(two_runs, tmp_path):
+    root, db, _ = two_runs
+    with pytest.raises(DebiasError, match="repeat one"):
+        sp.debias.compare([db, db], out=tmp_path / "cmp")
