@@ -208,6 +208,17 @@ def test_worst_group_test_pairs_only_the_same_inputs_and_group():
     t = worst_group_test("b", audit_b, ans_b, "a", audit_a, ans_a)
     # inputs 3, 4, 5 are right in b alone, none in a alone: p = 2 · P(X <= 0), X ~ Binomial(3, 1/2)
     assert (t.test, t.only_run, t.only_reference) == ("mcnemar", 3, 0) and t.p == pytest.approx(2 / 2 ** 3)
+    # a tie for the worst group: "tied" is worst on groups 0 and 1 (0.4; the audit names 0), "c" on group 1 alone
+    tied, c_pred = a_pred.copy(), y.copy()
+    tied[10:16] = 1 - y[10:16]
+    c_pred[10:14] = 1 - y[10:14]
+    by = {k: (sp.debias.audit(v, y, groups), Answers.of(v == y, groups, x, y)) for k, v in (("tied", tied),
+                                                                                            ("c", c_pred))}
+    assert (by["tied"][0].worst.group, by["c"][0].worst.group) == (0, 1)
+    t = worst_group_test("tied", *by["tied"], "c", *by["c"])  # both are worst on group 1: inputs 14, 15 differ
+    assert (t.test, t.only_run, t.only_reference) == ("mcnemar", 0, 2)
+    t = worst_group_test("c", *by["c"], "tied", *by["tied"])
+    assert (t.test, t.only_run, t.only_reference) == ("mcnemar", 2, 0)
     moved = Answers.of(b_pred == y, groups, x + 1, y)  # other inputs: nothing to pair
     t = worst_group_test("b", audit_b, moved, "a", audit_a, ans_a, permutations=999)
     assert t.test == "permutation" and t.permutations == 999 and (t.accuracy, t.reference_accuracy) == (0.7, 0.4)

@@ -5,7 +5,8 @@ The first run given is the reference. Every other run's worst-group accuracy is 
 (``noise.py`` has the formulas and sources):
 
 - both runs audited on the same inputs (the same test split of the same data: the inputs' bytes, labels and groups
-  match) and with the same worst group: the **exact McNemar test** on that group's inputs, which pairs the two
+  match) and with the same worst group (where groups tie for the worst, one worst in both runs is taken): the
+  **exact McNemar test** on that group's inputs, which pairs the two
   runs' answers input by input and counts only the inputs one run gets right and the other wrong;
 - otherwise (other inputs, or each run worst on another group, so the two accuracies rest on different inputs): a
   **permutation test** of the two worst groups' accuracies as two independent proportions.
@@ -73,6 +74,11 @@ def worst_group_test(run: str, audit: AuditResult, answers: Answers, reference: 
     """Test ``run``'s worst-group accuracy against ``reference``'s: exact McNemar on a shared worst group of the same
     inputs, else the permutation test of two proportions."""
     g, h = audit.worst.group, ref_audit.worst.group
+    if g != h:  # a tie for the worst: a group that is worst in both runs pairs the two answers
+        if any(x.group == h and x.accuracy == audit.worst_group_accuracy for x in audit.groups):
+            g = h
+        elif any(x.group == g and x.accuracy == ref_audit.worst_group_accuracy for x in ref_audit.groups):
+            h = g
     mine, theirs = answers.correct[answers.groups == g], ref_answers.correct[ref_answers.groups == h]
     common = dict(run=run, reference=reference, accuracy=audit.worst_group_accuracy,
                   reference_accuracy=ref_audit.worst_group_accuracy)
