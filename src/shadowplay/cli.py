@@ -438,7 +438,8 @@ def _add_debias(sub: argparse._SubParsersAction) -> None:
                               "source declares, e.g. inverted, else the groups)")
 
     c = _Command(dsub, "compare", debias.compare, _show_compare,
-                 help="audit several runs the same way: one table and one bar chart")
+                 help="audit several runs the same way: one table (with the p-value of each run's worst-group "
+                      "accuracy against the first run's) and one bar chart")
     c.arg("runs", nargs="+", help="run folders")
     c.arg("--groups", help="as for audit").split().checkpoint()
     c.arg("--sensitive", help="as for audit")

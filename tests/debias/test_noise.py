@@ -95,3 +95,41 @@ def test_no_gaps_across_groups_that_each_hold_one_class():
     # the attribute itself, given: the gaps are back (and 0 for this perfect classifier)
     fair = audit(y.copy(), y, cells, sensitive=np.arange(40) % 2)
     assert (fair.demographic_parity_gap, fair.equal_opportunity_gap, fair.note) == (0.0, 0.0, "")
+
+
+@pytest.mark.parametrize("b,c,both", [(0, 0, 5), (3, 0, 10), (12, 4, 30), (7, 7, 0), (1, 40, 2), (300, 251, 9000)])
+def test_exact_mcnemar_is_the_binomial_test_of_the_discordant_inputs(b, c, both):
+    # an independent computation: scipy's exact binomial test of b successes in b + c trials at 1/2
+    from scipy.stats import binomtest
+
+    from shadowplay.debias.noise import mcnemar_exact
+    rng = np.random.default_rng(b + c)
+    a = np.array([True] * b + [False] * c + [True] * both + [False] * 4)
+    o = np.array([False] * b + [True] * c + [True] * both + [False] * 4)
+    order = rng.permutation(len(a))  # the pairing, not the order, is what counts
+    got_b, got_c, p = mcnemar_exact(a[order], o[order])
+    assert (got_b, got_c) == (b, c)
+    assert p == pytest.approx(binomtest(b, b + c, 0.5).pvalue if b + c else 1.0, rel=1e-12)
+
+
+def test_mcnemar_refuses_unpaired_answers():
+    from shadowplay.debias.noise import mcnemar_exact
+    from shadowplay.errors import DebiasError
+    with pytest.raises(DebiasError, match="input by input"):
+        mcnemar_exact(np.ones(3, bool), np.ones(4, bool))
+
+
+@pytest.mark.parametrize("k1,n1,k2,n2", [(9, 20, 18, 22), (30, 40, 33, 40), (5, 5, 2, 9)])
+def test_two_proportion_permutation_p_matches_the_exact_permutation_distribution(k1, n1, k2, n2):
+    # exact: under the shuffle the first set's count right is hypergeometric; p = P(|k/n1 - (K-k)/n2| >= observed)
+    from scipy.stats import hypergeom
+
+    from shadowplay.debias.noise import two_proportion_p
+    a = np.arange(n1) < k1
+    b = np.arange(n2) < k2
+    total = k1 + k2
+    k = np.arange(max(0, total - n2), min(n1, total) + 1)
+    extreme = np.abs(k / n1 - (total - k) / n2) >= abs(k1 / n1 - k2 / n2) - 1e-12
+    exact = hypergeom(n1 + n2, total, n1).pmf(k)[extreme].sum()
+    assert two_proportion_p(a, b, permutations=40000, seed=1) == pytest.approx(exact, abs=0.006)
+    assert np.isnan(two_proportion_p(a, b[:0]))

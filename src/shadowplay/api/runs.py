@@ -13,6 +13,7 @@ passes only the options a user typed. Every function that takes a run folder (``
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 
+from .. import debias
 from ..config import RunConfig, load_config, parse_overrides, set_keys
 from ..data import Dataset
 from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError
@@ -109,6 +111,8 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
     data are now, when they moved (a built-in name or a path). ``nproc`` > 1: continue under DDP (see ``train``).
 
     ``overrides`` may extend the budget (``trainer.epochs=50``); keys that change the model or data are refused.
+    A DB-VAE run (``debias.resample`` not ``none``) rewrites ``debias/weights.png`` and ``weights.json`` from the
+    weights its last epoch was drawn with (``sp.debias.write_weights``).
     """
     _check_nproc(nproc)
     folder = open_run(run)
@@ -142,7 +146,14 @@ def resume(run: RunLike, overrides: list[str] | dict[str, Any] | None = None, *,
         check_world(nproc, t.batch_size)  # before any process starts, as in train
         check_precision(t.precision, resolve_device(t.device))
         return run_on_disk(launch_run("resume", cfg, nproc, run=folder.path, progress=progress, overrides=items), cfg)
-    return resume_run(folder, cfg, progress=progress, callbacks=callbacks, data=data)
+    # a run that resamples (DB-VAE) rewrites debias/weights.* from its final weights, as `debias train` writes them;
+    # under torchrun rank 0 alone writes (a launch with nproc > 1 ends up here on each rank)
+    weights = cfg.debias.resample != "none" and os.environ.get("RANK", "0") == "0"
+    splits = run_splits(folder, data) if weights else None  # loaded once, for the training and the files
+    run = resume_run(folder, cfg, splits=splits, progress=progress, callbacks=callbacks, data=data)
+    if weights:
+        debias.write_weights(run, splits.train)
+    return run
 
 
 def load(run: RunLike, checkpoint: str = "best", device: str = "cpu") -> LatentVariableModel:

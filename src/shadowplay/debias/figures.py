@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ..errors import DebiasError
 from ..reports.images import image_grid, label_rows, save_examples
 from ..reports.plotting import figure, save
 from .audit import AuditResult
@@ -57,9 +58,11 @@ def audit_chart(audits: Mapping[str, AuditResult], title: str = "accuracy per gr
     return fig
 
 
-def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: int = 16) -> Path:
+def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: int = 16,
+                         columns: Sequence[str] | None = None, standardized: bool = False) -> Path:
     """The ``n`` inputs of ``x`` ``(N, *shape)`` with the highest sampling weight ``(N,)`` (top row) and the ``n``
-    with the lowest (bottom row); give the inputs of the debiased class, the ones DB-VAE reweights."""
+    with the lowest (bottom row); give the inputs of the debiased class, the ones DB-VAE reweights. Pictures are a
+    labelled grid; a table ``(N, D)`` is :func:`weight_extremes_figure`, its columns named by ``columns``."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     w = weights.double().cpu()
     order = torch.argsort(w, descending=True)
@@ -68,7 +71,45 @@ def save_weight_extremes(path: Path, x: torch.Tensor, weights: torch.Tensor, n: 
     if x.ndim == 4 and x.shape[1] in (1, 3):  # pictures: one labelled row each
         label_rows(image_grid(torch.cat(list(rows.values())), ncol=n), list(rows)).save(path)
         return Path(path)
+    if x.ndim == 2:
+        return save_figure(weight_extremes_figure(x, w, n, columns, standardized), path)
     return save_examples(Path(path), rows, ncol=n)
+
+
+def weight_extremes_figure(x: torch.Tensor, weights: torch.Tensor, n: int = 16,
+                           columns: Sequence[str] | None = None, standardized: bool = False) -> Figure:
+    """Two heat maps of table rows ``x`` ``(N, D)``: the ``n`` rows with the highest sampling weight ``(N,)`` above
+    the ``n`` with the lowest, one column per feature, headed by its name in ``columns`` (a CSV's header, or
+    ``feature k`` when the data name none) and each row labelled with its weight as a multiple of the uniform 1/N,
+    so the feature values DB-VAE draws more often can be read off. ``standardized``: the values are z-scores (a
+    CSV's), coloured on a scale symmetric about 0."""
+    d = x.shape[1]
+    if columns is not None and len(columns) != d:
+        raise DebiasError(f"{len(columns)} column names for a table of {d} columns")
+    names = [str(c) for c in columns] if columns is not None else [f"feature {k}" for k in range(d)]
+    w = weights.double().cpu()
+    order = torch.argsort(w, descending=True)
+    n = min(n, len(order) // 2 or 1)
+    scale = len(w) / float(w.sum())  # weight × N / Σw: 1 = drawn as often as under uniform sampling
+    values = x.double().cpu()
+    shown = values[torch.cat([order[:n], order[-n:]])]
+    centred = standardized or bool((shown < 0).any())  # diverging colours about 0, else 0 to the largest value
+    lim = float(shown.abs().max()) or 1.0
+    fig = figure((min(max(4.5, 0.35 * d + 2.5), 16.0), 2 * (0.22 * n + 0.9) + 1.4))
+    fig.set_layout_engine("constrained")  # room for the rotated names and the colour bar
+    axes = fig.subplots(2, 1, sharex=True)
+    for ax, (title, idx) in zip(axes, (("highest weight", order[:n]), ("lowest weight", order[-n:]))):
+        image = ax.imshow(values[idx].numpy(), aspect="auto", interpolation="nearest",
+                          cmap="RdBu_r" if centred else "viridis", vmin=-lim if centred else 0.0, vmax=lim)
+        ax.set_yticks(range(len(idx)))
+        ax.set_yticklabels([f"{scale * float(w[i]):.2g}×" for i in idx], fontsize=6)
+        ax.set_title(f"{title} (rows: weight × uniform)", fontsize=9)
+    step = max(1, -(-d // 40))  # at most 40 names under the axis
+    axes[1].set_xticks(range(0, d, step))
+    axes[1].set_xticklabels(names[::step], rotation=60 if d > 6 else 0, ha="right" if d > 6 else "center",
+                            fontsize=7)
+    fig.colorbar(image, ax=list(axes), label="standardized value" if standardized else "value", shrink=0.8)
+    return fig
 
 
 def save_cluster_examples(path: Path, x: torch.Tensor, clusters: np.ndarray, result: AuditResult, n: int = 12,

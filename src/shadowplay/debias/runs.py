@@ -27,11 +27,13 @@ import yaml
 from ..config import DEBIAS_PRESETS, DebiasConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
-from ..run import RunFolder, open_run
+from ..data import Dataset
+from ..run import open_run
 from ..training import check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
-from .audit import AuditResult, _f, audit, latent_clusters
-from .draws import summarize_draws, warn_if_concentrated
+from .audit import AuditResult, _decide, audit, latent_clusters
+from .comparison import Answers, Comparison, compare_table, worst_group_test
+from .draws import DrawSummary, summarize_draws, warn_if_concentrated
 from .figures import audit_chart, save_cluster_examples, save_figure, save_weight_extremes
 
 
@@ -94,19 +96,36 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     if cfg.data.source != "biased-fmnist" and (rare_fraction is not None or positive_classes is not None):
         raise DebiasError(f"rare_fraction and positive_classes plant the bias of biased-fmnist; the source "
                           f"{cfg.data.source!r} has its own labels and groups, so drop them")
-    run = train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
-    weights = open_run(run.path).checkpoint("last").tensors.get("data/sample_weights")
-    if weights is not None:  # the weights the last epoch was drawn with, over the debiased class
-        train_ds = load_splits(run.config).train
-        mask = train_ds.labels == run.config.debias.debias_class
-        out = RunFolder(run).debias_dir
-        save_weight_extremes(out / "weights.png", train_ds.x[mask], weights[mask])
-        draws = summarize_draws(weights[mask], run.config.debias.debias_class,
-                                None if train_ds.groups is None else train_ds.groups[mask],
-                                train_ds.meta.get("group_names"))
-        (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
-        warn_if_concentrated(draws, run.config.debias.resample)
+    splits = load_splits(cfg)  # once: training and the weights files below share them
+    run = train_run(cfg, splits=splits, in_memory=False, runs_dir=runs_dir, name=name, overwrite=overwrite,
+                    progress=progress)
+    write_weights(run, splits.train)
     return run
+
+
+def write_weights(run: str | Path | Run, train: Dataset | None = None) -> DrawSummary | None:
+    """Write ``debias/weights.png`` and ``weights.json`` of ``run`` from its newest checkpoint's sampling weights
+    (those its last epoch was drawn with) over the debiased class, and warn when they are concentrated
+    (:func:`~shadowplay.debias.draws.warn_if_concentrated`). ``train``: the run's training split when the caller
+    holds it (else read from the run's data). :func:`train` calls it, and so does ``sp.resume`` (``shadowplay
+    resume``) after continuing a run that resamples, so the files describe the run's final weights. Returns the
+    summary, or ``None`` (nothing written) for a run without resampling weights."""
+    folder = open_run(run)
+    weights = folder.checkpoint("last").tensors.get("data/sample_weights")
+    if weights is None:
+        return None
+    cfg = folder.config
+    train = train if train is not None else run_splits(folder).train
+    mask = train.labels == cfg.debias.debias_class
+    out = folder.debias_dir
+    stats = train.meta.get("standardize") or {}  # a CSV's header names its feature columns
+    save_weight_extremes(out / "weights.png", train.x[mask], weights[mask], columns=stats.get("columns"),
+                         standardized="mean" in stats)
+    draws = summarize_draws(weights[mask], cfg.debias.debias_class,
+                            None if train.groups is None else train.groups[mask], train.meta.get("group_names"))
+    (out / "weights.json").write_text(json.dumps(json_safe(draws.as_dict()), indent=2))
+    warn_if_concentrated(draws, cfg.debias.resample)
+    return draws
 
 
 def _factor(ds, name: str) -> tuple[np.ndarray, list[str] | None]:
@@ -171,6 +190,13 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     inverted) whatever the grouping, or ``sensitive`` (a factor name, or ``group``: e.g. an ``.npz``'s named
     ``factors``, a CSV's ``data.group_column`` while grouping by ``latent``); with neither, they compare the groups.
     """
+    return _audit(run, groups, split, checkpoint, n_clusters, seed, sensitive)[0]
+
+
+def _audit(run: str | Path | Run, groups: str, split: str, checkpoint: str, n_clusters: int, seed: int,
+           sensitive: str | None) -> tuple[AuditResult, Answers | None]:
+    """:func:`audit_run`, and what the classifier got right input by input (``None`` for latent clusters, which
+    belong to this run alone), for :func:`compare`'s tests."""
     folder = open_run(run)
     path = folder.path
     model = load_model(path, checkpoint)
@@ -183,9 +209,10 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
     g, names = _groups_of(ds, groups)
     attribute, sensitive_names, sensitive_name = _sensitive_of(ds, sensitive)
     codes = posterior_means(model, ds.x).cpu().numpy() if g is None else None
-    result = audit(predict(model, ds.x), ds.labels.numpy(), g, codes=codes, n_clusters=n_clusters,
-                   group_names=names, sensitive=attribute, sensitive_names=sensitive_names,
-                   sensitive_name=sensitive_name, positive=folder.config.debias.debias_class, seed=seed)
+    probabilities, labels, positive = predict(model, ds.x), ds.labels.numpy(), folder.config.debias.debias_class
+    result = audit(probabilities, labels, g, codes=codes, n_clusters=n_clusters, group_names=names,
+                   sensitive=attribute, sensitive_names=sensitive_names, sensitive_name=sensitive_name,
+                   positive=positive, seed=seed)
     out = folder.debias_dir
     out.mkdir(exist_ok=True)
     stem = audit_stem(split, groups, sensitive)  # one file set per grouping and attribute
@@ -196,15 +223,20 @@ def audit_run(run: str | Path | Run, groups: str = "group", split: str = "test",
                               seed=seed)
     save_figure(audit_chart({path.name: result}, f"{path.name}: accuracy per group ({split})"),
                 out / f"{stem}.png")
-    return result
+    if g is None:
+        return result, None
+    hard = _decide(probabilities, labels, positive)[0]  # the class ids the audit scored
+    return result, Answers.of(hard == labels, g, ds.x.numpy(), labels)
 
 
 def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str = "test", checkpoint: str = "last",
-            out: str | Path | None = None, sensitive: str | None = None) -> dict[str, AuditResult]:
+            out: str | Path | None = None, sensitive: str | None = None) -> Comparison:
     """Audit every run the same way; write a side-by-side table ``compare.md`` and bar chart ``compare.png`` into
-    ``out`` (default: ``debias-compare/`` beside the first run). Returns the audits by run name. ``groups`` and
-    ``sensitive`` as for :func:`audit_run`, except ``latent`` for several runs (their clusters come from different
-    encoders)."""
+    ``out`` (default: ``debias-compare/`` beside the first run). Returns a :class:`Comparison`: the audits by run
+    name, and each later run's test of its worst-group accuracy against the first run's (exact McNemar on the same
+    inputs, else a permutation test; ``comparison.py``), shown in the table's ``worst-group p`` column. ``groups``
+    and ``sensitive`` as for :func:`audit_run`, except ``latent`` for several runs (their clusters come from
+    different encoders)."""
     if len(runs) < 1:
         raise DebiasError("compare needs at least one run folder")
     if groups == "latent" and len(runs) > 1:  # k-means of each run's own codes: cluster k differs between runs
@@ -212,35 +244,23 @@ def compare(runs: Sequence[str | Path | Run], groups: str = "group", split: str 
                           "of another and their bars would not compare; compare on group or a factor name, and "
                           "audit each run with --groups latent")
     paths = [Path(r.path if isinstance(r, Run) else r) for r in runs]
-    audits = {p.name: audit_run(p, groups=groups, split=split, checkpoint=checkpoint, sensitive=sensitive)
-              for p in paths}
+    if len({p.name for p in paths}) < len(paths):  # the table's rows are named by the folders' names
+        raise DebiasError(f"compare names each run by its folder name, and {', '.join(str(p) for p in paths)} "
+                          "repeat one; give each run once (or rename a folder)")
+    done = {p.name: _audit(p, groups, split, checkpoint, 8, 0, sensitive) for p in paths}
+    audits = {name: a for name, (a, _) in done.items()}
+    reference, (ref_audit, ref_answers) = next(iter(done.items()))
+    tests = {name: worst_group_test(name, a, answers, reference, ref_audit, ref_answers)
+             for name, (a, answers) in list(done.items())[1:]}
+    comparison = Comparison(audits, tests)
     out = compare_dir(paths, out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "compare.md").write_text(compare_table(audits) + "\n")
+    (out / "compare.md").write_text(compare_table(comparison) + "\n")
     save_figure(audit_chart(audits, f"accuracy per group ({split})"), out / "compare.png")
-    return audits
+    return comparison
 
 
 def compare_dir(runs: Sequence[str | Path | Run], out: str | Path | None = None) -> Path:
     """Where :func:`compare` writes: ``out``, or ``debias-compare/`` beside the first run."""
     first = runs[0].path if isinstance(runs[0], Run) else runs[0]
     return Path(out) if out is not None else Path(first).parent / "debias-compare"
-
-
-def compare_table(audits: dict[str, AuditResult]) -> str:
-    """Markdown: one row per run, one column per group's accuracy (headed by its test count in the first run), then
-    worst group, the gaps across the sensitive attribute (demographic parity, equal opportunity, equalized odds; a
-    ``*`` marks a permutation p-value < 0.05, i.e. a gap larger than noise) and the largest group ECE."""
-    first = next(iter(audits.values())).groups
-    names = [g.name for g in first]
-    head = ["run", *(f"{g.name} (n = {g.n})" for g in first), "worst group", "DP gap", "EO gap", "EOdds gap",
-            "max ECE"]
-    rows = ["| " + " | ".join(head) + " |", "| " + " | ".join(["---"] + ["---:"] * (len(head) - 1)) + " |"]
-    for run, a in audits.items():
-        acc = {g.name: g.accuracy for g in a.groups}
-        cells = [run, *(f"{acc[n]:.4f}" if n in acc else "-" for n in names), f"{a.worst_group_accuracy:.4f}",
-                 *(_f(v) + ("*" if p < 0.05 else "") for v, p in (
-                     (a.demographic_parity_gap, a.demographic_parity_p), (a.equal_opportunity_gap,
-                      a.equal_opportunity_p), (a.equalized_odds_gap, a.equalized_odds_p), (a.max_ece, 1.0)))]
-        rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows + ["", "* permutation p < 0.05: the gap is larger than shuffling the attribute gives"])

@@ -160,20 +160,24 @@ def _finish_main(trainer: Trainer, cfg: RunConfig, splits: DataSplits, pictures:
 
 def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str | Path = "runs",
               name: str | None = None, overwrite: bool = False, progress: bool = True,
-              callbacks: Iterable[Callback] = (), pictures: bool = True, phrasing: str = "cli") -> Run:
+              callbacks: Iterable[Callback] = (), pictures: bool = True, phrasing: str = "cli",
+              in_memory: bool | None = None) -> Run:
     """Train ``cfg`` and write a run folder ``runs_dir/name``; returns the :class:`Run`.
 
     ``splits`` trains on data already in memory instead of loading ``cfg.data.source`` (``run.json`` then records
-    ``"in_memory": true``; commands that reload data from the config need the caller to keep the data). Everything
-    is validated and the data are loaded before the run folder is created, so a bad input leaves nothing behind.
+    ``"in_memory": true``; commands that reload data from the config need the caller to keep the data), unless
+    ``in_memory=False`` says they are ``load_splits(cfg)`` itself (a caller that needs the data after training,
+    ``sp.debias.train``, loads them once): the run then records the source and its fingerprint as if it had loaded
+    them. Everything is validated and the data are loaded before the run folder is created, so a bad input leaves
+    nothing behind.
     ``pictures=False`` skips ``samples.png`` and ``reconstructions.png`` (estimators fitted many times in a grid
     search do not need them). ``phrasing="estimator"`` words the advice after a posterior collapse with the
     scikit-learn estimators' keywords instead of command-line options (``evaluation.collapse_advice``).
     """
-    if splits is None and resolve_source(cfg.data.source) != cfg.data.source:  # a path: read from any folder
+    in_memory = splits is not None and in_memory is not False
+    if not in_memory and resolve_source(cfg.data.source) != cfg.data.source:  # a path: read from any folder
         cfg = set_keys(cfg, {"data.source": resolve_source(cfg.data.source)})
     built = build_objective(cfg, refuse_unread=True)  # a new run only: resume still continues older runs
-    in_memory = splits is not None
     splits = splits if splits is not None else load_splits(cfg)
     cfg = resolve_epochs(cfg, len(splits.train))  # trainer.epochs unset: 30, or more for 1,000 steps on small data
     spec = model_spec(cfg, splits, built.posterior, built.classifier)
