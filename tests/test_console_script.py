@@ -51,12 +51,13 @@ def test_ctrl_c_during_the_imports_prints_one_line_and_exits_130():
     assert (child.returncode, err) == (130, "interrupted\n")  # it was -2 (SIGINT) after a 30-line traceback
 
 
-def test_starting_the_cli_does_not_import_scikit_learn():
+def test_starting_the_cli_does_not_import_scikit_learn_scipy_or_matplotlib():
     """scikit-learn (with SciPy's stats and pandas, which it imports where installed) took about a third of every
-    command's start-up, ``shadowplay --help`` included; it is imported by the code that fits a scikit-learn model."""
+    command's start-up, ``shadowplay --help`` included, and matplotlib another ~0.45 s: they are imported by the code
+    that fits a scikit-learn model or draws a figure."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])))
     code = ("import sys, shadowplay, shadowplay.cli, shadowplay.outliers\n"
-            "print(sorted(m for m in ('sklearn', 'scipy.stats', 'pandas') if m in sys.modules))\n"
+            "print(sorted(m for m in ('sklearn', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))\n"
             "from shadowplay.outliers import VAEOutlierDetector\n"  # the lazily loaded name still resolves
             "print(VAEOutlierDetector.__name__)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)

@@ -6,16 +6,18 @@ matplotlib's object API (no pyplot state, the user's backend is left alone)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..errors import DebiasError
 from ..reports.images import image_grid, label_rows, save_examples
 from ..reports.plotting import figure, save
 from .audit import AuditResult
+
+if TYPE_CHECKING:  # matplotlib is imported by the first figure (reports/plotting.py)
+    from matplotlib.figure import Figure
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:

@@ -9,12 +9,14 @@ colour shows, I(z_j; v_k) / H(v_k); the MI in nats is in ``evaluation.json`` (``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from .plotting import subplots
+
+if TYPE_CHECKING:  # matplotlib is imported by the first figure (reports/plotting.py)
+    from matplotlib.figure import Figure
 
 
 def mi_matrix_figure(mi: np.ndarray, factor_entropy: Sequence[float], factor_names: Sequence[str],

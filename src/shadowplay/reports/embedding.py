@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from ..errors import ShadowplayError
 from .plotting import colormap, figure
+
+if TYPE_CHECKING:  # matplotlib is imported by the first figure (reports/plotting.py)
+    from matplotlib.figure import Figure
 
 CODE_SUFFIXES = (".npy", ".csv")
 

@@ -8,15 +8,14 @@ report).
 from __future__ import annotations
 
 import io
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from .plotting import colormap, subplots
+
+if TYPE_CHECKING:  # matplotlib is imported by the first figure (reports/plotting.py)
+    from matplotlib.figure import Figure
 
 _SKIP = {"step", "epoch", "split", "time", "samples_per_s"}
 
@@ -93,6 +92,9 @@ def _curve_panel(fig: Figure, ax: Any, title: str, members: list[str], records: 
     ax.tick_params(labelsize=8)
     if numbered:  # e.g. kl_per_latent of 16 latents: a colorbar of the index, not 16 legend entries over the curves
         idx = [int(name) for name in names]
+        from matplotlib.cm import ScalarMappable
+        from matplotlib.colors import Normalize
+        from matplotlib.ticker import MaxNLocator
         sm = ScalarMappable(Normalize(min(idx), max(idx)), cmap)
         bar = fig.colorbar(sm, ax=ax, pad=0.02, fraction=0.06)
         bar.set_label(f"{title}/j" + (" (dots: val)" if "val" in drawn else ""), fontsize=7)

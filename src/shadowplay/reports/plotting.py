@@ -4,21 +4,26 @@
 process, so a library that called either would change what a user's notebook or GUI shows. A ``Figure`` made here
 belongs to no figure manager: it is drawn by its own Agg canvas and freed when the last reference goes, so nothing
 needs closing and importing shadowplay leaves the user's backend as it was (``tests/reports/test_plotting.py``).
+
+Matplotlib itself is imported by the first figure, not with this module: it was ~0.45 s of every command's start-up
+(``shadowplay --help`` and ``info`` draw nothing).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def figure(figsize: tuple[float, float]) -> Figure:
     """An empty figure of ``figsize`` inches drawn by its own Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig
@@ -38,6 +43,7 @@ def save(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
 
 def rgb_array(fig: Figure) -> np.ndarray:
     """The rendered figure as an ``(H, W, 3)`` uint8 array."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
@@ -45,4 +51,5 @@ def rgb_array(fig: Figure) -> np.ndarray:
 
 def colormap(name: str):
     """A registered colormap by name (``pyplot.get_cmap`` without pyplot)."""
+    from matplotlib import colormaps
     return colormaps[name]
