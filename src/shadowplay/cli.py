@@ -467,8 +467,8 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
     c.arg("--verbose", action="store_true", help="log every request to stderr")
     c.arg("--outliers", help="a run folder from `shadowplay outliers fit` on the same data: show its outlier score, "
                              "threshold and verdict")
-    c.arg("--iw-samples", "-k", type=int, help="importance samples K of an input's ELBO and log p(x) (evaluate's default, "
-                                         "so the page shows the numbers evaluate writes)")
+    c.arg("--iw-samples", "-k", type=int, help="importance samples K of an input's ELBO and log p(x) (default: "
+                                               "evaluate's 1000 unless a click would take over a second here)")
 
 
 COMMANDS.append(_add_explore)

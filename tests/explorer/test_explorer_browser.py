@@ -307,7 +307,7 @@ def test_the_page_shows_the_detectors_threshold_and_verdict(browser, server):
     from shadowplay.explorer import OutlierCheck
     ex = server.explorer
     check = OutlierCheck(lambda x: float(x.sum()), float(ex.datasets["test"].x[1].sum()) - 0.5, "sum", 0.1, "det/")
-    with ExplorerServer(Explorer(ex.model, ex.datasets, outliers=check, iw_samples=10, max_stats=50)) as s:
+    with ExplorerServer(Explorer(ex.model, ex.datasets, outliers=check, max_stats=50, click_seconds=1e-12)) as s:
         pg = open_page(browser, s.url)
         try:
             assert "sum score, flagged above" in pg.text_content("#outlier-status")
@@ -315,7 +315,7 @@ def test_the_page_shows_the_detectors_threshold_and_verdict(browser, server):
             pg.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
             text = pg.text_content("#a-numbers")
             assert f"> threshold {check.threshold:.3f}: flagged as an outlier" in text
-            assert "K=10; evaluate's default is K=1000" in text
+            assert "K=1; evaluate's default is K=1000, over 1e-12 s a click here" in text  # the automatic K
             assert not pg.errors, pg.errors
         finally:
             pg.close()

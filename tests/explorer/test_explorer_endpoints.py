@@ -176,3 +176,13 @@ def test_the_heat_map_is_shown_only_for_the_checkpoint_it_was_evaluated_on(explo
     # `explore --checkpoint last` used to show the heat map that `evaluate` measured on the best checkpoint
     with api.explore(run, open_browser=False, checkpoint="last") as s:
         assert s.explorer.info()["mi_matrix"] is None
+
+
+def test_k_falls_below_evaluates_only_when_a_click_would_be_slow_and_the_page_says_so(model, explore_run, raw_request):
+    splits = api.load_splits(open_run(explore_run).config)
+    ex = Explorer(model, {"test": splits.test}, max_stats=50, click_seconds=1e-12)  # no K fits: the smallest
+    assert ex.iw_samples == 1
+    with ExplorerServer(ex) as s:
+        est = json.loads(raw_request(s, "GET", "/api/info").body)["estimator"]
+    assert est["auto"] is True and est["same_as_evaluate"] is False and est["iw_samples_choice"].startswith("auto")
+    assert Explorer(model, {"test": splits.test}, max_stats=50, click_seconds=60).iw_samples == 1000

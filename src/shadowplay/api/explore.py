@@ -19,7 +19,6 @@ import torch
 
 from ..errors import ConfigError, DataError, user_stacklevel
 from ..explorer import Explorer, ExplorerServer, OutlierCheck
-from ..explorer.session import EVALUATE_IW_SAMPLES
 from ..outliers import VAEOutlierDetector
 from ..run import RunFolder, open_run
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
@@ -87,7 +86,7 @@ def _outlier_check(outliers: str | Path | None, shape: tuple[int, ...], device: 
 
 def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
             checkpoint: str = "best", device: str = "cpu", verbose: bool = False,
-            outliers: str | Path | None = None, iw_samples: int = EVALUATE_IW_SAMPLES) -> ExplorerServer:
+            outliers: str | Path | None = None, iw_samples: int | None = None) -> ExplorerServer:
     """Start the latent explorer for ``run`` and return the running :class:`~shadowplay.explorer.ExplorerServer`
     (``.url``, ``.close()``, ``.wait()``); the server runs in a background thread until closed.
 
@@ -102,10 +101,12 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
         outliers: a run folder written by ``shadowplay outliers fit`` on the same kind of data; its detector's
             score (higher = more abnormal), threshold and verdict (flagged when the score is above the threshold)
             are shown for every input and upload. Without it the page says how to fit one.
-        iw_samples: importance samples K of an input's ELBO and log p(x); the default is ``evaluate``'s 1000, so
-            the page shows the numbers ``evaluate`` writes (about a second per click for a 64-px conv net on a CPU).
+        iw_samples: importance samples K of an input's ELBO and log p(x). ``None`` (the default): ``evaluate``'s
+            1000, so the page shows the numbers ``evaluate`` writes, unless one input at that K is timed to take
+            more than a second here (a 64-px conv net on a busy CPU); then the largest of 300, 100, … that fits,
+            and the page says its numbers are not evaluate's.
     """
-    if int(iw_samples) != iw_samples or iw_samples < 1:
+    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
         raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
     if not 0 <= int(port) <= 65535:
         raise ConfigError(f"--port must be 0 (a free port) or 1..65535, got {port}")

@@ -112,7 +112,8 @@ function numbers(doc) {
   const est = state.info.estimator;
   if (L.log_px !== undefined) {
     parts.push(`log p(x) ≥ ${L.log_px.toFixed(2)} (importance-weighted, K=${doc.iw_samples}` +
-               (est.same_as_evaluate ? ", as `shadowplay evaluate`)" : `; evaluate's default is K=1000)`));
+               (est.same_as_evaluate ? ", as `shadowplay evaluate`)"
+                : `; evaluate's default is K=1000${est.auto ? `, over ${est.click_seconds} s a click here` : ""})`));
   }
   parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among ${state.info.reference_size === state.info.splits[state.info.stats_split] ? "the" : "the first"} ${state.info.reference_size} ${state.info.stats_split} inputs`);
   const o = doc.outlier;
