@@ -10,5 +10,5 @@ from .server import ExplorerServer, allowed_host
 from .session import Explorer, OutlierCheck
 from .uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, UploadError, decode_upload
 
-__all__ = ["Explorer", "ExplorerServer", "OutlierCheck", "allowed_host", "MAX_PIXELS", "MAX_UPLOAD_BYTES", "UploadError",
-           "decode_upload"]
+__all__ = ["Explorer", "ExplorerServer", "OutlierCheck", "allowed_host", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
+           "UploadError", "decode_upload"]
