@@ -84,6 +84,8 @@ class LatentEstimator(BaseEstimator):
     """
 
     _latent_param = "latent_dim"
+    # how a posterior-collapse warning names settings: as this estimator's keywords; `outliers fit` sets "cli"
+    _advice_phrasing = "estimator"
     # estimator-file parameter names of earlier versions → today's names, so that saved runs keep loading
     _renamed_params: dict[str, str] = {}
 
@@ -187,12 +189,12 @@ class LatentEstimator(BaseEstimator):
         if self.runs_dir is None:
             with tempfile.TemporaryDirectory(prefix="shadowplay-") as tmp:
                 run = train_run(cfg, splits=splits, runs_dir=tmp, name=name, progress=self.progress,
-                                pictures=False, phrasing="estimator")
+                                pictures=False, phrasing=self._advice_phrasing)
                 self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = None
         else:
             run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress,
-                            phrasing="estimator")
+                            phrasing=self._advice_phrasing)
             self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = run.path
         self.config_, self.input_shape_ = run.config, shape  # resolved: epochs=None is the number trained for
