@@ -466,7 +466,10 @@ def _add_explore(sub: argparse._SubParsersAction) -> None:
     c.arg("--no-browser", dest="open_browser", action="store_false", help="do not open a browser")
     c.checkpoint().arg("--device", help="where the model runs: cpu | cuda | cuda:N")
     c.arg("--verbose", action="store_true", help="log every request to stderr")
-    c.arg("--outliers", help="a run folder from `shadowplay outliers fit` on the same data: show its outlier score")
+    c.arg("--outliers", help="a run folder from `shadowplay outliers fit` on the same data: show its outlier score, "
+                             "threshold and verdict")
+    c.arg("--iw-samples", "-k", type=int, help="importance samples K of an input's ELBO and log p(x) (default: "
+                                               "evaluate's 1000 unless a click would take over a second here)")
 
 
 COMMANDS.append(_add_explore)

@@ -292,3 +292,30 @@ def test_a_tabular_run_offers_no_upload_and_draws_its_lines_smoothly(browser, ro
         assert not pg.errors, pg.errors
     finally:
         pg.close()
+
+
+def test_the_page_names_its_estimator_and_how_to_fit_an_outlier_detector(page):
+    # the page showed "log p(x) ≥ … (K=64)" beside `evaluate`'s K = 1000 numbers, and nothing about outliers
+    assert "shadowplay outliers fit --data digits" in page.text_content("#outlier-status")
+    page.locator("#gallery img").nth(1).click()
+    page.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+    assert "(importance-weighted, K=1000, as `shadowplay evaluate`)" in page.text_content("#a-numbers")
+    assert not page.errors, page.errors
+
+
+def test_the_page_shows_the_detectors_threshold_and_verdict(browser, server):
+    from shadowplay.explorer import OutlierCheck
+    ex = server.explorer
+    check = OutlierCheck(lambda x: float(x.sum()), float(ex.datasets["test"].x[1].sum()) - 0.5, "sum", 0.1, "det/")
+    with ExplorerServer(Explorer(ex.model, ex.datasets, outliers=check, max_stats=50, click_seconds=1e-12)) as s:
+        pg = open_page(browser, s.url)
+        try:
+            assert "sum score, flagged above" in pg.text_content("#outlier-status")
+            pg.locator("#gallery img").nth(1).click()
+            pg.wait_for_function("() => document.getElementById('a-numbers').textContent.includes('ELBO')")
+            text = pg.text_content("#a-numbers")
+            assert f"> threshold {check.threshold:.3f}: flagged as an outlier" in text
+            assert "K=1; evaluate's default is K=1000, over 1e-12 s a click here" in text  # the automatic K
+            assert not pg.errors, pg.errors
+        finally:
+            pg.close()

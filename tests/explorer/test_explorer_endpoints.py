@@ -13,7 +13,7 @@ from PIL import Image
 from shadowplay import api
 from shadowplay.evaluation import per_sample_likelihoods, posterior_moments
 from shadowplay.evaluation.traversal import lerp, slerp
-from shadowplay.explorer import Explorer, ExplorerServer
+from shadowplay.explorer import Explorer, ExplorerServer, OutlierCheck
 from shadowplay.run import open_run
 
 
@@ -100,13 +100,57 @@ def test_upload_gives_reconstruction_code_and_elbo(http, model):
         assert doc[key].startswith("data:image/png;base64,")
 
 
-def test_outlier_score_is_shown_when_a_scorer_is_given(model, explore_run, raw_request):
+def test_outlier_score_threshold_and_verdict_are_shown_when_a_detector_is_given(model, explore_run, raw_request):
+    # the page showed the score alone: whether 12.3 is abnormal depends on the detector's threshold
     splits = api.load_splits(open_run(explore_run).config)
-    ex = Explorer(model, {"test": splits.test}, outlier_score=lambda x: float(x.sum()), max_stats=50)
+    sums = splits.test.x[:4].flatten(1).sum(1)
+    threshold = float((sums[2] + sums[3]) / 2)
+    check = OutlierCheck(lambda x: float(x.sum()), threshold, "sum", 0.1, "det/")
+    ex = Explorer(model, {"test": splits.test}, outliers=check, outlier_hint="never shown", max_stats=50)
     with ExplorerServer(ex) as s:
-        doc = json.loads(raw_request(s, "GET", "/api/input?split=test&index=2").body)
-        assert doc["outlier_score"] == pytest.approx(float(splits.test.x[2].sum()))
-        assert json.loads(raw_request(s, "GET", "/api/info").body)["has_outlier_score"] is True
+        docs = [json.loads(raw_request(s, "GET", f"/api/input?split=test&index={i}").body) for i in (2, 3)]
+        info = json.loads(raw_request(s, "GET", "/api/info").body)
+    for i, doc in zip((2, 3), docs):
+        assert doc["outlier_score"] == doc["outlier"]["score"] == pytest.approx(float(sums[i]))
+        assert doc["outlier"]["threshold"] == threshold and doc["outlier"]["score_name"] == "sum"
+        assert doc["outlier"]["flagged"] is bool(sums[i] > threshold)
+    assert {d["outlier"]["flagged"] for d in docs} == {True, False}
+    assert info["has_outlier_score"] is True and info["outlier_hint"] is None
+    assert info["outlier_detector"] == {"score_name": "sum", "threshold": threshold, "contamination": 0.1,
+                                        "source": "det/"}
+
+
+def test_without_a_detector_the_page_says_how_to_fit_one(http, explore_run):
+    info = json.loads(http("GET", "/api/info").body)
+    assert info["has_outlier_score"] is False and info["outlier_detector"] is None
+    assert "`shadowplay outliers fit --data digits`" in info["outlier_hint"]
+    assert f"`shadowplay explore {explore_run} --outliers" in info["outlier_hint"]
+    doc = json.loads(http("GET", "/api/input?split=test&index=1").body)
+    assert doc["outlier"] is None and doc["outlier_score"] is None
+
+
+def test_an_inputs_elbo_and_log_px_are_the_numbers_evaluate_writes(http, explore_run):
+    # the page used K = 64 importance draws while `evaluate` uses K = 1000: a looser bound than the one evaluate
+    # writes for the same input. Now the page uses evaluate's K and seed and the input's row as its noise index.
+    ev = api.evaluate(explore_run, split="test", write=False, progress=False, device="cpu")
+    assert ev.document["iw_samples"] == 1000
+    for i in (0, 7):
+        doc = json.loads(http("GET", f"/api/input?split=test&index={i}").body)
+        assert doc["likelihood"]["log_px"] == pytest.approx(float(ev.likelihoods.log_px[i]), rel=1e-5)
+        assert doc["likelihood"]["elbo"] == pytest.approx(float(ev.likelihoods.elbo[i]), rel=1e-5)
+        assert doc["iw_samples"] == 1000 and doc["seed"] == 0
+    info = json.loads(http("GET", "/api/info").body)
+    assert info["estimator"]["iw_samples"] == 1000 and info["estimator"]["same_as_evaluate"] is True
+
+
+def test_a_smaller_k_is_labelled_as_not_evaluates(model, explore_run, raw_request):
+    splits = api.load_splits(open_run(explore_run).config)
+    with ExplorerServer(Explorer(model, {"test": splits.test}, iw_samples=50, max_stats=50)) as s:
+        info = json.loads(raw_request(s, "GET", "/api/info").body)
+        doc = json.loads(raw_request(s, "GET", "/api/input?split=test&index=1").body)
+    assert info["estimator"]["same_as_evaluate"] is False and "K = 50" in info["estimator"]["log_px"]
+    assert info["estimator"]["evaluate_command"] == "shadowplay evaluate RUN --iw-samples 50"
+    assert doc["iw_samples"] == 50
 
 
 def test_the_page_and_its_assets_are_served_with_a_strict_policy(http):
@@ -132,3 +176,13 @@ def test_the_heat_map_is_shown_only_for_the_checkpoint_it_was_evaluated_on(explo
     # `explore --checkpoint last` used to show the heat map that `evaluate` measured on the best checkpoint
     with api.explore(run, open_browser=False, checkpoint="last") as s:
         assert s.explorer.info()["mi_matrix"] is None
+
+
+def test_k_falls_below_evaluates_only_when_a_click_would_be_slow_and_the_page_says_so(model, explore_run, raw_request):
+    splits = api.load_splits(open_run(explore_run).config)
+    ex = Explorer(model, {"test": splits.test}, max_stats=50, click_seconds=1e-12)  # no K fits: the smallest
+    assert ex.iw_samples == 1
+    with ExplorerServer(ex) as s:
+        est = json.loads(raw_request(s, "GET", "/api/info").body)["estimator"]
+    assert est["auto"] is True and est["same_as_evaluate"] is False and est["iw_samples_choice"].startswith("auto")
+    assert Explorer(model, {"test": splits.test}, max_stats=50, click_seconds=60).iw_samples == 1000

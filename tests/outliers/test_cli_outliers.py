@@ -144,6 +144,9 @@ def test_fit_reports_the_latents_and_posterior_collapse(tmp_path, capsys):
                  str(tmp_path), "--name", "c", *FAST]) == 0
     out = capsys.readouterr().out
     assert "latents: 0 of 2 active" in out and "warning: " in out and "posterior collapse" in out
+    # the advice named the scikit-learn estimator's keywords (likelihood="gaussian", overrides={...}, epochs=),
+    # which the command line does not take; it names the command's options, as train's does
+    assert "what to try" in out and "--epochs" in out and "overrides={" not in out and "epochs=)" not in out
 
 
 def test_fit_takes_config_overrides_like_train(tmp_path):

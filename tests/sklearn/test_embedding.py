@@ -164,3 +164,23 @@ def test_a_raw_table_is_standardized_like_a_csv_run(fast, tmp_path):
     assert VAEEmbedding(n_components=2, **fast).fit(x / x.max(0)).standardize_ is None  # data in [0, 1] stay as given
     with pytest.raises(ValueError, match="standardize must be 'auto', True or False"):
         VAEEmbedding(standardize="yes", **fast).fit(x)
+
+
+def test_codes_follow_the_input_dtype_for_arrays_and_dataframes_alike(fitted, data, fast):
+    # transform of a float32 DataFrame returned float64 (the dtype was read from X.dtype, which a DataFrame lacks),
+    # while the same float32 array gave float32. The model computes in float32; like PCA fitted in X's dtype and
+    # scikit-learn's preserves_dtype tag, float32 in gives float32 out and float64 (or ints, lists) float64.
+    pd = pytest.importorskip("pandas")
+    x, _ = data
+    x32 = x.astype(np.float32)
+    for X, want in [(x32, np.float32), (pd.DataFrame(x32), np.float32), (x, np.float64), (pd.DataFrame(x), np.float64),
+                    (x.tolist(), np.float64)]:
+        z, s = fitted.transform(X, return_std=True)
+        assert z.dtype == s.dtype == want, type(X)
+        np.testing.assert_allclose(z, fitted.transform(x32), rtol=1e-6, atol=1e-7)
+    assert fitted.inverse_transform(fitted.transform(pd.DataFrame(x32))).dtype == np.float32
+    assert "float32" in fitted.__sklearn_tags__().transformer_tags.preserves_dtype
+    table = pd.DataFrame((100 * x32).astype(np.float32), columns=[f"c{i}" for i in range(x.shape[1])])
+    emb = VAEEmbedding(n_components=2, **fast).fit(table)  # standardized (values outside [0, 1]) in float64
+    assert emb.standardize_ is not None
+    assert emb.transform(table).dtype == emb.fit_transform(table).dtype == np.float32

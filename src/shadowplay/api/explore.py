@@ -14,8 +14,11 @@ import webbrowser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
 from ..errors import ConfigError, DataError, user_stacklevel
-from ..explorer import Explorer, ExplorerServer
+from ..explorer import Explorer, ExplorerServer, OutlierCheck
 from ..run import RunFolder, open_run
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
 
@@ -47,9 +50,21 @@ def _evaluation_document(folder: RunFolder, checkpoint: str) -> dict[str, Any] |
     return doc if isinstance(doc, dict) and doc.get("checkpoint", "best") == checkpoint else None
 
 
-def _outlier_scorer(outliers: str | Path | None, shape: tuple[int, ...], device: str):
-    """``f(x (1, *shape)) -> float`` from the detector that ``shadowplay outliers fit`` saved in the run folder
-    ``outliers`` (higher = more abnormal, with that detector's own score), or ``None`` when no folder is given."""
+def _fit_hint(folder: RunFolder) -> str:
+    """What the page says without a detector: the commands that fit one on the explored run's data and show it."""
+    data = folder.config.data
+    opts = "".join(f" {flag} {value}" for flag, value in (("--data-dir", data.data_dir),
+                                                          ("--label-column", data.label_column)) if value)
+    return (f"no outlier detector: fit one with `shadowplay outliers fit --data {data.source}{opts}`, then "
+            f"`shadowplay explore {folder.path} --outliers <the run folder it prints>`")
+
+
+def _outlier_check(outliers: str | Path | None, shape: tuple[int, ...], device: str,
+                   standardize: dict[str, Any] | None) -> OutlierCheck | None:
+    """The detector that ``shadowplay outliers fit`` saved in the run folder ``outliers``, with its score (higher =
+    more abnormal) and ``threshold_``, or ``None`` when no folder is given. The explored run's CSV rows are
+    standardized with that run's ``standardize`` statistics; the detector takes rows on their own scale (it
+    standardizes them itself), so they are put back first."""
     if outliers is None:
         return None
     folder = open_run(outliers)
@@ -60,12 +75,18 @@ def _outlier_scorer(outliers: str | Path | None, shape: tuple[int, ...], device:
     if tuple(detector.input_shape_) != tuple(shape):
         raise ConfigError(f"the detector in {folder.path} takes inputs of shape {tuple(detector.input_shape_)}, "
                           f"the explored run {tuple(shape)}: fit a detector on the same data")
-    return lambda x: float(detector.decision_function(x.reshape(len(x), -1).cpu().numpy())[0])
+    mean, std = ((np.asarray(standardize["mean"]), np.asarray(standardize["std"])) if standardize else (0.0, 1.0))
+
+    def score(x: torch.Tensor) -> float:
+        rows = x.reshape(len(x), -1).cpu().double().numpy() * std + mean
+        return float(detector.decision_function(rows)[0])
+    return OutlierCheck(score, float(detector.threshold_), str(detector.outlier_score), float(detector.contamination),
+                        str(folder.path))
 
 
 def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_browser: bool = True,
             checkpoint: str = "best", device: str = "cpu", verbose: bool = False,
-            outliers: str | Path | None = None) -> ExplorerServer:
+            outliers: str | Path | None = None, iw_samples: int | None = None) -> ExplorerServer:
     """Start the latent explorer for ``run`` and return the running :class:`~shadowplay.explorer.ExplorerServer`
     (``.url``, ``.close()``, ``.wait()``); the server runs in a background thread until closed.
 
@@ -78,8 +99,15 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
         device: where the model runs (``cpu``, ``cuda``, …); a picture per slider move is cheap on a CPU.
         verbose: log every request to stderr.
         outliers: a run folder written by ``shadowplay outliers fit`` on the same kind of data; its detector's
-            score (higher = more abnormal) is shown for every input and upload.
+            score (higher = more abnormal), threshold and verdict (flagged when the score is above the threshold)
+            are shown for every input and upload. Without it the page says how to fit one.
+        iw_samples: importance samples K of an input's ELBO and log p(x). ``None`` (the default): ``evaluate``'s
+            1000, so the page shows the numbers ``evaluate`` writes, unless one input at that K is timed to take
+            more than a second here (a 64-px conv net on a busy CPU); then the largest of 300, 100, … that fits,
+            and the page says its numbers are not evaluate's.
     """
+    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
+        raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
     if not 0 <= int(port) <= 65535:
         raise ConfigError(f"--port must be 0 (a free port) or 1..65535, got {port}")
     if not is_loopback(host):
@@ -93,9 +121,12 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
                         "explore a run trained with `shadowplay train --data FILE` instead")
     model = load_model(folder, checkpoint, device)
     splits = load_splits(folder.config)
-    explorer = Explorer(model, {s: splits.get(s) for s in SPLITS}, name=folder.path.name,
+    datasets = {s: splits.get(s) for s in SPLITS}
+    standardize = next((d.meta.get("standardize") for d in datasets.values() if d.meta.get("standardize")), None)
+    explorer = Explorer(model, datasets, name=folder.path.name,
                         evaluation=_evaluation_document(folder, checkpoint),
-                        outlier_score=_outlier_scorer(outliers, tuple(model.data_shape), device))
+                        outliers=_outlier_check(outliers, tuple(model.data_shape), device, standardize),
+                        outlier_hint=_fit_hint(folder), iw_samples=iw_samples)
     server = ExplorerServer(explorer, host, int(port), quiet=not verbose)
     if open_browser:
         try:

@@ -162,6 +162,7 @@ def outliers_fit(data: str, *, normal_class: int | None = None, score: str = "co
                              epochs=epochs, net=net, likelihood=likelihood, beta=beta, batch_size=batch_size, lr=lr,
                              iw_samples=iw_samples, seed=seed, device=device, runs_dir=runs_dir, progress=progress,
                              overrides=dict(overrides) if overrides else None)
+    det._advice_phrasing = "cli"  # advice in this command's options (--likelihood, --epochs), as train's
     det.fit(x.numpy())
     if target.exists():
         shutil.rmtree(target)

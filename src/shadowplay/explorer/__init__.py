@@ -7,8 +7,8 @@ most one request in flight, sending only the newest code when it returns (draggi
 """
 
 from .server import ExplorerServer, allowed_host
-from .session import Explorer
+from .session import Explorer, OutlierCheck
 from .uploads import MAX_PIXELS, MAX_UPLOAD_BYTES, UploadError, decode_upload
 
-__all__ = ["Explorer", "ExplorerServer", "allowed_host", "MAX_PIXELS", "MAX_UPLOAD_BYTES", "UploadError",
-           "decode_upload"]
+__all__ = ["Explorer", "ExplorerServer", "OutlierCheck", "allowed_host", "MAX_PIXELS", "MAX_UPLOAD_BYTES",
+           "UploadError", "decode_upload"]

@@ -84,6 +84,8 @@ class LatentEstimator(BaseEstimator):
     """
 
     _latent_param = "latent_dim"
+    # how a posterior-collapse warning names settings: as this estimator's keywords; `outliers fit` sets "cli"
+    _advice_phrasing = "estimator"
     # estimator-file parameter names of earlier versions → today's names, so that saved runs keep loading
     _renamed_params: dict[str, str] = {}
 
@@ -113,10 +115,16 @@ class LatentEstimator(BaseEstimator):
     def _validate(self, X: Any, *, reset: bool, what: str = "X") -> np.ndarray:
         """``X`` as a finite float32 array ``(N, D)``; at fit (``reset``) records ``n_features_in_`` and feature
         names, afterwards checks them. Rows holding NaN or Inf are named in the error."""
+        return self._validate_with_dtype(X, reset=reset, what=what)[0]
+
+    def _validate_with_dtype(self, X: Any, *, reset: bool, what: str = "X") -> tuple[np.ndarray, np.dtype]:
+        """:meth:`_validate`, and the dtype scikit-learn's ``check_array`` gives ``X`` (float32 for float32 arrays
+        and all-float32 DataFrames, else float64): the dtype of what a transformer returns, as PCA does."""
         if not reset:
             self._check_is_fitted()
         _refuse_1d(X, what, "n_features")
         arr = check_array(X, dtype=(np.float64, np.float32), ensure_all_finite=False, input_name=what)
+        dtype = arr.dtype  # before standardization, which computes in float64
         if not reset and arr.shape[1] != self.n_features_in_:
             raise DataError(f"{what} has {arr.shape[1]} features, but {type(self).__name__} is expecting "
                             f"{self.n_features_in_} features as input (the number it was fitted on)")
@@ -134,7 +142,7 @@ class LatentEstimator(BaseEstimator):
         stats = getattr(self, "standardize_", None)
         if stats is not None:  # a run trained on CSV data saw standardized columns
             arr = (arr - np.asarray(stats["mean"])) / np.asarray(stats["std"])
-        return np.ascontiguousarray(arr, dtype=np.float32)
+        return np.ascontiguousarray(arr, dtype=np.float32), dtype
 
     def _latent_dim(self) -> int:
         return getattr(self, self._latent_param)
@@ -181,12 +189,12 @@ class LatentEstimator(BaseEstimator):
         if self.runs_dir is None:
             with tempfile.TemporaryDirectory(prefix="shadowplay-") as tmp:
                 run = train_run(cfg, splits=splits, runs_dir=tmp, name=name, progress=self.progress,
-                                pictures=False, phrasing="estimator")
+                                pictures=False, phrasing=self._advice_phrasing)
                 self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = None
         else:
             run = train_run(cfg, splits=splits, runs_dir=self.runs_dir, name=name, progress=self.progress,
-                            phrasing="estimator")
+                            phrasing=self._advice_phrasing)
             self.model_ = load_model(run, "best", str(device))
             self.run_dir_ = run.path
         self.config_, self.input_shape_ = run.config, shape  # resolved: epochs=None is the number trained for

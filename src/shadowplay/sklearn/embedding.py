@@ -79,6 +79,11 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
         self._after_load()
         return self
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]  # scikit-learn then checks float32 → float32
+        return tags
+
     def _after_load(self) -> None:
         self._n_features_out = int(self.model_.latent_dim)
 
@@ -95,10 +100,11 @@ class VAEEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, LatentEsti
 
     def transform(self, X: Any, return_std: bool = False):
         """Posterior means ``(N, n_components)``; with ``return_std=True`` also the posterior standard deviations
-        σ = exp(½ log σ²) ``(N, n_components)`` as a second array. Same dtype as ``X`` (float32 or float64)."""
-        arr = self._validate(X, reset=False)
+        σ = exp(½ log σ²) ``(N, n_components)`` as a second array. The model computes in float32, so float32 input
+        (an array or a DataFrame of float32 columns) gives float32 codes and anything else float64, the dtype
+        ``check_array`` gives ``X`` (as PCA fitted in that dtype; the ``preserves_dtype`` tag says so)."""
+        arr, dtype = self._validate_with_dtype(X, reset=False)
         mean, std = self._encode(arr)
-        dtype = np.float32 if getattr(X, "dtype", None) == np.float32 else np.float64
         return (mean.astype(dtype), std.astype(dtype)) if return_std else mean.astype(dtype)
 
     def inverse_transform(self, X: Any) -> np.ndarray:

@@ -109,9 +109,18 @@ function numbers(doc) {
   const L = doc.likelihood, parts = [];
   if (L.elbo !== undefined) parts.push(`ELBO ${L.elbo.toFixed(2)} nats (recon ${L.recon_ll.toFixed(2)}, KL ${L.kl.toFixed(2)})`);
   else parts.push(`reconstruction log-lik. ${L.recon_ll.toFixed(2)} nats`);
-  if (L.log_px !== undefined) parts.push(`log p(x) ≥ ${L.log_px.toFixed(2)} (K=${doc.iw_samples})`);
+  const est = state.info.estimator;
+  if (L.log_px !== undefined) {
+    parts.push(`log p(x) ≥ ${L.log_px.toFixed(2)} (importance-weighted, K=${doc.iw_samples}` +
+               (est.same_as_evaluate ? ", as `shadowplay evaluate`)"
+                : `; evaluate's default is K=1000${est.auto ? `, over ${est.click_seconds} s a click here` : ""})`));
+  }
   parts.push(`${state.info.score_name === "elbo" ? "ELBO" : "reconstruction"} percentile ${doc.score_percentile.toFixed(0)} among ${state.info.reference_size === state.info.splits[state.info.stats_split] ? "the" : "the first"} ${state.info.reference_size} ${state.info.stats_split} inputs`);
-  if (doc.outlier_score !== null && doc.outlier_score !== undefined) parts.push(`outlier score ${doc.outlier_score.toFixed(3)}`);
+  const o = doc.outlier;
+  if (o) {
+    parts.push(`outlier score ${o.score.toFixed(3)} (${o.score_name}) ${o.flagged ? ">" : "≤"} threshold ` +
+               `${o.threshold.toFixed(3)}: ${o.flagged ? "flagged as an outlier" : "not flagged"}`);
+  }
   if (doc.label !== null && doc.label !== undefined) parts.push(`label ${doc.label}`);
   return parts.join(" · ");
 }
@@ -227,6 +236,11 @@ async function main() {
   $("facts").textContent = `${info.latent_dim} latents · inputs ${info.shape.join("×")} · ${sizes}`;
   $("warnings").replaceChildren(...info.warnings.map((w) => el("li", {text: w})));
   buildSliders(info);
+  const det = info.outlier_detector;
+  $("outlier-status").textContent = det
+    ? `outlier detector: ${det.score_name} score, flagged above ${det.threshold.toFixed(3)} ` +
+      `(the ${(100 * (1 - det.contamination)).toFixed(0)}th percentile of its training scores), from ${det.source}`
+    : (info.outlier_hint || "");
   if (!info.is_image) {  // rows of numbers: no upload (the server takes only pictures), pictures are line plots
     $("upload-box").hidden = true;
     document.body.classList.add("rows");
