@@ -186,12 +186,13 @@ def _pictures(folder: RunFolder, meta: dict[str, Any], checkpoint: Checkpoint | 
               ) -> tuple[dict[str, Any], Path | None, Path | None, str]:
     """The samples and reconstructions to show, what drew them and a caption addition: the training-time pair when
     it records ``checkpoint``'s weights (or none is asked), else the report's own pair under ``report/`` (saying
-    which weights the training-time pair shows), else none."""
+    which weights the training-time pair shows), else none. The addition has a ``{file}`` slot for the name of the
+    picture it captions (each of the pair names its own file)."""
     trained, own = meta.get("pictures", {}), meta.get("report_pictures", {})
     if checkpoint is None or trained.get("step") == checkpoint[1]:
         return trained, folder.samples_path, folder.reconstructions_path, ""
     if own.get("step") == checkpoint[1]:
-        where = (f", drawn for this report (report/{folder.report_samples_path.name}); the training-time "
+        where = (", drawn for this report (report/{file}); the training-time "
                  f"{folder.samples_path.name} and {folder.reconstructions_path.name} show "
                  f"{_ckpt(trained.get('checkpoint'), trained.get('step'))}")
         return own, folder.report_samples_path, folder.report_reconstructions_path, where
@@ -229,9 +230,11 @@ def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> 
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
     drawn, samples, recons, extra = _pictures(folder, meta, checkpoint)
-    by = _ckpt(drawn.get("checkpoint"), drawn.get("step")) + extra
-    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}."),
-                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}."),
+    by = _ckpt(drawn.get("checkpoint"), drawn.get("step"))
+    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}"
+                                     f"{extra.replace('{file}', getattr(samples, 'name', ''))}."),
+                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}"
+                                            f"{extra.replace('{file}', getattr(recons, 'name', ''))}."),
                 ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]
