@@ -227,7 +227,7 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
     vals = None if values is None else np.asarray(values, dtype=float).reshape(n, steps)
     shared = vals is not None and bool(np.allclose(vals, vals[:1]))
     if vals is not None and not shared:
-        labels = [f"{lab}  {v[0]:+.3g} to {v[-1]:+.3g}" for lab, v in zip(labels, vals)]
+        labels = [f"{lab}  {' to '.join(_value_labels(v[[0, -1]]))}" for lab, v in zip(labels, vals)]
     if _is_image(tuple(images.shape[3:])):
         shape = images.shape[3:]
 
