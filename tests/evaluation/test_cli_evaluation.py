@@ -278,3 +278,16 @@ def test_traverse_heads_the_overview_with_the_values_it_sets(vae_run):
     ov = Image.open(res.files["overview"])
     assert ov.height == (4 * 10 + 2) * 8 + 20  # 4 rows of 8-px digits ×8, plus the strip of values
     assert min(ov.convert("L").crop((ov.width // 2, 0, ov.width, 20)).getdata()) < 100
+
+
+def test_data_on_another_scale_warn_and_non_finite_means_print(tmp_path, capsys):
+    # a Gaussian run trained on [0, 1] scored 8-bit-scaled data: the KL overflowed to inf, the means became JSON
+    # null and `evaluate` ended in a TypeError traceback (exit status 1) after writing its files
+    run = api.train(data="digits", latent_dim=2, likelihood="gaussian", runs_dir=tmp_path, name="g", progress=False,
+                    overrides={"trainer.max_steps": 2, "model.hidden": [8], "model.scale": 0.1}).path
+    from sklearn.datasets import load_digits
+    np.save(tmp_path / "big.npy", (load_digits().images[:20] * 1e6).astype(np.float32).reshape(20, 1, 8, 8))
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "big.npy"), "-k", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "this run was trained on values in [0, 1]" in out and "the data span [0, 1.6e+07]" in out
+    assert "inputs have scores that are not finite" in out and "not finite" in out.split("ELBO")[1].splitlines()[0]
