@@ -434,3 +434,17 @@ def test_ctrl_c_hints_at_resuming_only_after_training(monkeypatch, capsys, comma
     assert main(command) == 130
     err = capsys.readouterr().err
     assert err == "interrupted\n" if hint is None else err.startswith("interrupted; ") and hint in err
+
+
+@pytest.mark.parametrize("args, line", [
+    (["train", "--modle", "vae"], "shadowplay train: error: unrecognized arguments: --modle; did you mean --model?"),
+    (["debias", "train", "--alhpa", "3"], "shadowplay debias train: error: unrecognized arguments: --alhpa; "
+                                          "did you mean --alpha?"),
+    (["evaluate", "r", "trainer.lr=3"], "shadowplay evaluate: error: unrecognized arguments: trainer.lr=3 ("),
+])
+def test_a_misspelt_option_names_its_command_and_the_closest_option(capsys, args, line):
+    # this printed the top-level usage (`shadowplay [-h] [--version] [--debug] COMMAND ...`), then the error
+    from shadowplay.cli import main
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(line), err

@@ -14,6 +14,7 @@ the traceback is printed with a line saying so, exit status 1.
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import json
 import os
@@ -646,6 +647,22 @@ def api_keywords(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in _INTERNAL and k not in CLI_ONLY}
 
 
+def _unrecognized(parser: argparse.ArgumentParser, argv: list[str], extra: list[str]) -> None:
+    """Exit with status 2 and one line naming the (sub)command the unknown arguments were given to and, for a
+    misspelt option, the closest one it has (the top-level parser's usage and error named neither)."""
+    for token in argv:  # down to the innermost subcommand named (`debias train`, `outliers fit`)
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and token in subs[0].choices:
+            parser = subs[0].choices[token]
+    options = [s for a in parser._actions for s in a.option_strings]
+    close = [m for e in extra if e.startswith("--")
+             for m in difflib.get_close_matches(e.split("=")[0], options, n=1, cutoff=0.7)]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    print(f"{parser.prog}: error: unrecognized arguments: {' '.join(extra)}{hint} (`{parser.prog} --help` lists "
+          "the options)", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -656,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra and takes and all("=" in e and not e.startswith("-") for e in extra):
             args.overrides = list(getattr(args, "overrides", [])) + extra
         elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            _unrecognized(parser, argv, extra)
     except SystemExit as e:  # argparse prints its own message; usage errors exit 2
         return int(e.code or 0)
     if not getattr(args, "api", None):
