@@ -448,3 +448,20 @@ def test_a_misspelt_option_names_its_command_and_the_closest_option(capsys, args
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith(line), err
+
+
+def test_no_help_page_shows_a_python_keyword_s_dest_as_metavar():
+    # `traverse --help` read "--range RANGE_" (the dest range_ that keeps clear of the builtin)
+    import argparse
+    import re
+
+    from shadowplay.cli import build_parser
+
+    def pages(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from pages(child)
+    for p in pages(build_parser()):
+        assert not re.search(r"\b[A-Z][A-Z_]*_\b", p.format_help()), p.prog

@@ -339,8 +339,8 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                  description="Decode each latent dimension (ordered by KL) over a range while the others stay at "
                              "the prior mean or at a real input's code; writes <run>/traversals/<mode>-<start>/.")
     c.run().arg("--dims", help="all | topN | comma-separated indices")
-    c.arg("--range", type=float, dest="range_",
-          help="r: ±r for fixed; quantile levels Φ(-r)..Φ(r) for prior/posterior-quantile")
+    c.arg("--range", type=float, dest="range_", metavar="R",
+          help="R: ±R for fixed; quantile levels Φ(-R)..Φ(R) for prior/posterior-quantile")
     c.arg("--steps", type=int, help="values per dimension")
     c.arg("--mode", choices=RANGE_MODES, help="how the range of each dimension is chosen")
     c.arg("--inputs", "--input", type=int, nargs="+",
