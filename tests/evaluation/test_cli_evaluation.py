@@ -291,3 +291,16 @@ def test_data_on_another_scale_warn_and_non_finite_means_print(tmp_path, capsys)
     out = capsys.readouterr().out
     assert "this run was trained on values in [0, 1]" in out and "the data span [0, 1.6e+07]" in out
     assert "inputs have scores that are not finite" in out and "not finite" in out.split("ELBO")[1].splitlines()[0]
+
+
+def test_the_table_says_what_plus_minus_is_and_keeps_three_digits(capsys):
+    # "± 2 nats" beside "± 1.99 nats" (.3g drops trailing zeros), with nothing saying ± was a standard error
+    from types import SimpleNamespace
+
+    from shadowplay.cli import _show_evaluation
+    doc = {"n_inputs": 180, "source": "digits", "split": "test", "iw_samples": 10, "checkpoint": "best",
+           "inputs_per_s": 100.0, "device": "cpu", "diagnostics": {"n_active": 1, "active": [True], "warnings": []},
+           "likelihood": {"elbo": 21.27, "elbo_sem": 1.9959, "recon_sq_error": 0.95, "recon_sq_error_sem": 0.03}}
+    _show_evaluation(SimpleNamespace(document=doc, files=[]), SimpleNamespace())
+    out = capsys.readouterr().out
+    assert "± standard error" in out and "± 2.00 nats" in out and "± 0.0300\n" in out

@@ -109,7 +109,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
         if key in lk:
             unit = "" if key in ("bits_per_dim", "recon_sq_error") else " nats"
             sem = lk.get(f"{key}_sem")
-            err = f" ± {sem:.3g}" if isinstance(sem, float) else ""
+            err = f" ± {sem:#.3g}" if isinstance(sem, float) else ""  # #: 2.00, not 2, beside 1.99
             rows.append(f'<tr><td>{_esc(_LABELS[key])}</td><td class="num">{_num(lk[key])}{err}{unit}</td></tr>')
     dg = ev.get("diagnostics", {})
     if "n_active" in dg:
