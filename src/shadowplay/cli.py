@@ -208,7 +208,7 @@ def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
     rows = [("ELBO", "elbo", "nats"), ("  reconstruction E_q[log p(x|z)]", "recon_ll", "nats"),
             ("  KL(q(z|x) || p(z))", "kl", "nats"), (f"log p(x), IWAE K={d['iw_samples']}", "log_px", "nats"),
             ("bits per dimension", "bits_per_dim", ""), ("reconstruction error sum (x-x^)^2", "recon_sq_error", "")]
-    print(f"  {'(mean per input ± standard error)':36s}")
+    print("  (mean per input ± standard error)")
     for label, key, unit in rows:
         if key in lk and lk[key] is None:  # an inf or NaN among the inputs (JSON null); the warnings say which
             print(f"  {label:36s} {'not finite':>12s}")
