@@ -86,6 +86,11 @@ def test_traverse_again_with_fewer_dims_leaves_no_stale_pictures(vae_run):
     (["interpolate", "{run}", "--from", "0", "--to", "1", "-o", "{tmp}/x.bmp"], "not '.bmp'"),
     (["traverse", "{run}", "--dims", "1,1"], "latent dimension 1 is given 2 times in --dims 1,1"),
     (["evaluate", "{run}", "--split", "all"], "--split all scores every row of the data given with --data"),
+    # a bare "[Errno 2] No such file or directory" after the samples were drawn
+    (["sample", "{run}", "-o", "{tmp}/no/s.png"], "the folder of -o"),
+    (["reconstruct", "{run}", "-o", "{tmp}/no/r.npy"], "not '.npy'"),
+    (["reconstruct", "{run}", "-o", "{tmp}/no/r.png"], "does not exist: create"),
+    (["interpolate", "{run}", "--from", "0", "--to", "1", "-o", "{tmp}/no/i.png"], "the folder of -o"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(vae_run, tmp_path, tiny_images, capsys, args, message):
     subst = {"{run}": str(vae_run), "{tmp}": str(tmp_path), "{bigger}": str(tiny_images)}
