@@ -465,3 +465,12 @@ def test_no_help_page_shows_a_python_keyword_s_dest_as_metavar():
                     yield from pages(child)
     for p in pages(build_parser()):
         assert not re.search(r"\b[A-Z][A-Z_]*_\b", p.format_help()), p.prog
+
+
+def test_train_help_gives_the_defaults_of_epochs_and_lr():
+    # both read as if they had no default ("passes over the training split", "learning rate"); the README's
+    # defaults table says what they are
+    from shadowplay.cli import build_parser
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub.choices["train"]._actions}
+    assert "30, or enough for 1,000 steps" in helps["epochs"] and "preset's, Adam 1e-3" in helps["lr"]

@@ -264,9 +264,10 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--capacity-weight", type=float, help="annealed_vae: γ of γ·|KL − C(t)| (Burgess et al.)")
     c.arg("--tc-weight", type=float, help="factor_vae: γ, the weight of the discriminator's TC (Kim & Mnih)")
     c.arg("--dimwise-kl-weight", type=float, help="beta_tcvae: γ, the dimension-wise KL weight (Chen et al.)")
-    c.arg("--epochs", type=int, help="passes over the training split")
+    c.arg("--epochs", type=int, help="passes over the training split (default: 30, or enough for 1,000 steps on "
+                                      "small data)")
     c.arg("--batch-size", type=int, help="examples per step")
-    c.arg("--lr", type=float, help="learning rate")
+    c.arg("--lr", type=float, help="learning rate (default: the preset's, Adam 1e-3; factor_vae 1e-4)")
     c.arg("--seed", type=int, help="trainer.seed: weights, data order and sampling noise (the train/val/test "
                                 "split follows data.seed)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
