@@ -474,3 +474,22 @@ def test_train_help_gives_the_defaults_of_epochs_and_lr():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     helps = {a.dest: a.help for a in sub.choices["train"]._actions}
     assert "30, or enough for 1,000 steps" in helps["epochs"] and "preset's, Adam 1e-3" in helps["lr"]
+
+
+def test_no_option_states_its_default_twice():
+    # `outliers fit --help`: "--score ... (default combined: reconstruction and ...) (default combined)"
+    import argparse
+
+    from shadowplay.cli import build_parser
+
+    def options(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from options(child)
+            elif action.help:
+                yield parser.prog, action.dest, action.help
+    import re
+    said = {(prog, dest): re.findall(r"\(default:? ([\w.]+)", text) for prog, dest, text in options(build_parser())}
+    twice = [key for key, values in said.items() if len(values) != len(set(values))]
+    assert not twice

@@ -556,7 +556,7 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     c = data_opts(_Command(osub, "fit", api.outliers_fit, _show_outlier_fit,
                            help="train a detector on the normal inputs of --data; write a run folder"), True)
     c.arg("--normal-class", type=int, help="train only on rows with this label (one-class protocol)")
-    c.arg("--score", choices=SCORES, help="outlier score (default combined: reconstruction and latent k-NN, Fisher-combined)")
+    c.arg("--score", choices=SCORES, help="outlier score (combined: reconstruction and latent k-NN, Fisher-combined)")
     c.arg("--contamination", type=float, help="expected outlier fraction of the training data, in (0, 0.5]")
     c.arg("--model", help="preset (see `shadowplay presets`)")
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
