@@ -218,6 +218,8 @@ def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
     print(f"  {'active units':36s} {dg['n_active']:12d} / {len(dg['active'])}")
     for w in dg["warnings"]:
         print(f"warning: {w}")
+    for n in dg.get("notes", []):
+        print(f"note: {n}")
     if d.get("note"):
         print(f"note: {d['note']}")
     n_factors = len((d.get("mi_matrix") or {}).get("factor_names") or []) or None

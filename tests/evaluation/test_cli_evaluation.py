@@ -309,3 +309,30 @@ def test_the_table_says_what_plus_minus_is_and_keeps_three_digits(capsys):
     _show_evaluation(SimpleNamespace(document=doc, files=[]), SimpleNamespace())
     out = capsys.readouterr().out
     assert "± standard error" in out and "± 2.00 nats" in out and "± 0.0300\n" in out
+
+
+def test_some_inactive_latents_are_a_note_as_in_train_and_a_collapse_a_warning(vae_run, monkeypatch, capsys):
+    # the Quickstart's β-VAE (6 of 8 active: "β = 4 switches off the latents the digits do not need") trained
+    # without a warning, then `evaluate` and `report` warned "partial posterior collapse"
+    import shadowplay.api.inspect as inspect_module
+    from shadowplay.evaluation.diagnostics import PosteriorMoments, summarize_latents
+
+    def moments(kl_first: float):
+        def fake(m):
+            n, dim = m.mean.shape
+            mean = np.zeros((n, dim))
+            mean[:, 0] = np.random.default_rng(0).normal(size=n)  # one active latent, the others constant
+            kl = np.zeros((n, dim))
+            kl[:, 0] = kl_first
+            return summarize_latents(PosteriorMoments(mean, np.ones((n, dim)), kl))
+        return fake
+    monkeypatch.setattr(inspect_module, "summarize_latents", moments(1.0))
+    assert main(["evaluate", str(vae_run), "-k", "1", "--no-progress", "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 3 of 4 latent dimensions are inactive" in out and "warning:" not in out
+    doc = json.loads((vae_run / "evaluation" / "evaluation-train.json").read_text())
+    assert doc["diagnostics"]["warnings"] == [] and len(doc["diagnostics"]["notes"]) == 1
+    monkeypatch.setattr(inspect_module, "summarize_latents", moments(0.01))  # 0.01 nats in all: collapsed
+    assert main(["evaluate", str(vae_run), "-k", "1", "--no-progress", "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 3 of 4 latent dimensions are inactive" in out and "warning: what to try" in out

@@ -191,8 +191,14 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     summary = {**lik.summary(), "recon_sq_error": float(sq.mean()),
                "recon_sq_error_sem": float(sq.std(ddof=1) / np.sqrt(len(sq))) if len(sq) > 1 else 0.0}
     generative = build_objective(folder.config).objective.generative
-    warnings = collapse_warnings(diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x) if generative \
-        else [untrained_decoder_warning(folder.config.model.preset)]
+    # as training says (workflow.latent_check): a collapse warns; some inactive latents are what a β-VAE is for,
+    # so they are a note (the Quickstart's run warned "partial posterior collapse" here and not in `train`)
+    if not generative:
+        warnings, notes = [untrained_decoder_warning(folder.config.model.preset)], []
+    elif diag.collapsed:
+        warnings, notes = collapse_warnings(diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x), []
+    else:
+        warnings, notes = [], list(diag.warnings)
     warnings += scale_warnings(lik.columns(), data.x, folder.meta.get("data", {}).get("value_range"))
     doc: dict[str, Any] = {"data": data.name, "source": folder_data or folder.config.data.source,
                            "split": split, "n_inputs": len(data),
@@ -202,7 +208,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
                                                  "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
                                                  if auto_k else "given"),
                            "data_dims": lik.data_dims, "likelihood": summary, "note": lik.note,
-                           "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings},
+                           "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings, "notes": notes},
                            "seconds": round(seconds, 3),
                            "inputs_per_s": len(data) / max(seconds, 1e-9), "device": str(model.device)}
     if metrics:  # what was asked for, so a report at other weights can compute the same metrics again

@@ -123,6 +123,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
            f'samples{_k_choice(ev)}, {_ckpt(ev.get("checkpoint"), ev.get("checkpoint_step"))} ({_esc(ev_files.json.name)}).</p>',
            "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
+    out += [f'<p class="muted">{_esc(n)}</p>' for n in dg.get("notes", [])]
     if ev.get("note"):
         out.append(f'<div class="note">{_esc(ev["note"])}</div>')
     n_factors = len((ev.get("mi_matrix") or {}).get("factor_names") or []) or None
