@@ -434,3 +434,62 @@ def test_ctrl_c_hints_at_resuming_only_after_training(monkeypatch, capsys, comma
     assert main(command) == 130
     err = capsys.readouterr().err
     assert err == "interrupted\n" if hint is None else err.startswith("interrupted; ") and hint in err
+
+
+@pytest.mark.parametrize("args, line", [
+    (["train", "--modle", "vae"], "shadowplay train: error: unrecognized arguments: --modle; did you mean --model?"),
+    (["debias", "train", "--alhpa", "3"], "shadowplay debias train: error: unrecognized arguments: --alhpa; "
+                                          "did you mean --alpha?"),
+    (["evaluate", "r", "trainer.lr=3"], "shadowplay evaluate: error: unrecognized arguments: trainer.lr=3 ("),
+])
+def test_a_misspelt_option_names_its_command_and_the_closest_option(capsys, args, line):
+    # this printed the top-level usage (`shadowplay [-h] [--version] [--debug] COMMAND ...`), then the error
+    from shadowplay.cli import main
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(line), err
+
+
+def test_no_help_page_shows_a_python_keyword_s_dest_as_metavar():
+    # `traverse --help` read "--range RANGE_" (the dest range_ that keeps clear of the builtin)
+    import argparse
+    import re
+
+    from shadowplay.cli import build_parser
+
+    def pages(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from pages(child)
+    for p in pages(build_parser()):
+        assert not re.search(r"\b[A-Z][A-Z_]*_\b", p.format_help()), p.prog
+
+
+def test_train_help_gives_the_defaults_of_epochs_and_lr():
+    # both read as if they had no default ("passes over the training split", "learning rate"); the README's
+    # defaults table says what they are
+    from shadowplay.cli import build_parser
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    helps = {a.dest: a.help for a in sub.choices["train"]._actions}
+    assert "30, or enough for 1,000 steps" in helps["epochs"] and "preset's, Adam 1e-3" in helps["lr"]
+
+
+def test_no_option_states_its_default_twice():
+    # `outliers fit --help`: "--score ... (default combined: reconstruction and ...) (default combined)"
+    import argparse
+
+    from shadowplay.cli import build_parser
+
+    def options(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield from options(child)
+            elif action.help:
+                yield parser.prog, action.dest, action.help
+    import re
+    said = {(prog, dest): re.findall(r"\(default:? ([\w.]+)", text) for prog, dest, text in options(build_parser())}
+    twice = [key for key, values in said.items() if len(values) != len(set(values))]
+    assert not twice

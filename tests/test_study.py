@@ -334,3 +334,16 @@ def test_the_start_line_says_which_runs_pick_up_where_they_stopped():
     assert _todo_detail([(None, ["new", "evaluate"])]) == ""
     todo = [(None, ["partial", "evaluate"]), (None, ["evaluate"]), (None, ["restart", "evaluate"])]
     assert _todo_detail(todo) == " (1 resumes from its checkpoint, 1 needs evaluating only)"
+
+
+def test_summary_md_of_one_seed_claims_no_spread(tmp_path):
+    # with seeds: [0] (examples/rd.yaml) every cell read "-7.207 ± 0", as if seeds had agreed exactly
+    spec = load_study(_write(tmp_path, {"base": BASE, "seeds": [0], "metrics": ["mig"],
+                                        "models": [{"preset": "vae"}]}))
+    (spec.output / "results").mkdir(parents=True)
+    run = spec.runs[0]
+    doc = {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params,
+           "train": {"step": 5, "val": {"elbo": -100.0}}, "metrics": {"mig": 0.125}}
+    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(doc))
+    md = write_outputs(spec)["summary_md"].read_text()
+    assert "| vae | 1 | -100 | 0.125 |" in md and "±" not in md.split("|---", 1)[1]

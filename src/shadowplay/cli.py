@@ -14,6 +14,7 @@ the traceback is printed with a line saying so, exit status 1.
 from __future__ import annotations
 
 import argparse
+import difflib
 import inspect
 import json
 import os
@@ -207,13 +208,18 @@ def _show_evaluation(ev: api.Evaluation, a: argparse.Namespace) -> int:
     rows = [("ELBO", "elbo", "nats"), ("  reconstruction E_q[log p(x|z)]", "recon_ll", "nats"),
             ("  KL(q(z|x) || p(z))", "kl", "nats"), (f"log p(x), IWAE K={d['iw_samples']}", "log_px", "nats"),
             ("bits per dimension", "bits_per_dim", ""), ("reconstruction error sum (x-x^)^2", "recon_sq_error", "")]
+    print("  (mean per input ± standard error)")
     for label, key, unit in rows:
-        if key in lk:
-            print(f"  {label:36s} {lk[key]:12.4f} ± {lk[key + '_sem']:.3g} {unit}")
+        if key in lk and lk[key] is None:  # an inf or NaN among the inputs (JSON null); the warnings say which
+            print(f"  {label:36s} {'not finite':>12s}")
+        elif key in lk:
+            print(f"  {label:36s} {lk[key]:12.4f} ± {lk[key + '_sem']:#.3g} {unit}".rstrip())
     dg = d["diagnostics"]
     print(f"  {'active units':36s} {dg['n_active']:12d} / {len(dg['active'])}")
     for w in dg["warnings"]:
         print(f"warning: {w}")
+    for n in dg.get("notes", []):
+        print(f"note: {n}")
     if d.get("note"):
         print(f"note: {d['note']}")
     n_factors = len((d.get("mi_matrix") or {}).get("factor_names") or []) or None
@@ -260,9 +266,10 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--capacity-weight", type=float, help="annealed_vae: γ of γ·|KL − C(t)| (Burgess et al.)")
     c.arg("--tc-weight", type=float, help="factor_vae: γ, the weight of the discriminator's TC (Kim & Mnih)")
     c.arg("--dimwise-kl-weight", type=float, help="beta_tcvae: γ, the dimension-wise KL weight (Chen et al.)")
-    c.arg("--epochs", type=int, help="passes over the training split")
+    c.arg("--epochs", type=int, help="passes over the training split (default: 30, or enough for 1,000 steps on "
+                                      "small data)")
     c.arg("--batch-size", type=int, help="examples per step")
-    c.arg("--lr", type=float, help="learning rate")
+    c.arg("--lr", type=float, help="learning rate (default: the preset's, Adam 1e-3; factor_vae 1e-4)")
     c.arg("--seed", type=int, help="trainer.seed: weights, data order and sampling noise (the train/val/test "
                                 "split follows data.seed)")
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
@@ -336,8 +343,8 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                  description="Decode each latent dimension (ordered by KL) over a range while the others stay at "
                              "the prior mean or at a real input's code; writes <run>/traversals/<mode>-<start>/.")
     c.run().arg("--dims", help="all | topN | comma-separated indices")
-    c.arg("--range", type=float, dest="range_",
-          help="r: ±r for fixed; quantile levels Φ(-r)..Φ(r) for prior/posterior-quantile")
+    c.arg("--range", type=float, dest="range_", metavar="R",
+          help="R: ±R for fixed; quantile levels Φ(-R)..Φ(R) for prior/posterior-quantile")
     c.arg("--steps", type=int, help="values per dimension")
     c.arg("--mode", choices=RANGE_MODES, help="how the range of each dimension is chosen")
     c.arg("--inputs", "--input", type=int, nargs="+",
@@ -555,7 +562,7 @@ def _add_outliers(sub: argparse._SubParsersAction) -> None:
     c = data_opts(_Command(osub, "fit", api.outliers_fit, _show_outlier_fit,
                            help="train a detector on the normal inputs of --data; write a run folder"), True)
     c.arg("--normal-class", type=int, help="train only on rows with this label (one-class protocol)")
-    c.arg("--score", choices=SCORES, help="outlier score (default combined: reconstruction and latent k-NN, Fisher-combined)")
+    c.arg("--score", choices=SCORES, help="outlier score (combined: reconstruction and latent k-NN, Fisher-combined)")
     c.arg("--contamination", type=float, help="expected outlier fraction of the training data, in (0, 0.5]")
     c.arg("--model", help="preset (see `shadowplay presets`)")
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
@@ -648,6 +655,22 @@ def api_keywords(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in _INTERNAL and k not in CLI_ONLY}
 
 
+def _unrecognized(parser: argparse.ArgumentParser, argv: list[str], extra: list[str]) -> None:
+    """Exit with status 2 and one line naming the (sub)command the unknown arguments were given to and, for a
+    misspelt option, the closest one it has (the top-level parser's usage and error named neither)."""
+    for token in argv:  # down to the innermost subcommand named (`debias train`, `outliers fit`)
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if subs and token in subs[0].choices:
+            parser = subs[0].choices[token]
+    options = [s for a in parser._actions for s in a.option_strings]
+    close = [m for e in extra if e.startswith("--")
+             for m in difflib.get_close_matches(e.split("=")[0], options, n=1, cutoff=0.7)]
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    print(f"{parser.prog}: error: unrecognized arguments: {' '.join(extra)}{hint} (`{parser.prog} --help` lists "
+          "the options)", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
@@ -658,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         if extra and takes and all("=" in e and not e.startswith("-") for e in extra):
             args.overrides = list(getattr(args, "overrides", [])) + extra
         elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            _unrecognized(parser, argv, extra)
     except SystemExit as e:  # argparse prints its own message; usage errors exit 2
         return int(e.code or 0)
     if not getattr(args, "api", None):

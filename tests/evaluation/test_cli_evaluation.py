@@ -86,6 +86,11 @@ def test_traverse_again_with_fewer_dims_leaves_no_stale_pictures(vae_run):
     (["interpolate", "{run}", "--from", "0", "--to", "1", "-o", "{tmp}/x.bmp"], "not '.bmp'"),
     (["traverse", "{run}", "--dims", "1,1"], "latent dimension 1 is given 2 times in --dims 1,1"),
     (["evaluate", "{run}", "--split", "all"], "--split all scores every row of the data given with --data"),
+    # a bare "[Errno 2] No such file or directory" after the samples were drawn
+    (["sample", "{run}", "-o", "{tmp}/no/s.png"], "the folder of -o"),
+    (["reconstruct", "{run}", "-o", "{tmp}/no/r.npy"], "not '.npy'"),
+    (["reconstruct", "{run}", "-o", "{tmp}/no/r.png"], "does not exist: create"),
+    (["interpolate", "{run}", "--from", "0", "--to", "1", "-o", "{tmp}/no/i.png"], "the folder of -o"),
 ])
 def test_bad_input_is_one_line_and_exit_status_2(vae_run, tmp_path, tiny_images, capsys, args, message):
     subst = {"{run}": str(vae_run), "{tmp}": str(tmp_path), "{bigger}": str(tiny_images)}
@@ -278,3 +283,56 @@ def test_traverse_heads_the_overview_with_the_values_it_sets(vae_run):
     ov = Image.open(res.files["overview"])
     assert ov.height == (4 * 10 + 2) * 8 + 20  # 4 rows of 8-px digits ×8, plus the strip of values
     assert min(ov.convert("L").crop((ov.width // 2, 0, ov.width, 20)).getdata()) < 100
+
+
+def test_data_on_another_scale_warn_and_non_finite_means_print(tmp_path, capsys):
+    # a Gaussian run trained on [0, 1] scored 8-bit-scaled data: the KL overflowed to inf, the means became JSON
+    # null and `evaluate` ended in a TypeError traceback (exit status 1) after writing its files
+    run = api.train(data="digits", latent_dim=2, likelihood="gaussian", runs_dir=tmp_path, name="g", progress=False,
+                    overrides={"trainer.max_steps": 2, "model.hidden": [8], "model.scale": 0.1}).path
+    from sklearn.datasets import load_digits
+    np.save(tmp_path / "big.npy", (load_digits().images[:20] * 1e6).astype(np.float32).reshape(20, 1, 8, 8))
+    assert main(["evaluate", str(run), "--data", str(tmp_path / "big.npy"), "-k", "2", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "this run was trained on values in [0, 1]" in out and "the data span [0, 1.6e+07]" in out
+    assert "inputs have scores that are not finite" in out and "not finite" in out.split("ELBO")[1].splitlines()[0]
+
+
+def test_the_table_says_what_plus_minus_is_and_keeps_three_digits(capsys):
+    # "± 2 nats" beside "± 1.99 nats" (.3g drops trailing zeros), with nothing saying ± was a standard error
+    from types import SimpleNamespace
+
+    from shadowplay.cli import _show_evaluation
+    doc = {"n_inputs": 180, "source": "digits", "split": "test", "iw_samples": 10, "checkpoint": "best",
+           "inputs_per_s": 100.0, "device": "cpu", "diagnostics": {"n_active": 1, "active": [True], "warnings": []},
+           "likelihood": {"elbo": 21.27, "elbo_sem": 1.9959, "recon_sq_error": 0.95, "recon_sq_error_sem": 0.03}}
+    _show_evaluation(SimpleNamespace(document=doc, files=[]), SimpleNamespace())
+    out = capsys.readouterr().out
+    assert "± standard error" in out and "± 2.00 nats" in out and "± 0.0300\n" in out
+
+
+def test_some_inactive_latents_are_a_note_as_in_train_and_a_collapse_a_warning(vae_run, monkeypatch, capsys):
+    # the Quickstart's β-VAE (6 of 8 active: "β = 4 switches off the latents the digits do not need") trained
+    # without a warning, then `evaluate` and `report` warned "partial posterior collapse"
+    import shadowplay.api.inspect as inspect_module
+    from shadowplay.evaluation.diagnostics import PosteriorMoments, summarize_latents
+
+    def moments(kl_first: float):
+        def fake(m):
+            n, dim = m.mean.shape
+            mean = np.zeros((n, dim))
+            mean[:, 0] = np.random.default_rng(0).normal(size=n)  # one active latent, the others constant
+            kl = np.zeros((n, dim))
+            kl[:, 0] = kl_first
+            return summarize_latents(PosteriorMoments(mean, np.ones((n, dim)), kl))
+        return fake
+    monkeypatch.setattr(inspect_module, "summarize_latents", moments(1.0))
+    assert main(["evaluate", str(vae_run), "-k", "1", "--no-progress", "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 3 of 4 latent dimensions are inactive" in out and "warning:" not in out
+    doc = json.loads((vae_run / "evaluation" / "evaluation-train.json").read_text())
+    assert doc["diagnostics"]["warnings"] == [] and len(doc["diagnostics"]["notes"]) == 1
+    monkeypatch.setattr(inspect_module, "summarize_latents", moments(0.01))  # 0.01 nats in all: collapsed
+    assert main(["evaluate", str(vae_run), "-k", "1", "--no-progress", "--split", "train"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 3 of 4 latent dimensions are inactive" in out and "warning: what to try" in out

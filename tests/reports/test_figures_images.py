@@ -173,3 +173,14 @@ def test_traversal_with_a_range_per_dimension_puts_it_in_the_row_label(tmp_path)
                          np.array([np.linspace(-1, 1, 4), np.linspace(0.5, 2.5, 4)]))
     a, b = Image.open(same["overview"]), Image.open(own["overview"])
     assert b.width > a.width + 40 and b.height < a.height  # "z1  +0.5 to +2.5" in the row, no shared header
+
+
+def test_row_ranges_keep_the_same_decimals_at_both_ends(tmp_path, monkeypatch):
+    # "-2.61 to +2.7" (format .3g) sat beside "-2.55 to +2.72": the ends now read like the column values
+    import shadowplay.reports.images as images_module
+    seen: list[list[str]] = []
+    real = images_module.label_rows
+    monkeypatch.setattr(images_module, "label_rows", lambda grid, rows: seen.append(list(rows)) or real(grid, rows))
+    values = np.array([np.linspace(-2.61, 2.70, 3), np.linspace(-12.5, 130.0, 3)])
+    save_traversal(tmp_path, torch.rand(1, 2, 3, 1, 8, 8), [0, 1], ["z0", "z1"], values)
+    assert seen[-1] == ["z0  -2.61 to +2.70", "z1  -12.50 to +130.00"]

@@ -45,6 +45,8 @@ def test_report_reuses_only_an_evaluation_of_its_own_checkpoint_and_names_it(tmp
     assert "samples and reconstructions: checkpoint best (step 5)." in page
     assert "checkpoint best (step 5), drawn for this report (report/samples.png); the training-time samples.png " \
            "and reconstructions.png show checkpoint last (step 10)." in page
+    # each caption names its own picture (the reconstructions' caption named report/samples.png)
+    assert "bottom); checkpoint best (step 5), drawn for this report (report/reconstructions.png);" in page
     assert "checkpoint last (step 10)" not in page.replace("show checkpoint last (step 10)", "")
 
     mtime = (run / "evaluation" / "evaluation.json").stat().st_mtime_ns

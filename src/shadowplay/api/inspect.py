@@ -106,6 +106,25 @@ def untrained_decoder_warning(preset: str) -> str:
             "this run describe untrained networks, not a generative model")
 
 
+def scale_warnings(columns: dict[str, np.ndarray], x: torch.Tensor, trained_range: str | None) -> list[str]:
+    """What to say when the scores of ``x`` ``(N, *shape)`` (``columns``: per-input arrays ``(N,)``) are not finite,
+    or when a run trained on values in [0, 1] (``trained_range`` ``"unit"``) scores data outside them: 8-bit images
+    not divided by 255 overflow the encoder's variance (KL = inf) and the means become undefined."""
+    out, lo, hi = [], float(x.min()), float(x.max())
+    if trained_range == "unit" and (lo < 0 or hi > 1):
+        out.append(f"the data span [{lo:.4g}, {hi:.4g}] but this run was trained on values in [0, 1]: scale them "
+                   "the same way (e.g. 8-bit images divided by 255), or the scores measure the scale, not the inputs")
+    bad = np.zeros(len(x), dtype=bool)
+    for v in columns.values():
+        bad |= ~np.isfinite(v)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        shown = ", ".join(map(str, rows[:5].tolist())) + (", ..." if len(rows) > 5 else "")
+        out.append(f"{len(rows):,} of {len(x):,} inputs have scores that are not finite (inf or NaN; rows {shown}), "
+                   "so the means they enter are undefined (their values are in the per-sample table)")
+    return out
+
+
 def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 1000,
              metrics: str | list[str] | None = None, checkpoint: str = "best", seed: int = 0, max_rows: int = 4096,
              device: str = "auto", data: str | None = None, write: bool = True,
@@ -172,8 +191,15 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     summary = {**lik.summary(), "recon_sq_error": float(sq.mean()),
                "recon_sq_error_sem": float(sq.std(ddof=1) / np.sqrt(len(sq))) if len(sq) > 1 else 0.0}
     generative = build_objective(folder.config).objective.generative
-    warnings = collapse_warnings(diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x) if generative \
-        else [untrained_decoder_warning(folder.config.model.preset)]
+    # as training says (workflow.latent_check): a collapse warns; some inactive latents are what a β-VAE is for,
+    # so they are a note (the Quickstart's run warned "partial posterior collapse" here and not in `train`)
+    if not generative:
+        warnings, notes = [untrained_decoder_warning(folder.config.model.preset)], []
+    elif diag.collapsed:
+        warnings, notes = collapse_warnings(diag, folder.config, int(folder.meta.get("step", 0) or 0), data.x), []
+    else:
+        warnings, notes = [], list(diag.warnings)
+    warnings += scale_warnings(lik.columns(), data.x, folder.meta.get("data", {}).get("value_range"))
     doc: dict[str, Any] = {"data": data.name, "source": folder_data or folder.config.data.source,
                            "split": split, "n_inputs": len(data),
                            "iw_samples": int(iw_samples), "seed": seed, "checkpoint": checkpoint,
@@ -182,7 +208,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
                                                  "`shadowplay evaluate --iw-samples 1000` for the tighter bound"
                                                  if auto_k else "given"),
                            "data_dims": lik.data_dims, "likelihood": summary, "note": lik.note,
-                           "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings},
+                           "generative": generative, "diagnostics": {**diag.as_dict(), "warnings": warnings, "notes": notes},
                            "seconds": round(seconds, 3),
                            "inputs_per_s": len(data) / max(seconds, 1e-9), "device": str(model.device)}
     if metrics:  # what was asked for, so a report at other weights can compute the same metrics again

@@ -174,7 +174,7 @@ def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int =
         raise ConfigError(f"-n must be >= 1, got {n}")
     target = (Path(out) if out is not None else RunFolder(run).samples_path) if write else None
     if target is not None:
-        check_picture_path(target, also=(".npy",))
+        check_picture_path(target, also=(".npy",), given=out is not None)
     as_array = target is not None and target.suffix.lower() == ".npy"
     model = load(run, checkpoint)
     shape = tuple(model.data_shape)
@@ -209,7 +209,7 @@ def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path 
         raise ConfigError(f"-n must be >= 1, got {n}")
     target = (Path(out) if out is not None else RunFolder(run).reconstructions_path) if write else None
     if target is not None:
-        check_picture_path(target)
+        check_picture_path(target, given=out is not None)
     folder = open_run(run)
     x = check_model_data(folder, run_splits(folder, data).get(split), data).x[:n]
     if target is not None and x.ndim == 4 and x.shape[1] in (1, 3):

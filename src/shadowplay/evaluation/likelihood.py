@@ -105,8 +105,9 @@ class SampleLikelihoods:
         """Mean (and standard error of the mean, ``<name>_sem``) of every defined column."""
         out: dict[str, float] = {}
         for k, v in self.columns().items():
-            out[k] = float(v.mean())
-            out[f"{k}_sem"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+            with np.errstate(invalid="ignore"):  # an inf among the inputs: inf − inf is NaN, the caller says why
+                out[k] = float(v.mean())
+                out[f"{k}_sem"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
         return out
 
 

@@ -7,6 +7,7 @@ user's backend alone.
 from __future__ import annotations
 
 import csv
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
@@ -76,7 +77,7 @@ def latent_map_figure(xy: np.ndarray, axes: Sequence[str], labels: np.ndarray | 
             fig.colorbar(sc, ax=ax, label="label")
     ax.set_xlabel(axes[0])
     ax.set_ylabel(axes[1])
-    if title:
-        ax.set_title(title, fontsize=10)
+    if title:  # wrapped: a long run name pushed the end of one line past the figure's edge
+        ax.set_title("\n".join(textwrap.wrap(title, 70)), fontsize=10)
     fig.tight_layout()
     return fig

@@ -109,7 +109,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
         if key in lk:
             unit = "" if key in ("bits_per_dim", "recon_sq_error") else " nats"
             sem = lk.get(f"{key}_sem")
-            err = f" ± {sem:.3g}" if isinstance(sem, float) else ""
+            err = f" ± {sem:#.3g}" if isinstance(sem, float) else ""  # #: 2.00, not 2, beside 1.99
             rows.append(f'<tr><td>{_esc(_LABELS[key])}</td><td class="num">{_num(lk[key])}{err}{unit}</td></tr>')
     dg = ev.get("diagnostics", {})
     if "n_active" in dg:
@@ -123,6 +123,7 @@ def _evaluation_section(run: Path, ev: dict[str, Any] | None, ev_files: Evaluati
            f'samples{_k_choice(ev)}, {_ckpt(ev.get("checkpoint"), ev.get("checkpoint_step"))} ({_esc(ev_files.json.name)}).</p>',
            "<table><tr><th>quantity (mean per input)</th><th>value</th></tr>" + "".join(rows) + "</table>"]
     out += [f'<div class="warn">{_esc(w)}</div>' for w in dg.get("warnings", [])]
+    out += [f'<p class="muted">{_esc(n)}</p>' for n in dg.get("notes", [])]
     if ev.get("note"):
         out.append(f'<div class="note">{_esc(ev["note"])}</div>')
     n_factors = len((ev.get("mi_matrix") or {}).get("factor_names") or []) or None
@@ -186,12 +187,13 @@ def _pictures(folder: RunFolder, meta: dict[str, Any], checkpoint: Checkpoint | 
               ) -> tuple[dict[str, Any], Path | None, Path | None, str]:
     """The samples and reconstructions to show, what drew them and a caption addition: the training-time pair when
     it records ``checkpoint``'s weights (or none is asked), else the report's own pair under ``report/`` (saying
-    which weights the training-time pair shows), else none."""
+    which weights the training-time pair shows), else none. The addition has a ``{file}`` slot for the name of the
+    picture it captions (each of the pair names its own file)."""
     trained, own = meta.get("pictures", {}), meta.get("report_pictures", {})
     if checkpoint is None or trained.get("step") == checkpoint[1]:
         return trained, folder.samples_path, folder.reconstructions_path, ""
     if own.get("step") == checkpoint[1]:
-        where = (f", drawn for this report (report/{folder.report_samples_path.name}); the training-time "
+        where = (", drawn for this report (report/{file}); the training-time "
                  f"{folder.samples_path.name} and {folder.reconstructions_path.name} show "
                  f"{_ckpt(trained.get('checkpoint'), trained.get('step'))}")
         return own, folder.report_samples_path, folder.report_reconstructions_path, where
@@ -229,9 +231,11 @@ def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> 
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
     drawn, samples, recons, extra = _pictures(folder, meta, checkpoint)
-    by = _ckpt(drawn.get("checkpoint"), drawn.get("step")) + extra
-    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}."),
-                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}."),
+    by = _ckpt(drawn.get("checkpoint"), drawn.get("step"))
+    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}"
+                                     f"{extra.replace('{file}', getattr(samples, 'name', ''))}."),
+                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}"
+                                            f"{extra.replace('{file}', getattr(recons, 'name', ''))}."),
                 ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]

@@ -28,13 +28,17 @@ def grid_size(n: int, h: int, w: int, ncol: int | None = None, pad: int = 2, ups
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".tif", ".tiff", ".pdf")
 
 
-def check_picture_path(path: str | Path, also: tuple[str, ...] = ()) -> None:
-    """Raise a :class:`ConfigError` unless ``path`` ends in a picture suffix (or one of ``also``, e.g. ``.npy``):
-    for commands to call before any work, since the writer only finds out when it saves."""
+def check_picture_path(path: str | Path, also: tuple[str, ...] = (), given: bool = True) -> None:
+    """Raise a :class:`ConfigError` unless ``path`` ends in a picture suffix (or one of ``also``, e.g. ``.npy``)
+    and, when the user ``given`` it (``-o``), its folder exists: for commands to call before any work, since the
+    writer only finds out when it saves (a missing folder was a bare ``[Errno 2]`` after the drawing)."""
     ok = (*PICTURE_SUFFIXES, *also)
     suffix = Path(path).suffix.lower()
     if suffix not in ok:
         raise ConfigError(f"-o must end in {', '.join(ok[:-1])} or {ok[-1]}, not {suffix or '(no suffix)'!r}: {path}")
+    if given and not Path(path).parent.is_dir():
+        raise ConfigError(f"the folder of -o {path} does not exist: create {Path(path).parent} first, or write "
+                          "elsewhere")
 
 
 def _too_large(n: int, size: Callable[[int], tuple[int, int]], what: str, hint: Callable[[int], str]) -> None:
@@ -227,7 +231,7 @@ def save_traversal(out: Path | TraversalFiles, images: torch.Tensor, dims: list[
     vals = None if values is None else np.asarray(values, dtype=float).reshape(n, steps)
     shared = vals is not None and bool(np.allclose(vals, vals[:1]))
     if vals is not None and not shared:
-        labels = [f"{lab}  {v[0]:+.3g} to {v[-1]:+.3g}" for lab, v in zip(labels, vals)]
+        labels = [f"{lab}  {' to '.join(_value_labels(v[[0, -1]]))}" for lab, v in zip(labels, vals)]
     if _is_image(tuple(images.shape[3:])):
         shape = images.shape[3:]
 

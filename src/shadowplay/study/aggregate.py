@@ -128,7 +128,9 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def _mean_sd(s: dict[str, Any], m: str) -> str:
     mean, std = s.get(f"{m}.mean"), s.get(f"{m}.std")
-    return "–" if mean is None else f"{mean:.4g} ± {std:.2g}"
+    if mean is None:
+        return "–"
+    return f"{mean:.4g}" if s.get("n", 0) < 2 else f"{mean:.4g} ± {std:.2g}"  # one seed has no spread to show
 
 
 def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[dict[str, Any]],
@@ -138,7 +140,7 @@ def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[
     done = {r["name"] for r in rows}
     lines = [f"# Study {spec.path.name}", "",
              f"{len(spec.runs)} runs: {len(done)} with results, {len(failed)} failed, "
-             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds "
+             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds (one seed: its value) "
              f"(evaluation on the {spec.eval_split} split; `val_elbo` is the last validation ELBO of training).", ""]
     if summary:
         lines += ["| model | n | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
