@@ -155,7 +155,8 @@ class Trainer:
         # After a fallback the log must not hold the lost steps twice. A checkpoint inside an epoch with a val line at
         # its step is a max_steps stop (_stop_mid_epoch): the run goes on, so that validation was not its end and
         # the epoch's end validates instead; dropping it keeps one val line per epoch, as in an uninterrupted run.
-        self.folder.truncate_metrics(self.step, drop_val_at_step=self.batch_in_epoch > 0)
+        if self.dist.is_main:  # rank 0 alone writes the log (two ranks rewriting it raced on its temporary file)
+            self.folder.truncate_metrics(self.step, drop_val_at_step=self.batch_in_epoch > 0)
 
     @property
     def finished(self) -> bool:
