@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
-DEMO_DIR ?= runs/demo
+DEMO_DIR := runs/demo
 
 .PHONY: demo test test-slow bench venv clean
 

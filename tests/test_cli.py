@@ -467,6 +467,22 @@ def test_no_help_page_shows_a_python_keyword_s_dest_as_metavar():
         assert not re.search(r"\b[A-Z][A-Z_]*_\b", p.format_help()), p.prog
 
 
+def test_every_command_s_help_page_says_what_it_does():
+    # `shadowplay resume --help` and `info --help` began with the usage and went straight to the arguments
+    import argparse
+
+    from shadowplay.cli import build_parser
+
+    def pages(parser):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    yield child
+                    yield from pages(child)
+    for p in pages(build_parser()):
+        assert p.description, p.prog
+
+
 def test_train_help_gives_the_defaults_of_epochs_and_lr():
     # both read as if they had no default ("passes over the training split", "learning rate"); the README's
     # defaults table says what they are

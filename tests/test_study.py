@@ -347,3 +347,12 @@ def test_summary_md_of_one_seed_claims_no_spread(tmp_path):
     (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(doc))
     md = write_outputs(spec)["summary_md"].read_text()
     assert "| vae | 1 | -100 | 0.125 |" in md and "±" not in md.split("|---", 1)[1]
+
+
+def test_an_output_beside_the_study_folder_is_a_normal_path(tmp_path):
+    # examples/rd.yaml's `output: ../runs/rd-digits` was printed as examples/../runs/rd-digits
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "s.yaml"
+    path.write_text(yaml.safe_dump({"output": "../runs/x", "base": BASE, "seeds": [0], "metrics": [],
+                                    "models": [{"preset": "vae"}]}))
+    assert load_study(path).output == tmp_path / "runs" / "x"

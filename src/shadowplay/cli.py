@@ -66,6 +66,8 @@ class _Command:
     def __init__(self, sub: argparse._SubParsersAction, name: str, fn: Callable, show: Callable[[Any, Any], int],
                  **parser_kw: Any):
         self.fn = fn
+        if "help" in parser_kw and "description" not in parser_kw:  # `shadowplay info --help` says what info does
+            parser_kw["description"] = parser_kw["help"][0].upper() + parser_kw["help"][1:] + "."
         self.p = sub.add_parser(name, argument_default=argparse.SUPPRESS, **parser_kw)
         self.p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help="show tracebacks (also accepted before the command)")

@@ -26,6 +26,8 @@ sampling metrics on data without a ground-truth generator; the study says so bef
 
 from __future__ import annotations
 
+import os
+
 import difflib
 import itertools
 import re
@@ -188,7 +190,7 @@ def load_study(path: str | Path, output: str | Path | None = None) -> StudySpec:
         out = Path(output)
     else:
         out = Path(doc["output"]) if doc.get("output") else Path(p.stem)
-        out = out if out.is_absolute() else p.parent / out
+        out = out if out.is_absolute() else Path(os.path.normpath(p.parent / out))  # examples/../runs → runs
     split, k = ev.get("split", "test"), ev.get("iw_samples", 1)
     if split not in SPLITS or not isinstance(k, int) or k < 1:
         raise ConfigError(f"{p}: evaluation.split must be one of {', '.join(SPLITS)} and evaluation.iw_samples an "
