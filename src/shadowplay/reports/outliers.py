@@ -40,8 +40,17 @@ def save_top_k(path: Path, images: torch.Tensor, scores: np.ndarray, is_anomaly:
     order = np.argsort(-scores, kind="stable")[:max(1, int(k))]
     ncol = min(len(order), 10)
     img = image_grid(images[torch.from_numpy(order.copy())], ncol=ncol)
-    hits = is_anomaly[order]
-    labels = [f"{int(hits[i:i + ncol].sum())}/{len(hits[i:i + ncol])} anomalous" for i in range(0, len(order), ncol)]
     path.parent.mkdir(parents=True, exist_ok=True)
-    label_rows(img, labels).save(path)
+    label_rows(img, top_k_labels(is_anomaly[order], ncol)).save(path)
     return path
+
+
+def top_k_labels(hits: np.ndarray, ncol: int) -> list[str]:
+    """One caption per row of the top-k grid: the ranks it holds (1 = highest score) and how many of them are true
+    anomalies, e.g. ``ranks 1-10 by score: 9/10 anomalous``. (The grid said "10/10 anomalous" alone, which did not
+    say the pictures are ordered.)"""
+    out = []
+    for i in range(0, len(hits), ncol):
+        row = hits[i:i + ncol]
+        out.append(f"ranks {i + 1}-{i + len(row)}{' by score' if i == 0 else ''}: {int(row.sum())}/{len(row)} anomalous")
+    return out
