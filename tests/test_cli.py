@@ -483,6 +483,15 @@ def test_every_command_s_help_page_says_what_it_does():
         assert p.description, p.prog
 
 
+def test_train_help_lists_every_built_in_data_source():
+    # it named digits, fashion-mnist and dsprites, not the other three a user can train on
+    from shadowplay.cli import build_parser
+    from shadowplay.data.registry import source_names
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    data_help = next(a.help for a in sub.choices["train"]._actions if a.dest == "data")
+    assert all(name in data_help for name in source_names()) and len(source_names()) >= 6
+
+
 def test_train_help_gives_the_defaults_of_epochs_and_lr():
     # both read as if they had no default ("passes over the training split", "learning rate"); the README's
     # defaults table says what they are

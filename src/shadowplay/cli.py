@@ -29,6 +29,7 @@ from . import api, debias
 from ._version import __version__
 from .config import RunConfig, unused_options
 from .data import SPLITS
+from .data.registry import source_names
 from .distributions import LIKELIHOODS
 from .errors import ConfigError, ShadowplayError, ShadowplayWarning
 from .evaluation import PATHS, RANGE_MODES
@@ -258,7 +259,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
                              "(e.g. trainer.lr=3e-4 model.latent_dim=16) are applied last.")
     c.arg("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=3e-4")
     c.arg("--config", help="YAML config file (sections data, model, objective, trainer)")
-    c.arg("--data", help="digits | fashion-mnist | dsprites | a .npy/.npz/.csv file | an image folder")
+    c.arg("--data", help=f"{' | '.join(source_names())} | a .npy/.npz/.csv file | an image folder")
     c.arg("--data-dir", help="folder of the data files (Fashion-MNIST IDX files)")
     c.arg("--model", help="preset: ae, vae, beta_vae, annealed_vae, ... (see `shadowplay presets`)")
     c.arg("--latent-dim", type=int, help="number of latent dimensions")
