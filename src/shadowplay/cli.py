@@ -68,7 +68,8 @@ class _Command:
                  **parser_kw: Any):
         self.fn = fn
         if "help" in parser_kw and "description" not in parser_kw:  # `shadowplay info --help` says what info does
-            parser_kw["description"] = parser_kw["help"][0].upper() + parser_kw["help"][1:] + "."
+            text = parser_kw["help"].replace("%%", "%")  # help strings are %-formatted, descriptions are not
+            parser_kw["description"] = text[0].upper() + text[1:] + "."
         self.p = sub.add_parser(name, argument_default=argparse.SUPPRESS, **parser_kw)
         self.p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                             help="show tracebacks (also accepted before the command)")
