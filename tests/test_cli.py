@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from shadowplay.objectives import PRESETS
+from shadowplay.reports.images import label_width
 
 SMALL = ["model.hidden=[32]", "data.n_samples=300", "trainer.batch_size=32"]
 
@@ -156,7 +157,8 @@ def test_sample_and_reconstruct_write_pngs_of_the_right_grid(trained, cli, tmp_p
         assert (arr[band] == 255).all() and (arr[:, band] == 255).all()
     p = cli("reconstruct", str(trained), "-n", "6", "-o", "r.png", "--split", "val")
     assert p.returncode == 0, p.stderr
-    assert Image.open(tmp_path / "r.png").size == _grid_side(12, 6, 8)   # inputs above reconstructions
+    w, h = _grid_side(12, 6, 8)  # inputs above reconstructions, each row labelled in a margin on the left
+    assert Image.open(tmp_path / "r.png").size == (w + label_width(["input", "reconstruction"]), h)
 
 
 def test_resume_a_run_stopped_by_max_steps(trained, cli, tmp_path):

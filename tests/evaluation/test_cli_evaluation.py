@@ -266,7 +266,9 @@ def test_reconstruct_many_inputs_draws_rows_of_pairs(vae_run, tmp_path, capsys):
     # reconstruct -n 100000 drew the 180 test inputs in one row above their reconstructions: 14,416 x 176 px
     from PIL import Image
     assert main(["reconstruct", str(vae_run), "-n", "100000", "-o", str(tmp_path / "r.png")]) == 0
-    assert Image.open(tmp_path / "r.png").size == (1536, 1616)  # 19 pairs a row, 10 rows of pairs
+    from shadowplay.reports.images import label_width
+    margin = label_width(["input", "reconstruction"])  # the rows' labels, left of the grid
+    assert Image.open(tmp_path / "r.png").size == (1536 + margin, 1616)  # 19 pairs a row, 10 rows of pairs
     many = tmp_path / "many.npy"
     np.save(many, np.random.default_rng(0).random((20000, 1, 8, 8)).astype(np.float32))
     assert main(["reconstruct", str(vae_run), "--data", str(many), "--split", "train", "-n", "100000",

@@ -10,8 +10,8 @@ from PIL import Image
 from shadowplay.errors import ShadowplayError
 from shadowplay.reports.figures import (covariance_figure, figure_png, histogram_figure, kl_per_dim_figure,
                                         training_curves)
-from shadowplay.reports.images import (check_examples, example_columns, grid_size, label_rows, save_examples,
-                                       save_gif, save_interpolation, save_traversal)
+from shadowplay.reports.images import (check_examples, example_columns, examples_size, grid_size, label_rows,
+                                       label_width, save_examples, save_gif, save_interpolation, save_traversal)
 
 
 def test_training_curves_panels_per_term():
@@ -94,18 +94,22 @@ def test_save_traversal_tabular_and_interpolation(tmp_path):
 
 def test_inputs_above_reconstructions_wrap_into_rows_of_pairs(tmp_path):
     # reconstruct -n 100000 drew every test input in one row: a 14,416 x 176 px strip
+    margin = label_width(["input", "out"])
     for n in (1, 16):  # up to 16: one row of inputs above one row of reconstructions, as before
         path = save_examples(tmp_path / f"{n}.png", {"input": torch.zeros(n, 1, 8, 8), "out": torch.ones(n, 1, 8, 8)})
-        assert Image.open(path).size == grid_size(2 * n, 8, 8, ncol=n)
+        w, h = grid_size(2 * n, 8, 8, ncol=n)
+        assert Image.open(path).size == (w + margin, h) == examples_size(n, ["input", "out"], 8, 8)
     n, ncol = 180, example_columns(180)
     assert ncol == 19  # about sqrt(2n): 10 rows of pairs, 20 rows of images
     x, x_hat = torch.zeros(n, 1, 8, 8), torch.full((n, 1, 8, 8), 0.5)
     img = np.asarray(Image.open(save_examples(tmp_path / "many.png", {"input": x, "reconstruction": x_hat})))
-    assert img.shape[::-1] == grid_size(20 * ncol, 8, 8, ncol=ncol) == (1536, 1616)
+    margin = label_width(["input", "reconstruction"])
+    assert 40 < margin < 200  # the row labels' margin, left of the grid
+    assert img.shape[::-1] == (grid_size(20 * ncol, 8, 8, ncol=ncol)[0] + margin, 1616) == (1536 + margin, 1616)
     up = 8  # 8-px images enlarged 8x, 2 px padding
 
     def tile(row: int, col: int) -> np.ndarray:
-        top, left = (2 + row * 10) * up, (2 + col * 10) * up
+        top, left = (2 + row * 10) * up, margin + (2 + col * 10) * up
         return img[top:top + 8 * up, left:left + 8 * up]
     for r in range(20):  # even rows hold inputs (black), odd rows their reconstructions (grey), pair by pair
         for c in range(ncol):
@@ -114,12 +118,49 @@ def test_inputs_above_reconstructions_wrap_into_rows_of_pairs(tmp_path):
             assert (tile(r, c) == want).all(), (r, c)
 
 
+def test_each_row_of_pairs_is_labelled_with_its_group(tmp_path, monkeypatch):
+    # with rows of pairs, nothing told a row of inputs from a row of reconstructions: each row now names its group
+    import shadowplay.reports.images as images_module
+    seen = []
+    real = images_module.label_rows
+    monkeypatch.setattr(images_module, "label_rows", lambda grid, rows: seen.append(list(rows)) or real(grid, rows))
+    x = torch.zeros(40, 1, 8, 8)
+    img = np.asarray(Image.open(save_examples(tmp_path / "r.png", {"input": x, "reconstruction": x + 1})))
+    assert seen == [["input", "reconstruction"] * 3]  # 40 pairs, 16 a row: three rows of pairs
+    margin = label_width(["input", "reconstruction"])
+    row = img.shape[0] / 6
+    for r in range(6):  # dark text in the margin beside each of the 6 rows, nothing in the grid's left border
+        band = img[int(r * row):int((r + 1) * row), :margin]
+        assert (band < 128).any(), r
+    assert (img[:, margin:margin + 2 * 8] == 255).all()
+    seen.clear()  # one group (samples) stays an unlabelled grid
+    assert Image.open(save_examples(tmp_path / "s.png", {"samples": x})).size == grid_size(40, 8, 8) and not seen
+
+
 def test_check_examples_names_the_largest_count_that_fits():
+    groups = ("input", "reconstruction")
     with pytest.raises(ShadowplayError, match="more than Pillow opens again") as e:
-        check_examples(16000, 2, 8, 8)
+        check_examples(16000, groups, 8, 8)
     fit = int(str(e.value).split("(-n ")[1].split(")")[0])
-    check_examples(fit, 2, 8, 8)
-    check_examples(180, 2, 8, 8)
+    check_examples(fit, groups, 8, 8)
+    check_examples(180, groups, 8, 8)
+
+
+def test_check_examples_counts_the_label_margin(tmp_path, monkeypatch):
+    # the check sized the grid alone: with the labels' margin the written picture could pass it and still be
+    # larger than Pillow opens again
+    groups, x = ("input", "reconstruction"), torch.zeros(16, 1, 8, 8)
+    grid = grid_size(32, 8, 8, ncol=16)
+    size = examples_size(16, groups, 8, 8)
+    assert size == (grid[0] + label_width(groups), grid[1])
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", (grid[0] * grid[1] + size[0] * size[1]) // 2)  # grid fits only
+    with pytest.raises(ShadowplayError, match="more than Pillow opens again") as e:
+        check_examples(16, groups, 8, 8)
+    fit = int(str(e.value).split("(-n ")[1].split(")")[0])
+    check_examples(fit, groups, 8, 8)
+    path = save_examples(tmp_path / "fit.png", {"input": x[:fit], "reconstruction": x[:fit]})
+    with Image.open(path) as img:  # Pillow opens the picture of the advised count again
+        assert img.size == examples_size(fit, groups, 8, 8) and img.width * img.height <= Image.MAX_IMAGE_PIXELS
 
 
 def test_label_rows_and_gif(tmp_path):

@@ -213,7 +213,7 @@ def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path 
     folder = open_run(run)
     x = check_model_data(folder, run_splits(folder, data).get(split), data).x[:n]
     if target is not None and x.ndim == 4 and x.shape[1] in (1, 3):
-        check_examples(len(x), 2, x.shape[2], x.shape[3])  # before the model runs: a picture Pillow will open
+        check_examples(len(x), ("input", "reconstruction"), x.shape[2], x.shape[3])  # before the model runs: a picture Pillow will open
     x_hat = load(folder, checkpoint).reconstruct(x)
     if target is not None:
         save_examples(target, {"input": x, "reconstruction": x_hat})

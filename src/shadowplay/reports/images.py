@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -68,12 +68,20 @@ def example_columns(n: int) -> int:
     return n if n <= 16 else max(16, math.ceil(math.sqrt(2 * n)))
 
 
-def check_examples(n: int, groups: int, h: int, w: int) -> None:
-    """:func:`_too_large` for :func:`save_examples` of ``groups`` groups of ``n`` images of ``h × w`` each."""
-    def size(k: int) -> tuple[int, int]:
-        ncol = example_columns(k)
-        return grid_size(groups * ncol * math.ceil(k / ncol), h, w, ncol)
-    _too_large(n, size, f"inputs of {h}x{w} with their reconstructions",
+def examples_size(n: int, groups: Sequence[str], h: int, w: int, ncol: int | None = None) -> tuple[int, int]:
+    """``(width, height)`` in pixels of :func:`save_examples`' picture of the ``groups`` (their names) of ``n``
+    images of ``h × w`` each: the grid of rows of pairs and, for several groups, the margin of their row labels."""
+    if len(groups) == 1:
+        return grid_size(n, h, w, ncol)
+    ncol = ncol or example_columns(n)
+    width, height = grid_size(len(groups) * ncol * math.ceil(n / ncol), h, w, ncol)
+    return width + label_width(groups), height
+
+
+def check_examples(n: int, groups: Sequence[str], h: int, w: int) -> None:
+    """:func:`_too_large` for :func:`save_examples` of the ``groups`` (their names, which label the rows) of ``n``
+    images of ``h × w`` each."""
+    _too_large(n, lambda k: examples_size(k, groups, h, w), f"inputs of {h}x{w} with their reconstructions",
                lambda fit: f"show at most {fit:,} (-n {fit})")
 
 
@@ -121,7 +129,9 @@ def rows_plot(rows: dict[str, np.ndarray], path: Path, max_rows: int = 8) -> Pat
 def save_examples(path: Path, groups: dict[str, torch.Tensor], ncol: int | None = None) -> Path:
     """Write images as one grid or, for tabular data, the line-plot fallback. Several groups (e.g. inputs and
     their reconstructions) are stacked: each row of ``ncol`` examples (default :func:`example_columns`) of the
-    first group above the same examples of the others. Returns the path written."""
+    first group above the same examples of the others, each row labelled on the left with its group's name (with
+    many rows of pairs, which row is which cannot be told from the pictures). One group is an unlabelled grid.
+    Returns the path written (its size: :func:`examples_size`)."""
     path = Path(path)
     first = next(iter(groups.values()))
     if first.ndim == 4 and first.shape[1] in (1, 3):
@@ -132,7 +142,8 @@ def save_examples(path: Path, groups: dict[str, torch.Tensor], ncol: int | None 
             blank = torch.ones(ncol, *first.shape[1:])  # fills the last row of each group (the canvas is white)
             rows = [torch.cat([g[i:i + ncol].cpu(), blank[:max(0, i + ncol - len(g))]])
                     for i in range(0, len(first), ncol) for g in groups.values()]
-            image_grid(torch.cat(rows), ncol=ncol).save(path)
+            labels = [name for _ in range(0, len(first), ncol) for name in groups]
+            label_rows(image_grid(torch.cat(rows), ncol=ncol), labels).save(path)
         return path
     return rows_plot({k: v.cpu().numpy() for k, v in groups.items()}, path)
 
@@ -151,11 +162,19 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
+def label_width(labels: Sequence[str], size: int = 13) -> int:
+    """Pixel width of the margin :func:`label_rows` adds for ``labels`` (the widest label and 10 px)."""
+    from PIL import ImageDraw
+    font = _font(size)
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    return max(int(draw.textlength(s, font=font)) for s in labels) + 10
+
+
 def label_rows(img: Image.Image, labels: list[str], size: int = 13) -> Image.Image:
     """``img`` with a white margin on the left holding one label per equal-height row (e.g. ``z3 KL 2.1``)."""
     from PIL import ImageDraw
     font = _font(size)
-    width = max(int(ImageDraw.Draw(img).textlength(s, font=font)) for s in labels) + 10
+    width = label_width(labels, size)
     out = Image.new(img.mode, (img.width + width, img.height), 255 if img.mode == "L" else (255, 255, 255))
     out.paste(img, (width, 0))
     draw, row = ImageDraw.Draw(out), img.height / len(labels)
