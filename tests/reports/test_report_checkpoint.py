@@ -99,3 +99,30 @@ def test_tiny_means_show_their_magnitude():
     ev = {"split": "test", "n_inputs": 3, "likelihood": {"kl": 0.000234, "elbo": -12.5}}
     section = _evaluation_section(RunFolder("x").path, ev, RunFolder("x").evaluation())
     assert "2.34e-04 nats" in section and "-12.5000 nats" in section
+
+
+def test_sample_and_reconstruct_over_the_run_pictures_leave_no_false_record(tmp_path, capsys):
+    """``shadowplay sample RUN --checkpoint best`` (no -o) drew over ``samples.png`` while ``run.json`` still said the
+    training-time pair was ``last``'s: ``report --checkpoint last`` then showed best's samples captioned as last's."""
+    from shadowplay.cli import main
+    run = _run_whose_best_is_not_last(tmp_path)
+    trained = (run / "reconstructions.png").read_bytes()
+    assert main(["sample", str(run), "--checkpoint", "best", "-n", "9"]) == 0
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["pictures"] == {"samples.png": {"checkpoint": "best", "step": 5, "by": "shadowplay sample"},
+                                "reconstructions.png": {"checkpoint": "last", "step": 10}}
+    assert main(["report", str(run), "--checkpoint", "last", "-k", "1", "--no-progress"]) == 0
+    page = (run / "report.html").read_text()
+    # the report drew its own pair with last's weights and says what the run folder's files show now
+    assert json.loads((run / "run.json").read_text())["report_pictures"] == {"checkpoint": "last", "step": 10}
+    assert "checkpoint last (step 10), drawn for this report (report/samples.png); the run folder's samples.png " \
+           "shows checkpoint best (step 5), drawn by <code>shadowplay sample</code>; the run folder's " \
+           "reconstructions.png shows checkpoint last (step 10)." in page
+    assert (run / "reconstructions.png").read_bytes() == trained  # the report never draws over the run's files
+
+    assert main(["reconstruct", str(run), "--checkpoint", "last", "-n", "40"]) == 0  # the same weights, other rows
+    pictures = json.loads((run / "run.json").read_text())["pictures"]
+    assert pictures["reconstructions.png"] == {"checkpoint": "last", "step": 10, "by": "shadowplay reconstruct"}
+    assert main(["sample", str(run), "-n", "4", "-o", str(tmp_path / "elsewhere.png")]) == 0  # not a run picture
+    assert json.loads((run / "run.json").read_text())["pictures"] == pictures
+    capsys.readouterr()

@@ -23,7 +23,7 @@ import numpy as np
 from ..config import set_keys
 from ..data import SPLITS
 from ..data.files import restandardize
-from ..errors import CheckpointFallbackWarning, ConfigError, ShadowplayWarning, user_stacklevel
+from ..errors import ConfigError, ShadowplayWarning, user_stacklevel
 from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_budget, per_sample_likelihoods,
                           posterior_moments,
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
@@ -36,9 +36,10 @@ from ..reports.disentanglement import save_mi_matrix
 from ..reports.html import write_report
 from ..reports.images import check_picture_path, save_examples, save_interpolation, save_traversal
 from ..run import EvaluationFiles, RunFolder, open_run
+from ..run.pictures import PAIR_KEYS, drawn_pair
 from ..workflow import build_objective, collapse_warnings, is_builtin, is_run_data, run_splits, write_pictures
 from .embed import data_rows
-from .runs import RunLike, check_model_data, load
+from .runs import RunLike, check_model_data, checkpoint_step, load
 
 
 ALL = "all"  # evaluate's split of every row of the data given with --data, in their own order
@@ -86,16 +87,6 @@ class Evaluation:
 
 
 AUTO_IW_SECONDS = 40.0  # report's importance-sampling budget: the whole report of a fresh run in about a minute
-
-
-def checkpoint_step(folder: RunFolder, checkpoint: str) -> int | None:
-    """The training step of the weights ``checkpoint`` names (``best`` and ``last`` may be the same weights):
-    what ``evaluate``, ``traverse`` and the training pictures record, so a report can tell whether they show the
-    weights it draws with. Read from the header only; ``load`` warns about a fallback, not this."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", CheckpointFallbackWarning)
-        step = folder.checkpoint(checkpoint, tensors=False).state.get("step")
-    return int(step) if isinstance(step, int) else None
 
 
 def untrained_decoder_warning(preset: str) -> str:
@@ -393,7 +384,7 @@ def report(run: RunLike, iw_samples: int | None = None, refresh: bool = False, c
                  seed=int(earlier.get("seed", 0)), **request)
     if refresh or all(_recorded_step(t.json) != step for t in folder.traversals()):
         traverse(folder, split=split, checkpoint=checkpoint, data=data)
-    drawn = [folder.meta.get(k, {}).get("step") for k in ("pictures", "report_pictures")]
+    drawn = [pair["step"] for pair in (drawn_pair(folder.meta, k) for k in PAIR_KEYS) if pair is not None]
     if folder.samples_path.is_file() and (refresh or step not in drawn):
         # the training-time pictures show other weights: draw the report's own under report/, never over them
         ds = _split_data(folder, split, data)  # a classifier-only run has no pictures: none are drawn for it

@@ -31,6 +31,7 @@ from ..objectives import PRESETS
 from ..reports.images import check_examples, check_grid, check_picture_path, save_examples
 from ..run import RunFolder, default_name, open_run
 from ..run.folder import check_new_run
+from ..run.pictures import pair_of, record_redrawn
 from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
 from ..training.distributed import check_world, launch_run
@@ -164,6 +165,16 @@ def load(run: RunLike, checkpoint: str = "best", device: str = "cpu") -> LatentV
     return load_model(run, checkpoint, device)
 
 
+def checkpoint_step(folder: RunFolder, checkpoint: str) -> int | None:
+    """The training step of the weights ``checkpoint`` names (``best`` and ``last`` may be the same weights):
+    what ``evaluate``, ``traverse`` and the training pictures record, so a report can tell whether they show the
+    weights it draws with. Read from the header only; ``load`` warns about a fallback, not this."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CheckpointFallbackWarning)
+        step = folder.checkpoint(checkpoint, tensors=False).state.get("step")
+    return int(step) if isinstance(step, int) else None
+
+
 def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int = 0, checkpoint: str = "best",
            write: bool = True) -> torch.Tensor:
     """``(n, *shape)`` decoder means of prior draws; when ``write``, also written to ``out`` (default
@@ -185,7 +196,16 @@ def sample(run: RunLike, n: int = 64, out: str | Path | None = None, seed: int =
         np.save(target, x.cpu().numpy())
     elif target is not None:
         save_examples(target, {"samples": x})
+        _record_run_picture(run, target, checkpoint, "shadowplay sample")
     return x
+
+
+def _record_run_picture(run: RunLike, target: Path, checkpoint: str, by: str) -> None:
+    """When ``target`` was one of the run folder's recorded pictures, say in ``run.json`` that ``by`` redrew it with
+    ``checkpoint`` (``run.pictures.record_redrawn``), so no record names the weights it no longer shows."""
+    folder = RunFolder(run)
+    if pair_of(folder, target) is not None:
+        record_redrawn(folder, target, checkpoint, checkpoint_step(folder, checkpoint), by)
 
 
 def check_model_data(folder: RunFolder, ds: Dataset, source: str | None = None) -> Dataset:
@@ -217,6 +237,7 @@ def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path 
     x_hat = load(folder, checkpoint).reconstruct(x)
     if target is not None:
         save_examples(target, {"input": x, "reconstruction": x_hat})
+        _record_run_picture(folder, target, checkpoint, "shadowplay reconstruct")
     return x, x_hat
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from ..metrics.guide import GUIDES
 from ..metrics.guide import describe as describe_metric
 from ..run import EvaluationFiles, RunFolder
+from ..run.pictures import drawn_pair, picture_records
 from .figures import covariance_figure, figure_png, histogram_figure, kl_per_dim_figure, training_curves
 
 _CSS = """
@@ -183,21 +184,33 @@ def _traversals_section(folder: RunFolder, checkpoint: Checkpoint | None = None)
     return "\n".join(parts)
 
 
+def _drew(rec: dict[str, Any]) -> str:
+    """What drew one picture of a pair: ``checkpoint last (step 8), drawn by shadowplay sample``."""
+    by = f", drawn by <code>{_esc(rec['by'])}</code>" if rec.get("by") else ""
+    return _ckpt(rec.get("checkpoint"), rec.get("step")) + by
+
+
 def _pictures(folder: RunFolder, meta: dict[str, Any], checkpoint: Checkpoint | None
-              ) -> tuple[dict[str, Any], Path | None, Path | None, str]:
-    """The samples and reconstructions to show, what drew them and a caption addition: the training-time pair when
-    it records ``checkpoint``'s weights (or none is asked), else the report's own pair under ``report/`` (saying
-    which weights the training-time pair shows), else none. The addition has a ``{file}`` slot for the name of the
-    picture it captions (each of the pair names its own file)."""
-    trained, own = meta.get("pictures", {}), meta.get("report_pictures", {})
-    if checkpoint is None or trained.get("step") == checkpoint[1]:
-        return trained, folder.samples_path, folder.reconstructions_path, ""
-    if own.get("step") == checkpoint[1]:
-        where = (", drawn for this report (report/{file}); the training-time "
-                 f"{folder.samples_path.name} and {folder.reconstructions_path.name} show "
-                 f"{_ckpt(trained.get('checkpoint'), trained.get('step'))}")
-        return own, folder.report_samples_path, folder.report_reconstructions_path, where
-    return {}, None, None, ""
+              ) -> list[tuple[Path | None, str]]:
+    """The samples and reconstructions to show, each with what drew it (for its caption): the training-time pair
+    when it is still the pair drawn together (``run.pictures.drawn_pair``) with ``checkpoint``'s weights (or none
+    is asked), else the report's own pair under ``report/`` (saying which weights the run folder's files show),
+    else none. Without ``checkpoint``, the run folder's files, each with its own record."""
+    files = (folder.samples_path, folder.reconstructions_path)
+    trained, own = drawn_pair(meta, "pictures"), drawn_pair(meta, "report_pictures")
+    records = picture_records(folder, meta, "pictures")
+    if trained is not None and (checkpoint is None or trained["step"] == checkpoint[1]):
+        return [(p, _ckpt(trained["checkpoint"], trained["step"])) for p in files]
+    if checkpoint is None:
+        return [(p, _drew(records.get(p.name, {}))) for p in files]
+    if own is not None and own["step"] == checkpoint[1]:
+        shows = (f"the training-time {files[0].name} and {files[1].name} show "
+                 f"{_ckpt(trained['checkpoint'], trained['step'])}" if trained is not None else
+                 "; ".join(f"the run folder's {p.name} shows {_drew(records.get(p.name, {}))}" for p in files))
+        drew = _ckpt(own["checkpoint"], own["step"])
+        return [(q, f"{drew}, drawn for this report (report/{q.name}); {shows}")
+                for q in (folder.report_samples_path, folder.report_reconstructions_path)]
+    return [(None, ""), (None, "")]
 
 
 def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> str:
@@ -230,12 +243,10 @@ def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> 
     body.append(_traversals_section(folder, checkpoint))
     worst = ", ".join(map(str, (ev or {}).get("worst_inputs", [])))
     top, bottom = ("top", "bottom") if len(data.get("shape", [])) == 3 else ("left", "right")
-    drawn, samples, recons, extra = _pictures(folder, meta, checkpoint)
-    by = _ckpt(drawn.get("checkpoint"), drawn.get("step"))
-    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {by}"
-                                     f"{extra.replace('{file}', getattr(samples, 'name', ''))}."),
-                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); {by}"
-                                            f"{extra.replace('{file}', getattr(recons, 'name', ''))}."),
+    (samples, samples_by), (recons, recons_by) = _pictures(folder, meta, checkpoint)
+    pictures = [("Samples", samples, f"Decoder means of draws from the prior; {samples_by}."),
+                ("Reconstructions", recons, f"Test inputs ({top}) and their reconstructions ({bottom}); "
+                                            f"{recons_by}."),
                 ("Worst reconstructions", ev_files.worst_reconstructions,
                  f"The inputs with the largest reconstruction error ({top}; {_esc((ev or {}).get('split'))} indices "
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]

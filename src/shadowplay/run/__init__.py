@@ -1,5 +1,6 @@
 """The run folder and its files: :class:`RunFolder` knows every path of a run, :mod:`.checkpoints` the checkpoint
-file format, :mod:`.provenance` what ``run.json`` records about where a run came from.
+file format, :mod:`.provenance` what ``run.json`` records about where a run came from, :mod:`.pictures` which weights drew its picture
+pairs.
 
 This package sits just above ``config``: the trainer, reports, studies and the API all read and write runs
 through it, and it imports none of them.

@@ -9,7 +9,9 @@ Layout::
       tensorboard/         the same metrics for TensorBoard
       checkpoints/         step-<9 digits>.safetensors (the last k) and best.safetensors (best validation ELBO)
       samples.png          decoder means of prior draws, written after training
-      reconstructions.png  test inputs (top) and their reconstructions (bottom)
+      reconstructions.png  test inputs (top) and their reconstructions (bottom), each row labelled; run.json
+                           `pictures` records which checkpoint drew the pair, or each file once `sample` or
+                           `reconstruct` drew over it (run/pictures.py)
       evaluation/          `shadowplay evaluate`: evaluation.json (ELBO, recon, KL, IWAE log p(x), bits/dim,
                            latent diagnostics, metrics), per_sample.npy|.csv (one row per input: index,
                            recon_ll, kl, elbo, log_px, bits_per_dim, recon_sq_error, label), worst_reconstructions.png,
