@@ -71,7 +71,7 @@ def test_sampling_metrics_need_a_generator():
 
 def test_progress_drives_one_bar_per_sampling_metric_without_changing_scores(monkeypatch):
     """`evaluate --metrics` on dSprites ran for minutes in silence: each sampling metric now moves a bar to its total
-    (a fake tqdm here, since pytest's stderr is not a terminal and the real bar stays quiet there)."""
+    (a fake tqdm here, to count what the metric reports)."""
     from shadowplay.data import groundtruth_for
     from shadowplay.evaluation import disentanglement as mod
 
@@ -216,3 +216,33 @@ def test_dci_moves_a_bar_through_its_boosting_stages(monkeypatch):
     lasso = []
     dci(codes, factors, predictor="lasso", progress=lambda done, total: lasso.append((done, total)))
     assert lasso == [(1, 2), (2, 2)]
+
+
+def test_slow_metrics_report_progress_when_stderr_is_a_pipe(tmp_path):
+    """`evaluate --metrics all` on dSprites printed nothing for minutes into a log (CI, nohup, a study child): the
+    metric bars were hidden off a terminal while the training and likelihood bars are not. Now they show there too
+    and leave one line per metric with its count and time."""
+    import re
+    import subprocess
+    import sys
+    script = tmp_path / "score.py"
+    script.write_text(f"""
+import time
+import numpy as np
+from shadowplay.data import groundtruth_for
+from shadowplay.evaluation.disentanglement import disentanglement_metrics
+gt = groundtruth_for("dsprites")
+factors = gt.sample_factors(200, np.random.default_rng(0))
+weights = np.random.default_rng(1).standard_normal((64 * 64, 3))
+
+def encode(x):  # a slow encoder: the bar waits 0.5 s before its first frame
+    time.sleep(0.01)
+    return x.reshape(len(x), -1).double().numpy() @ weights
+disentanglement_metrics(encode(gt.observations(factors)), factors, ["beta_vae"], groundtruth=gt, encode=encode,
+                        options={{"beta_vae": {SMALL["beta_vae"]!r}}}, progress=True)
+""")
+    p = subprocess.run([sys.executable, str(script)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    # the bar's final frame is left in the log, ended by a newline: 2 x 16 x 60 encoded observations and the time
+    assert re.search(r"beta_vae score: 100%[^\r\n]*1\.92k/1\.92k \[\d\d:\d\d<[^\r\n]*\]\n", p.stderr), p.stderr

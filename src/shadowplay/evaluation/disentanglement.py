@@ -11,12 +11,15 @@ equal-width bins, as MIG uses; Chen et al. 2018, §5) is always returned, for th
 
 The sampling metrics are slow (with their defaults, 1.9 million and 970,000 encoded observations; minutes on a
 CPU), and so is DCI's gradient boosting (100 stages per factor: about 5 minutes for the 2,000 test images of the
-default dSprites run), so ``progress=True`` shows a bar for each of them (tqdm, as the likelihood's bar; quiet when
-stderr is not a terminal). The bar only listens to the metric's ``progress`` callback and cannot change a score.
+default dSprites run), so ``progress=True`` shows a bar for each of them (tqdm, as the likelihood's and the
+training bar). Like those, it also writes when stderr is not a terminal (a log of CI, ``nohup`` or a study child
+shows that the work goes on); there it stays, once done, as one line with the metric's count and time, where a
+terminal clears it. The bar only listens to the metric's ``progress`` callback and cannot change a score.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
@@ -171,11 +174,17 @@ def evaluate_disentanglement(model: Any, codes: np.ndarray, factors: np.ndarray,
 SLOW_ARRAY_METRICS = ("dci",)  # array metrics that take a progress callback (DCI: ~5 min at 2,000 dSprites points)
 
 
+def _terminal() -> bool:
+    """Whether stderr, where the bars go, is a terminal."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty())
+
+
 @contextmanager
 def _bar(name: str, show: bool, unit: str = "image") -> Iterator[Callable[[int, int], None] | None]:
     """A tqdm bar for one slow metric and the ``progress(done, total)`` callback that moves it, or ``None``
-    unless ``show`` and stderr is a terminal; the bar is closed however the metric ends."""
-    bar = tqdm(desc=f"{name} score", unit=unit, unit_scale=True, disable=None if show else True, leave=False,
+    unless ``show``; the bar is closed however the metric ends, and left in place (with its time) off a terminal."""
+    bar = tqdm(desc=f"{name} score", unit=unit, unit_scale=True, disable=not show, leave=not _terminal(),
                dynamic_ncols=True, mininterval=0.5, delay=0.5)  # delay: no "0 image" frame before the total
 
     def update(done: int, total: int) -> None:
