@@ -89,3 +89,16 @@ def test_an_address_where_nothing_answers_fails_in_seconds_not_minutes(tmp_path)
     for other in (None, "auto", "head-node"):
         _check_reachable(other)
     assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_cpu_count_per_task_is_one_line_before_ray_starts(monkeypatch, value):
+    """SHADOWPLAY_RAY_CPUS=two was a ValueError traceback ("a bug in shadowplay") after Ray had started."""
+    from shadowplay.errors import ShadowplayError
+    from shadowplay.study.ray_launcher import RayLauncher
+    started = []
+    monkeypatch.setenv("SHADOWPLAY_RAY_CPUS", value)
+    monkeypatch.setattr(ray, "init", lambda *a, **k: started.append(k))
+    with pytest.raises(ShadowplayError, match=f"SHADOWPLAY_RAY_CPUS='{value}' must be a positive number"):
+        RayLauncher()
+    assert not started

@@ -317,7 +317,8 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--launcher", choices=("local", "ray"), help="child processes, or one Ray task per run step "
                                                        "(pip install 'shadowplay[ray]')")
     c.arg("--address", help="with --launcher ray: join this Ray cluster (auto or HOST:PORT)")
-    c.no_progress()
+    c.arg("--no-progress", dest="progress", action="store_false",
+          help="no start line and no line per finished run (failed runs are still listed at the end)")
 
     c = _Command(sub, "evaluate", api.evaluate, _show_evaluation,
                  help="ELBO, importance-weighted log p(x), KL per latent, active units",

@@ -49,3 +49,40 @@ def test_metrics_vs_beta_plot_uses_the_log_axis(tmp_path, monkeypatch):
 def test_results_of_an_older_study_have_no_eval_split():
     rows, _ = table([{"name": "vae-s0", "preset": "vae", "seed": 0, "metrics": {"elbo": -9.0}}])
     assert rows[0]["eval_split"] is None
+
+
+def _one_result_per_run(spec, values):
+    (spec.output / "results").mkdir(parents=True)
+    for run, mig in zip(spec.runs, values):
+        (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
+            {"name": run.name, "preset": run.preset, "seed": run.seed, "params": run.params, "train": {"step": 5},
+             "metrics": {"mig": mig}}))
+
+
+def test_summary_md_gives_one_seed_its_value_without_a_spread(tmp_path):
+    """One seed has no sample sd; summary.md printed "0.1 ± 0" as if a spread of zero had been measured."""
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({"base": BASE, "seeds": [0], "metrics": ["mig"],
+                                    "models": [{"preset": "beta_vae", "beta": [1, 4]}]}))
+    spec = load_study(path)
+    _one_result_per_run(spec, (0.1, 0.4))
+    md = write_outputs(spec)["summary_md"].read_text()
+    assert "| beta_vae-beta1 | 1 | – | 0.1 |" in md and "| beta_vae-beta4 | 1 | – | 0.4 |" in md
+    assert "± 0" not in md
+
+
+def test_metrics_by_model_says_what_the_dots_and_the_black_bar_are(tmp_path, monkeypatch):
+    """The by-model plot drew coloured dots and a black bar beside them with no legend: a reader could not tell
+    the runs from the mean ± sd."""
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump({"base": BASE, "seeds": [0, 1], "metrics": ["mig"],
+                                    "models": [{"preset": "vae"}]}))
+    spec = load_study(path)
+    _one_result_per_run(spec, (0.1, 0.3))
+    made = []
+    real = plotting.subplots
+    monkeypatch.setattr(plotting, "subplots", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    write_outputs(spec)
+    legend = made[0][1].flat[0].get_legend()
+    assert legend is not None
+    assert [t.get_text() for t in legend.get_texts()] == ["one run (seed)", "mean ± sample sd over seeds"]

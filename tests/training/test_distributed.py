@@ -319,3 +319,18 @@ def test_a_sigterm_during_the_failed_status_write_does_not_leave_the_run_running
         signal.signal(signal.SIGTERM, before)
     meta = json.loads((runs_dir / "cut" / "run.json").read_text())
     assert meta["status"] == "failed" and "Connection closed by peer" in meta["error"]
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "0", "inf"])
+def test_a_bad_collective_timeout_is_refused_before_torchrun_starts(monkeypatch, value):
+    """SHADOWPLAY_DIST_TIMEOUT=ten was a ValueError traceback printed by every rank under torchrun."""
+    started = []
+    monkeypatch.setenv("SHADOWPLAY_DIST_TIMEOUT", value)
+    monkeypatch.setattr(dist_mod.subprocess, "call", lambda *a, **k: started.append(a) or 0)
+    with pytest.raises(ConfigError, match=f"SHADOWPLAY_DIST_TIMEOUT='{value}' must be a positive number"):
+        dist_mod.launch(2, ["train"])
+    assert not started
+    _ranks_env(monkeypatch, rank=0, local=0)  # a rank started by torchrun itself says the same
+    monkeypatch.setattr(dist_mod.td, "init_process_group", lambda *a, **k: None)
+    with pytest.raises(ConfigError, match="SHADOWPLAY_DIST_TIMEOUT"):
+        from_env("cpu")

@@ -8,10 +8,10 @@ Files written under the study's output folder:
   ``eval_split``, by default ``test``);
 - ``summary.csv`` / ``summary.json``: one row per model (a grid point without its seed) with ``n`` and, per metric,
   the mean, the sample standard deviation over seeds (0 for one seed), min and max;
-- ``summary.md``: the same summary as a Markdown table (mean ± sd over seeds, n), then every run that failed in
-  this call with its reason and log, and the runs with no result yet;
-- ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar (the layout of
-  Locatello et al. 2019, figs. 7 and 13);
+- ``summary.md``: the same summary as a Markdown table (mean ± sd over seeds, the mean alone for one seed; n),
+  then every run that failed in this call with its reason and log, and the runs with no result yet;
+- ``plots/metrics_by_model.png``: one panel per metric, each seed a dot and the mean ± std a bar, a legend saying so
+  (the layout of Locatello et al. 2019, figs. 7 and 13);
 - ``plots/metrics_vs_beta.png``: for grid points that differ only in β, each metric against β, mean ± std over
   seeds: one line per curve (:func:`curve_label`, the grid point without its β), so runs that differ in another
   value (``latent_dim``, ``trainer.lr``) are never averaged as if they were seeds; the β axis is logarithmic when
@@ -127,10 +127,11 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _mean_sd(s: dict[str, Any], m: str) -> str:
+    """``mean ± sd``; the mean alone for one seed, whose sd is undefined (``± 0`` would claim a measured spread)."""
     mean, std = s.get(f"{m}.mean"), s.get(f"{m}.std")
     if mean is None:
         return "–"
-    return f"{mean:.4g}" if s.get("n", 0) < 2 else f"{mean:.4g} ± {std:.2g}"  # one seed has no spread to show
+    return f"{mean:.4g}" if s.get("n", 0) < 2 else f"{mean:.4g} ± {std:.2g}"
 
 
 def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[dict[str, Any]],
@@ -140,8 +141,9 @@ def summary_markdown(spec: StudySpec, rows: list[dict[str, Any]], summary: list[
     done = {r["name"] for r in rows}
     lines = [f"# Study {spec.path.name}", "",
              f"{len(spec.runs)} runs: {len(done)} with results, {len(failed)} failed, "
-             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds (one seed: its value) "
-             f"(evaluation on the {spec.eval_split} split; `val_elbo` is the last validation ELBO of training).", ""]
+             f"{len(spec.runs) - len(done) - len(failed)} not run yet. Mean ± sample sd over seeds (one seed: its "
+             f"value; evaluation on the {spec.eval_split} split; `val_elbo` is the last validation ELBO of training).",
+             ""]
     if summary:
         lines += ["| model | n | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
         lines += [f"| {s['model']} | {s['n']} | " + " | ".join(_mean_sd(s, m) for m in metrics) + " |"
@@ -205,10 +207,14 @@ def plot(rows: list[dict[str, Any]], metrics: list[str], folder: Path,
         for i, model in enumerate(models):
             v = np.array([r[m] for r in rows if r["model"] == model and isinstance(r.get(m), (int, float))], float)
             if len(v):
-                ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=14, alpha=0.6, color=f"C{i % 10}")
-                ax.errorbar(i + 0.25, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="k", ms=4)
+                first = not ax.collections  # label one model's markers: the legend names the two kinds once
+                ax.scatter(i + rng.uniform(-0.12, 0.12, len(v)), v, s=14, alpha=0.6, color=f"C{i % 10}",
+                           label="one run (seed)" if first else None)
+                ax.errorbar(i + 0.25, v.mean(), yerr=v.std(ddof=1) if len(v) > 1 else 0, fmt="o", color="k", ms=4,
+                            label="mean ± sample sd over seeds" if first else None)
         ax.set_title(m, fontsize=9)
         ax.set_xticks(range(len(models)), models, rotation=60, ha="right", fontsize=7)
+    axes.flat[0].legend(fontsize=7)  # what the coloured dots and the black bar are
     for ax in axes.flat[len(metrics):]:
         ax.axis("off")
     fig.tight_layout()

@@ -83,6 +83,20 @@ def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
             from None
 
 
+def ray_cpus() -> float:
+    """CPUs each Ray task asks for (``SHADOWPLAY_RAY_CPUS``, default 1); a value that is not a positive number is a
+    one-line error naming the variable (it was a ValueError traceback after Ray had started)."""
+    raw = os.environ.get("SHADOWPLAY_RAY_CPUS", "1")
+    try:
+        cpus = float(raw)
+    except ValueError:
+        cpus = float("nan")
+    if not 0 < cpus < float("inf"):
+        raise ShadowplayError(f"SHADOWPLAY_RAY_CPUS={raw!r} must be a positive number of CPUs per Ray task "
+                              "(default 1, e.g. 2 or 0.5)")
+    return cpus
+
+
 class RayLauncher:
     """Connects to Ray (or starts a local instance) and submits study steps as tasks."""
 
@@ -92,6 +106,7 @@ class RayLauncher:
         except ImportError:
             raise ShadowplayError("--launcher ray needs Ray: pip install 'shadowplay[ray]'") from None
         self.ray = ray
+        cpus = ray_cpus()  # checked before Ray starts: a bad value fails at once
         self.owns = not ray.is_initialized()
         if self.owns:
             _check_reachable(address)
@@ -101,7 +116,6 @@ class RayLauncher:
             except (ConnectionError, RuntimeError, ValueError) as e:
                 raise ShadowplayError(f"could not {'join the Ray cluster at ' + address if address else 'start Ray'}"
                                       f": {e}") from None
-        cpus = float(os.environ.get("SHADOWPLAY_RAY_CPUS", "1"))
         self.remote = ray.remote(num_cpus=cpus, max_retries=0)(_step)
 
     def start(self, args: list[str], env: dict[str, str], log_path: Path) -> RayProcess:

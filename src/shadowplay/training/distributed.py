@@ -232,7 +232,7 @@ def from_env(device_type: str) -> Dist:
                 raise _more_ranks_than_gpus(f"rank {rank} (local rank {local})")
             torch.cuda.set_device(local)
             backend = "cpu:gloo,cuda:nccl"
-        timeout = datetime.timedelta(seconds=float(os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")))
+        timeout = datetime.timedelta(seconds=dist_timeout())
         td.init_process_group(backend, timeout=timeout)
         _raise_on_sigterm()
     return Dist(rank=rank, world=world, local_rank=local)
@@ -283,11 +283,25 @@ def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_d
     return out
 
 
+def dist_timeout() -> float:
+    """Seconds a collective may wait (``SHADOWPLAY_DIST_TIMEOUT``, default 600); a value that is not a positive
+    number is a :class:`ConfigError` naming the variable (it was a ValueError traceback in every rank)."""
+    raw = os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"SHADOWPLAY_DIST_TIMEOUT={raw!r} must be a positive number of seconds (default 600)")
+    return seconds
+
+
 def launch(nproc: int, argv: list[str]) -> None:
     """Run ``shadowplay <argv>`` on ``nproc`` local processes with torchrun (``--standalone``: a private rendezvous
     on a free port). Raises :class:`DistributedError` naming the exit status when a rank failed."""
     if nproc < 1:
         raise DistributedError(f"--nproc must be >= 1, got {nproc}")
+    dist_timeout()  # a bad SHADOWPLAY_DIST_TIMEOUT is refused here, once, not by every rank
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
            "-m", "shadowplay", *argv]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), SHADOWPLAY_NPROC=str(nproc),
