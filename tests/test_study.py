@@ -35,6 +35,22 @@ def _write(folder: Path, doc: dict) -> Path:
     p.write_text(yaml.safe_dump(doc))
     return p
 
+def _finished_study(tmp_path: Path, doc: dict, metrics: dict):
+    """The one-run study ``doc`` as a finished run leaves it: its config and a results file with ``metrics``,
+    evaluated with the study's current settings. Returns ``(spec, run)``."""
+    from shadowplay.study.evaluate_step import evaluation_settings
+
+    spec = load_study(_write(tmp_path, doc))
+    (run,) = spec.runs
+    for sub in ("configs", "results"):
+        (spec.output / sub).mkdir(parents=True)
+    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
+    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
+        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": metrics,
+         "evaluation": evaluation_settings(spec)}))
+    return spec, run
+
+
 
 def test_grid_expands_into_named_validated_runs(tmp_path):
     spec = load_study(_write(tmp_path, {
@@ -255,17 +271,9 @@ def test_a_study_file_edited_under_finished_runs_is_refused(tmp_path):
     """Editing the base config and starting the study again used to skip every finished run silently (they keep
     their old config and numbers) while configs/<run>.yaml was overwritten with the new one."""
     from shadowplay.study import StudyRunner
-    from shadowplay.study.evaluate_step import evaluation_settings
 
     doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig"], "models": [{"preset": "beta_vae"}]}
-    spec = load_study(_write(tmp_path, doc))
-    (run,) = spec.runs
-    for sub in ("configs", "results"):
-        (spec.output / sub).mkdir(parents=True)
-    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
-    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
-        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "metrics": {"mig": 0.1},
-         "evaluation": evaluation_settings(spec)}))
+    spec, run = _finished_study(tmp_path, doc, {"mig": 0.1})
     assert [r.status for r in StudyRunner(spec, log=lambda m: None).run()] == ["skipped"]  # unchanged: skipped
     doc["base"] = {**BASE, "trainer": {**BASE["trainer"], "epochs": 7}}
     changed = load_study(_write(tmp_path, doc))
@@ -279,17 +287,9 @@ def test_finished_runs_are_not_evaluated_again_when_no_number_would_change(tmp_p
     option at its default changes no number; each used to evaluate every finished run again (here: no trained run to
     evaluate, so the old code failed it)."""
     from shadowplay.study import StudyRunner
-    from shadowplay.study.evaluate_step import evaluation_settings
 
     doc = {"output": "out", "base": BASE, "seeds": [0], "metrics": ["mig", "sap"], "models": [{"preset": "vae"}]}
-    spec = load_study(_write(tmp_path, doc))
-    (run,) = spec.runs
-    for sub in ("configs", "results"):
-        (spec.output / sub).mkdir(parents=True)
-    (spec.output / "configs" / f"{run.name}.yaml").write_text(yaml.safe_dump(run.config.to_dict(), sort_keys=False))
-    (spec.output / "results" / f"{run.name}.json").write_text(json.dumps(
-        {"name": run.name, "preset": run.preset, "seed": 0, "params": {}, "evaluation": evaluation_settings(spec),
-         "metrics": {"mig": 0.1, "sap": 0.2, "sap.gap": 0.3, "elbo": -5.0}}))
+    spec, run = _finished_study(tmp_path, doc, {"mig": 0.1, "sap": 0.2, "sap.gap": 0.3, "elbo": -5.0})
 
     def status(**edit):
         (rec,) = StudyRunner(load_study(_write(tmp_path, {**doc, **edit})), log=lambda m: None).run()

@@ -13,6 +13,8 @@ Keys are written ``section.key`` (``trainer.lr=3e-4``). Unknown keys are rejecte
 
 from __future__ import annotations
 
+import os
+
 import dataclasses
 import difflib
 from dataclasses import dataclass, field, fields, replace
@@ -393,3 +395,16 @@ def resolve_epochs(cfg: RunConfig, n_train: int) -> RunConfig:
 
 def save_yaml(cfg: RunConfig, path: Path) -> None:
     path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def positive_env(name: str, default: float, unit: str) -> float:
+    """The positive finite number in environment variable ``name`` (``default`` when unset); anything else is a
+    :class:`ConfigError` naming the variable, raised where the value is read (it was a ValueError traceback)."""
+    raw = os.environ.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name}={raw!r} must be a positive number of {unit} (default {default:g})")
+    return value

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..config import positive_env
 from ..errors import ShadowplayError
 
 
@@ -84,17 +85,9 @@ def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
 
 
 def ray_cpus() -> float:
-    """CPUs each Ray task asks for (``SHADOWPLAY_RAY_CPUS``, default 1); a value that is not a positive number is a
-    one-line error naming the variable (it was a ValueError traceback after Ray had started)."""
-    raw = os.environ.get("SHADOWPLAY_RAY_CPUS", "1")
-    try:
-        cpus = float(raw)
-    except ValueError:
-        cpus = float("nan")
-    if not 0 < cpus < float("inf"):
-        raise ShadowplayError(f"SHADOWPLAY_RAY_CPUS={raw!r} must be a positive number of CPUs per Ray task "
-                              "(default 1, e.g. 2 or 0.5)")
-    return cpus
+    """CPUs each Ray task asks for (``SHADOWPLAY_RAY_CPUS``, default 1, e.g. 2 or 0.5); a bad value is one line naming
+    it, raised before Ray starts."""
+    return positive_env("SHADOWPLAY_RAY_CPUS", 1, "CPUs per Ray task")
 
 
 class RayLauncher:

@@ -36,6 +36,7 @@ from typing import Iterable
 import torch
 import torch.distributed as td
 
+from ..config import positive_env
 from ..errors import ConfigError, ShadowplayError
 
 
@@ -284,16 +285,8 @@ def launch_run(command: str, cfg, nproc: int, *, run: Path | None = None, runs_d
 
 
 def dist_timeout() -> float:
-    """Seconds a collective may wait (``SHADOWPLAY_DIST_TIMEOUT``, default 600); a value that is not a positive
-    number is a :class:`ConfigError` naming the variable (it was a ValueError traceback in every rank)."""
-    raw = os.environ.get("SHADOWPLAY_DIST_TIMEOUT", "600")
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = float("nan")
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"SHADOWPLAY_DIST_TIMEOUT={raw!r} must be a positive number of seconds (default 600)")
-    return seconds
+    """Seconds a collective may wait (``SHADOWPLAY_DIST_TIMEOUT``, default 600); a bad value is one line naming it."""
+    return positive_env("SHADOWPLAY_DIST_TIMEOUT", 600, "seconds")
 
 
 def launch(nproc: int, argv: list[str]) -> None:
