@@ -132,6 +132,8 @@ def test_info_text_and_json(trained, cli):
     assert "debias:" not in text.stdout and "rare_fraction=" not in text.stdout and "channels=" not in text.stdout
     assert "not read by this run, left out: data.positive_classes, data.rare_fraction, model.channels, debias.*" \
         in text.stdout and "hidden=[32]" in text.stdout
+    # trainer.lr unset read "lr=None"; the run records the lr its optimizer used (the preset's default here)
+    assert "lr=None (the preset's 0.001)" in text.stdout
     js = cli("info", str(trained), "--json")
     doc = json.loads(js.stdout)
     assert doc["step"] == 5 and doc["config"]["model"]["latent_dim"] == 4 and "debias" in doc["config"]

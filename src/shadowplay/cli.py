@@ -180,6 +180,8 @@ def _show_info(i: api.RunInfo, a: argparse.Namespace) -> int:
     left_out = []
     for section, values in i.config.items():
         shown = [f"{k}={v}" for k, v in values.items() if f"{section}.{k}" not in hidden]
+        if section == "trainer" and values.get("lr") is None and i.meta.get("lr") is not None:
+            shown = [f"lr=None (the preset's {i.meta['lr']:g})" if s == "lr=None" else s for s in shown]
         if shown:
             print(f"  {section}: " + ", ".join(shown))
         dropped = [f"{section}.{k}" for k in values if f"{section}.{k}" in hidden]

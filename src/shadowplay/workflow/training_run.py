@@ -201,7 +201,10 @@ def train_run(cfg: RunConfig, *, splits: DataSplits | None = None, runs_dir: str
         "fingerprint": None if in_memory else data_fingerprint(cfg.data.source)}
     folder.write_config(cfg)
     folder.write_meta(start_meta(cfg, {"status": "running", "data": data_info, "model_spec": spec.to_dict(),
-                                       "preset": cfg.model.preset, "world_size": dist.world}))
+                                       "preset": cfg.model.preset, "world_size": dist.world,
+                                       # the lr the optimizer uses: trainer.lr, or the preset's when that is unset
+                                       "lr": cfg.trainer.lr if cfg.trainer.lr is not None
+                                       else built.objective.optimizer.lr}))
     folder.mark_running()
     try:
         trainer = _trainer(cfg, folder, splits, built, spec, callbacks, progress, dist)
