@@ -496,6 +496,20 @@ def test_train_help_lists_every_built_in_data_source():
     assert all(name in data_help for name in source_names()) and len(source_names()) >= 6
 
 
+@pytest.mark.parametrize("args, last", [
+    (["train", "--likelihood", "gauss"], "did you mean 'gaussian'?"),
+    (["trian"], "did you mean 'train'?"),
+    (["outliers", "fit", "--score", "elbbo"], "did you mean 'elbo'?"),
+    (["info"], "the following arguments are required: run"),
+])
+def test_a_usage_error_is_one_line_without_the_usage_block(capsys, args, last):
+    # argparse printed its whole usage (15 lines for train) above the error
+    from shadowplay.cli import main
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "usage:" not in err[0] and err[0].endswith(last), err
+
+
 def test_train_help_gives_the_defaults_of_epochs_and_lr():
     # both read as if they had no default ("passes over the training split", "learning rate"); the README's
     # defaults table says what they are

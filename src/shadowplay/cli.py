@@ -18,12 +18,13 @@ import difflib
 import inspect
 import json
 import os
+import re
 import sys
 import textwrap
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NoReturn
 
 from . import api, debias
 from ._version import __version__
@@ -638,8 +639,21 @@ def _add_embed(sub: argparse._SubParsersAction) -> None:
 COMMANDS.append(_add_embed)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``shadowplay train: error: argument --likelihood: invalid choice: 'gauss'
+    (choose from ...); did you mean 'gaussian'?``, exit status 2, without the 15-line usage block argparse prints
+    first (``--help`` shows it). Subcommands' parsers are made of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        bad = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)$", message)
+        if bad:
+            close = difflib.get_close_matches(bad.group(1), re.findall(r"'([^']*)'", bad.group(2)), n=1, cutoff=0.6)
+            message += f"; did you mean {close[0]!r}?" if close else ""
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shadowplay", description="Deep latent-variable generative models.")
+    parser = _Parser(prog="shadowplay", description="Deep latent-variable generative models.")
     parser.add_argument("--version", action="version", version=f"shadowplay {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
