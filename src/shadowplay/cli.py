@@ -676,7 +676,7 @@ def api_keywords(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k not in _INTERNAL and k not in CLI_ONLY}
 
 
-def _unrecognized(parser: argparse.ArgumentParser, argv: list[str], extra: list[str]) -> None:
+def _unrecognized(parser: argparse.ArgumentParser, argv: list[str], extra: list[str]) -> NoReturn:
     """Exit with status 2 and one line naming the (sub)command the unknown arguments were given to and, for a
     misspelt option, the closest one it has (the top-level parser's usage and error named neither)."""
     for token in argv:  # down to the innermost subcommand named (`debias train`, `outliers fit`)
@@ -687,9 +687,7 @@ def _unrecognized(parser: argparse.ArgumentParser, argv: list[str], extra: list[
     close = [m for e in extra if e.startswith("--")
              for m in difflib.get_close_matches(e.split("=")[0], options, n=1, cutoff=0.7)]
     hint = f"; did you mean {', '.join(close)}?" if close else ""
-    print(f"{parser.prog}: error: unrecognized arguments: {' '.join(extra)}{hint} (`{parser.prog} --help` lists "
-          "the options)", file=sys.stderr)
-    raise SystemExit(2)
+    parser.error(f"unrecognized arguments: {' '.join(extra)}{hint} (`{parser.prog} --help` lists the options)")
 
 
 def main(argv: list[str] | None = None) -> int:

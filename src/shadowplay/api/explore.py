@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError, user_stacklevel
+from ..evaluation.likelihood import check_iw_samples
 from ..explorer import Explorer, ExplorerServer, OutlierCheck
 from ..run import RunFolder, open_run
 from ..workflow import ARRAY_SOURCE, Run, load_model, load_splits
@@ -106,8 +107,7 @@ def explore(run: str | Path | Run, host: str = "127.0.0.1", port: int = 0, open_
             more than a second here (a 64-px conv net on a busy CPU); then the largest of 300, 100, … that fits,
             and the page says its numbers are not evaluate's.
     """
-    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
-        raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
+    check_iw_samples(iw_samples)  # before the model loads; the Explorer checks it again for direct callers
     if not 0 <= int(port) <= 65535:
         raise ConfigError(f"--port must be 0 (a free port) or 1..65535, got {port}")
     if not is_loopback(host):

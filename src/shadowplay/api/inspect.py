@@ -29,6 +29,7 @@ from ..evaluation import (PATHS, RANGE_MODES, aggregate_draws, iw_samples_for_bu
                           reconstruction_error, select_dims, summarize_latents, traversal_values)
 from ..evaluation import interpolate as interpolate_codes
 from ..evaluation import traverse as traverse_codes
+from ..evaluation.likelihood import check_iw_samples
 from ..evaluation.disentanglement import (NOISE_FLOOR_NOTE, check_metric_request, evaluate_disentanglement,
                                           mi_noise_floor)
 from ..jsonsafe import json_safe
@@ -144,8 +145,7 @@ def evaluate(run: RunLike, split: str | None = None, iw_samples: int | None = 10
     """
     if isinstance(metrics, str):  # "all" or "mig,dci" as on the command line
         metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
-        raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
+    check_iw_samples(iw_samples)
     if int(max_rows) != max_rows or max_rows < 1:
         raise ConfigError(f"--max-rows must be an integer >= 1, got {max_rows}")
     if split is not None and split not in EVALUATE_SPLITS:

@@ -204,8 +204,9 @@ def _record_run_picture(run: RunLike, target: Path, checkpoint: str, by: str) ->
     """When ``target`` was one of the run folder's recorded pictures, say in ``run.json`` that ``by`` redrew it with
     ``checkpoint`` (``run.pictures.record_redrawn``), so no record names the weights it no longer shows."""
     folder = RunFolder(run)
-    if pair_of(folder, target) is not None:
-        record_redrawn(folder, target, checkpoint, checkpoint_step(folder, checkpoint), by)
+    key = pair_of(folder, target)
+    if key is not None:
+        record_redrawn(folder, key, target, checkpoint, checkpoint_step(folder, checkpoint), by)
 
 
 def check_model_data(folder: RunFolder, ds: Dataset, source: str | None = None) -> Dataset:
@@ -233,7 +234,8 @@ def reconstruct(run: RunLike, n: int = 16, split: str = "test", out: str | Path 
     folder = open_run(run)
     x = check_model_data(folder, run_splits(folder, data).get(split), data).x[:n]
     if target is not None and x.ndim == 4 and x.shape[1] in (1, 3):
-        check_examples(len(x), ("input", "reconstruction"), x.shape[2], x.shape[3])  # before the model runs: a picture Pillow will open
+        # before the model runs: a picture Pillow will open
+        check_examples(len(x), ("input", "reconstruction"), x.shape[2], x.shape[3])
     x_hat = load(folder, checkpoint).reconstruct(x)
     if target is not None:
         save_examples(target, {"input": x, "reconstruction": x_hat})

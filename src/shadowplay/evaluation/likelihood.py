@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from ..distributions import PointMass, standard_normal_prior
+from ..errors import ConfigError
 from ..model import LatentVariableModel
 
 _GAMMA, _M1, _M2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -214,6 +215,13 @@ def per_sample_likelihoods(model: LatentVariableModel, x: torch.Tensor, iw_sampl
 
 
 IW_CHOICES = (1000, 300, 100, 30, 10, 1)
+
+
+def check_iw_samples(iw_samples: int | None) -> None:
+    """Refuse a ``--iw-samples`` (``iw_samples=``) that is not an integer >= 1, before any work; ``None`` (the
+    command's automatic K) passes."""
+    if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
+        raise ConfigError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
 
 
 def iw_samples_for_budget(model: LatentVariableModel, x: torch.Tensor, seconds: float, *, max_rows: int = 4096,

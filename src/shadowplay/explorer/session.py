@@ -30,7 +30,7 @@ import torch
 from ..data import Dataset
 from ..errors import ShadowplayError
 from ..evaluation import PATHS, per_sample_likelihoods, posterior_moments, summarize_latents
-from ..evaluation.likelihood import IW_CHOICES
+from ..evaluation.likelihood import IW_CHOICES, check_iw_samples
 from ..evaluation.traversal import lerp, slerp
 from ..model import LatentVariableModel
 from .pictures import example_png, is_image_shape
@@ -107,8 +107,7 @@ class Explorer:
                  outlier_hint: str | None = None, iw_samples: int | None = None, seed: int = EVALUATE_SEED,
                  max_stats: int = 2000, stats_splits: tuple[str, ...] = ("test", "train"),
                  click_seconds: float = CLICK_SECONDS):
-        if iw_samples is not None and (int(iw_samples) != iw_samples or iw_samples < 1):
-            raise ShadowplayError(f"--iw-samples must be an integer >= 1, got {iw_samples}")
+        check_iw_samples(iw_samples)
         self.model = model.eval()
         self.datasets = {k: v for k, v in datasets.items() if len(v)}
         if not self.datasets:

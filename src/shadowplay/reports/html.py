@@ -252,7 +252,7 @@ def render_report(run_dir: str | Path, checkpoint: Checkpoint | None = None) -> 
                  f"{worst}, worst first) and their reconstructions ({bottom}).")]
     body.append("<h2>Samples and reconstructions</h2>" + "".join(
         f"<h3>{t}</h3>" + _img(p, c) for t, p, c in pictures
-        if p is not None and p.is_file() and (ev is not None if t.startswith("Worst") else True)))
+        if p is not None and p.is_file() and (ev is not None or not t.startswith("Worst"))))
     interps = folder.interpolations()
     if interps:
         body.append("<h2>Interpolations</h2>" + "".join(

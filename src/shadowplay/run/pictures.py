@@ -49,12 +49,10 @@ def pair_of(folder: RunFolder, path: str | Path) -> str | None:
     return next((k for k in PAIR_KEYS if target in [p.resolve() for p in _pair_paths(folder, k)]), None)
 
 
-def record_redrawn(folder: RunFolder, path: str | Path, checkpoint: str, step: int | None, by: str) -> None:
-    """Record in ``run.json`` that ``by`` (e.g. ``shadowplay sample``) wrote ``path``, one of the pictures of
-    :func:`pair_of`, with ``checkpoint`` (``step``): the pair's record becomes one entry per file."""
-    key = pair_of(folder, path)
-    if key is None:
-        raise ValueError(f"{path} is not a recorded picture of the run {folder.path}")
+def record_redrawn(folder: RunFolder, key: str, path: str | Path, checkpoint: str, step: int | None,
+                   by: str) -> None:
+    """Record in ``run.json`` that ``by`` (e.g. ``shadowplay sample``) wrote ``path``, a picture of the pair ``key``
+    (:func:`pair_of`), with ``checkpoint`` (``step``): the pair's record becomes one entry per file."""
     records = picture_records(folder, folder.meta, key)
     records[Path(path).name] = {"checkpoint": checkpoint, "step": step, "by": by}
     folder.update_meta(**{key: records})
