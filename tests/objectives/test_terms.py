@@ -56,7 +56,8 @@ def test_kl_is_computed_once_per_forward_and_gradients_match(preset, monkeypatch
     import shadowplay.objectives.terms.kl as kl_module
     calls = []
     real = kl_module.kl_divergence
-    monkeypatch.setattr(kl_module, "kl_divergence", lambda q, p: calls.append(1) or real(q, p))
+    closed_form = kl_module.normal_kl
+    monkeypatch.setattr(kl_module, "normal_kl", lambda q, p: calls.append(1) or closed_form(q, p))
     model = _model()
     x = torch.rand(9, 1, 6, 6, dtype=torch.float64)
     objective = build_preset(preset, PresetParams()).objective
@@ -75,6 +76,24 @@ def test_kl_is_computed_once_per_forward_and_gradients_match(preset, monkeypatch
     objective(model(x), StepContext(step=0, dataset_size=100)).loss.backward()
     for a, p in zip(cached, model.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_normal_kl_is_torchs_registered_normal_rule_to_the_bit(dtype):
+    """``normal_kl`` (called directly, so a compiled step has no dispatch to break on) gives exactly what
+    ``torch.distributions.kl_divergence`` gives for two Normals: against N(0, I), as the model's prior, and against
+    another Normal; and it is the closed form ½(σ² + μ² − 1 − log σ²) of Kingma & Welling (2014, appendix B)."""
+    from torch.distributions import Normal, kl_divergence
+
+    from shadowplay.objectives.terms.kl import normal_kl
+    g = torch.Generator().manual_seed(0)
+    mu, sigma = torch.randn(64, 5, generator=g, dtype=dtype) * 3, torch.rand(64, 5, generator=g, dtype=dtype) * 4 + 1e-3
+    q = Normal(mu, sigma)
+    for p in (Normal(torch.zeros_like(mu), torch.ones_like(mu)), Normal(mu.flip(0), sigma.flip(1))):
+        assert torch.equal(normal_kl(q, p), kl_divergence(q, p))
+    closed = 0.5 * (sigma.double() ** 2 + mu.double() ** 2 - 1 - torch.log(sigma.double() ** 2))
+    torch.testing.assert_close(normal_kl(q, Normal(torch.zeros_like(mu), torch.ones_like(mu))).double(), closed,
+                               rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=1e-5)
 
 @pytest.mark.parametrize("scale", [0.5, None])
 def test_vae_loss_is_minus_elbo_gaussian(scale):

@@ -109,10 +109,22 @@ class Objective(nn.Module):
         return {name: s(step) for name, s in self.schedules.items()}
 
     def forward(self, out: ModelOutput, ctx: StepContext) -> LossOutput:
-        weights = self.weights(ctx.step)
+        parts, diagnostics = self.evaluate(out, ctx)
+        return self.combine(parts, diagnostics, ctx.step)
+
+    def step_free_terms(self) -> tuple[str, ...]:
+        """Names of the terms whose value does not depend on ``ctx.step`` (all but e.g. the capacity term's C(t)).
+        A compiled training step evaluates these inside its graph; the step, a Python int that changes every
+        step, would otherwise make ``torch.compile`` recompile at every step (see ``training/precision.py``)."""
+        return tuple(n for n, t in self.terms.items() if not t.reads_step)
+
+    def evaluate(self, out: ModelOutput, ctx: StepContext, names: "tuple[str, ...] | None" = None
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Parts and diagnostics (detached) of the terms ``names`` (all, in order, when ``None``), unweighted."""
         parts: dict[str, torch.Tensor] = {}
         diagnostics: dict[str, torch.Tensor] = {}
-        for name, term in self.terms.items():
+        for name in self.terms if names is None else names:
+            term = self.terms[name]
             res = term(out, ctx)
             if set(res.parts) != set(term.parts):
                 raise RuntimeError(f"term {name!r} declares parts {list(term.parts)} but reported "
@@ -123,6 +135,13 @@ class Objective(nn.Module):
                                        "unique in an objective")
             parts.update(res.parts)
             diagnostics.update({k: v.detach() for k, v in res.diagnostics.items()})
+        return parts, diagnostics
+
+    def combine(self, parts: dict[str, torch.Tensor], diagnostics: dict[str, torch.Tensor], step: int) -> LossOutput:
+        """The loss Σ_k w_k(step) · part_k over every part (``parts`` holds them all; they are summed in the order
+        the terms were given, whatever order they were evaluated in)."""
+        weights = self.weights(step)
+        parts = {n: parts[n] for n in self.schedules}
         # A part whose weight is 0 right now is left out of the sum (not multiplied by 0), so a NaN in a switched-off
         # part cannot poison the loss and no backward pass runs through it.
         loss = sum(weights[n] * v for n, v in parts.items() if weights[n] != 0.0)

@@ -26,8 +26,8 @@ from tqdm.auto import tqdm
 
 from ..config import TrainerConfig
 from ..errors import TrainingDivergedError
-from ..model import LatentVariableModel
-from ..objectives import Objective, StepContext
+from ..model import LatentVariableModel, ModelOutput
+from ..objectives import LossOutput, Objective, StepContext
 from ..run import RunFolder
 from .callbacks import Callback
 from .checkpoint import (Checkpoint, copy_as, optimizer_from_flat, optimizer_to_flat, prune, write_checkpoint)
@@ -66,11 +66,15 @@ class Trainer:
                  train_labels: torch.Tensor | None = None, val_labels: torch.Tensor | None = None,
                  dist: Dist | None = None):
         self.model, self.objective, self.cfg = model.to(device), objective.to(device), cfg
-        # precision/compile act on the nets (training/precision.py); DDP wraps the model (training/distributed.py)
+        # precision acts on the nets, compile on the step's forward (training/precision.py); DDP wraps the model
+        # (training/distributed.py)
         self.acc = Accelerator(self.model, cfg.precision, cfg.compile, device)
         self.denormal_mode = "off"  # what flush_denormals gave the last fit: on, already on, this thread only, …
         self.dist = dist or Dist()
         self.net = self.dist.wrap(self.model, device)
+        self._step_free = objective.step_free_terms()
+        self._step_terms = tuple(n for n in objective.terms if n not in self._step_free)
+        self._forward = self.acc.compile_step(self._forward_step_free)
         self.shard_weight = 1.0
         self.device, self.run_dir, self.binarize = device, Path(run_dir), binarize
         self.train_x = train_x.to(device)  # (N, *shape), kept on the device: batches are index-gathered from it
@@ -193,12 +197,27 @@ class Trainer:
             f"loss term {bad[0]!r} became {float(values.get(bad[0], loss).detach())} at step {self.step} (epoch "
             f"{self.epoch}); training stopped and {keep}. Try a lower trainer.lr or trainer.grad_clip=1.0")
 
+    def _forward_step_free(self, x: torch.Tensor, ctx: StepContext
+                           ) -> tuple[ModelOutput, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The model's forward on ``x`` ``(B, *shape)`` and the parts and diagnostics of every term that does not read
+        the step: what ``trainer.compile`` compiles as one graph (``self._forward``)."""
+        out = self.net(x)
+        return (out, *self.objective.evaluate(out, ctx, self._step_free))
+
+    def _loss(self, x: torch.Tensor, ctx: StepContext) -> tuple[ModelOutput, LossOutput]:
+        """``objective(model(x), ctx)``, with the step-free part through ``self._forward`` (compiled if asked) and
+        the terms that read the step and the weighted sum eagerly."""
+        with self.acc.training():  # nets in bf16/fp16 if asked; distributions and the objective stay float32
+            out, parts, diagnostics = self._forward(x, ctx)
+        if self._step_terms:
+            more, more_diagnostics = self.objective.evaluate(out, ctx, self._step_terms)
+            parts, diagnostics = {**parts, **more}, {**diagnostics, **more_diagnostics}
+        return out, self.objective.combine(parts, diagnostics, ctx.step)
+
     def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
         """One optimizer step on ``x`` ``(B, *shape)``, then one step of each term's own optimizer; returns the
         detached values to log (scalars, or ``(K,)`` vector diagnostics)."""
-        with self.acc.training():  # nets in bf16/fp16 if asked; distributions and the objective stay float32
-            out = self.net(x)
-        lo = self.objective(out, ctx)
+        out, lo = self._loss(x, ctx)
         # Checked before the step so a NaN never reaches the weights (and the last checkpoint stays good). This
         # costs one device sync per step, the price of stopping at the step that diverged.
         if not bool(torch.isfinite(lo.loss)):
@@ -277,8 +296,15 @@ class Trainer:
         # One context for the whole fit; only its step changes (terms read N, the model and draw_batch from it).
         ctx = StepContext(step=self.step, dataset_size=self.n, model=self.model, draw_batch=self.draw_batch)
         rate = 0.0
-        self.acc.warm_up(lambda: self.objective(self.model(self._prepare(self.train_x[:cfg.batch_size])), ctx).loss,
-                         self.model.parameters())
+        if self.acc.compiled:  # the warm-up step (compilation) runs on the first batch, with its labels
+            ctx.labels = self.train_labels[:cfg.batch_size] if self.train_labels is not None else None
+            bar.set_description_str("compile")  # tens of seconds on a small CPU, before the first step
+            self.acc.warm_up(lambda: self._loss(self._prepare(self.train_x[:cfg.batch_size]), ctx)[1].loss,
+                             self.model.parameters())
+            if not bar.disable:  # the bar's clock and rate start at the first step, not before the compilation
+                bar.set_description_str("train", refresh=False)
+                bar.reset()
+                bar.n = bar.last_print_n = bar.initial
         window.resume()
         # the bar's running loss and samples/s between two log lines: after the first step, then every
         # POSTFIX_EVERY_S seconds (None: no bar, nothing read). Logged values are unaffected.

@@ -15,6 +15,12 @@ checkpoint). ``forward(out, ctx)`` returns a :class:`TermOutput`:
 Every reported name (part or diagnostic, over all terms of an objective) is a key of ``metrics.jsonl``; two terms
 may not report the same name.
 
+A term whose value depends on the step (the capacity term's C(t)) sets ``reads_step = True``. A compiled training
+step (``trainer.compile``) evaluates every other term inside its graph and such a term outside it, eagerly: the
+step is a Python int that changes every step, and a graph that read it would be recompiled at every step. Inside
+the graph a term should also avoid shapes that depend on values (a boolean mask as an index) and Python calls
+Dynamo cannot trace; ``tests/training/test_precision.py`` traces every preset's terms to check it.
+
 A term that trains parameters of its own also defines ``aux_loss(out, ctx)``; the trainer minimizes it with a
 separate optimizer named after the term (``aux_lr``/``aux_betas`` set it), after the main step, and logs it as
 ``<name>_aux``.
@@ -77,6 +83,7 @@ class Term(nn.Module):
     name: str = ""
     parts: tuple[str, ...] = ()
     generative: bool = False  # trains the decoder p(x|z): then samples and the latent check mean something
+    reads_step: bool = False  # forward reads ctx.step (a compiled training step evaluates such a term eagerly)
     aux_lr: float | None = None
     aux_betas: tuple[float, float] = (0.9, 0.999)
 

@@ -43,8 +43,10 @@ def classification_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Σ_{i: mask_i} values_i / B for ``values``, ``mask`` ``(B,)``: the rows outside the mask take no part."""
-    return values[mask].sum() / values.shape[0]
+    """Σ_{i: mask_i} values_i / B for ``values``, ``mask`` ``(B,)``: the rows outside the mask take no part (not
+    even a NaN of theirs). ``where``, not ``values[mask]``: a boolean index has a data-dependent shape, which splits a
+    compiled training step's graph in two."""
+    return torch.where(mask, values, 0.0).sum() / values.shape[0]
 
 
 class Classification(Term):
@@ -80,4 +82,4 @@ class DebiasedVAE(Term):
         n_c = mask.sum().clamp(min=1)
         return TermOutput(
             {"recon": masked_mean(-out.likelihood.log_prob(out.x), mask), "kl": masked_mean(per_latent.sum(-1), mask)},
-            {"kl_per_latent": per_latent[mask].sum(0) / n_c})
+            {"kl_per_latent": torch.where(mask[:, None], per_latent, 0.0).sum(0) / n_c})

@@ -1,13 +1,16 @@
 """KL(q(z|x) ‖ p(z)) and the capacity-controlled variant.
 
-For a diagonal Gaussian against N(0, I) torch's ``kl_divergence`` evaluates the closed form of Kingma & Welling
-(2014, appendix B): KL = ½ Σ_j (σ_j² + μ_j² − 1 − log σ_j²).
+For a diagonal Gaussian against N(0, I) the KL has the closed form of Kingma & Welling (2014, appendix B):
+KL = ½ Σ_j (σ_j² + μ_j² − 1 − log σ_j²). :func:`normal_kl` evaluates it for two Normals directly, with the same
+operations as torch's registered Normal–Normal rule (so the values are the same to the bit); going through
+``torch.distributions.kl_divergence`` instead costs a Python dispatch per step and breaks a ``torch.compile`` graph
+(its lookup calls ``min`` on a generator, which Dynamo cannot trace).
 """
 
 from __future__ import annotations
 
 import torch
-from torch.distributions import kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from ...distributions import PointMass
 from ...model import ModelOutput
@@ -20,13 +23,23 @@ def has_kl(out: ModelOutput) -> bool:
     return not isinstance(out.posterior, PointMass)
 
 
+def normal_kl(p: Normal, q: Normal) -> torch.Tensor:
+    """KL(p ‖ q) elementwise for two Normals of one batch shape: ½ (r + ((μ_p − μ_q)/σ_q)² − 1 − log r) with
+    r = (σ_p/σ_q)² (Kingma & Welling 2014, appendix B, for q = N(0, I))."""
+    var_ratio = (p.scale / q.scale).pow(2)
+    t1 = ((p.loc - q.loc) / q.scale).pow(2)
+    return 0.5 * (var_ratio + t1 - 1 - var_ratio.log())
+
+
 def kl_per_latent(out: ModelOutput) -> torch.Tensor:
     """``(B, L)`` KL of each latent dimension of each example, computed once per forward pass (kept in
     ``out.kl_cache``: several terms of one objective read it)."""
     if not has_kl(out):
         raise ValueError("KL to the prior is not defined for a point-mass (autoencoder) posterior")
     if out.kl_cache is None:
-        out.kl_cache = kl_divergence(out.posterior, out.prior)
+        q, p = out.posterior, out.prior
+        exact_normals = type(q) is Normal and type(p) is Normal  # a subclass may register a rule of its own
+        out.kl_cache = normal_kl(q, p) if exact_normals else kl_divergence(q, p)
     return out.kl_cache
 
 
@@ -54,6 +67,7 @@ class CapacityKL(Term):
 
     name = "capacity"
     parts = ("capacity",)
+    reads_step = True
 
     def __init__(self, c_max: float = 25.0, steps: int = 100_000):
         super().__init__()
