@@ -10,7 +10,8 @@ numbers, not with results on dynamically binarized MNIST-style data (``--binariz
 x ~ Bernoulli(intensity) instead, and then evaluates on the same grey levels).
 
 ``--precision fp32,bf16`` trains one run per precision (bf16: the nets under autocast, issue 12) and prints them
-side by side with the bf16 − fp32 test-ELBO gap (target: within 0.5 nats after 10 epochs).
+side by side with the bf16 − fp32 test-ELBO gap (target: within 0.5 nats after 10 epochs); a value with
+``+compile`` (``bf16+compile``) also sets ``trainer.compile=true``.
 
 Usage: ``python benchmarks/fmnist_likelihood.py [--epochs 10] [--iw-samples 1000] [--precision fp32,bf16]
 [--json out.json]``.
@@ -36,11 +37,17 @@ from shadowplay import api  # noqa: E402
 
 
 def one_run(a: argparse.Namespace, precision: str) -> dict:
-    """Train in ``precision`` (``trainer.precision``), evaluate in float32; the numbers of one table column."""
+    """Train in ``precision`` (``trainer.precision``, ``+compile`` for ``trainer.compile=true``), evaluate in
+    float32; the numbers of one table column."""
+    mode, _, compiled = precision.partition("+")
+    if compiled not in ("", "compile"):
+        raise SystemExit(f"--precision: {precision!r} is not a precision or precision+compile")
     overrides = {"model.hidden": [512, 256], "model.likelihood": "bernoulli", "trainer.batch_size": a.batch_size,
-                 "data.binarize": a.binarize, "trainer.max_steps": a.max_steps, "trainer.precision": precision}
+                 "data.binarize": a.binarize, "trainer.max_steps": a.max_steps, "trainer.precision": mode,
+                 "trainer.compile": bool(compiled)}
     t0 = time.perf_counter()
-    name = (a.name if precision == "fp32" else f"{a.name}-{precision}") + (f"-s{a.seed}" if a.seed else "")
+    tag = precision.replace("+", "-")
+    name = (a.name if precision == "fp32" else f"{a.name}-{tag}") + (f"-s{a.seed}" if a.seed else "")
     run = api.train(data="fashion-mnist", model="vae", latent_dim=16, net="mlp", epochs=a.epochs, seed=a.seed,
                     runs_dir=a.runs_dir, name=name, overwrite=True, progress=False, overrides=overrides)
     train_s = time.perf_counter() - t0
@@ -65,7 +72,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0, help="trainer.seed (weights, batch order, noise; the split is fixed)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--precision", default="fp32", help="comma-separated trainer.precision values, one run and one "
-                   "column each, e.g. fp32,bf16 (default fp32)")
+                   "column each, e.g. fp32,bf16,bf16+compile (default fp32)")
     p.add_argument("--json", default=None, help="write the results here (one document per precision if several)")
     a = p.parse_args()
     if a.threads:

@@ -282,7 +282,7 @@ def _add_commands(sub: argparse._SubParsersAction) -> None:
     c.arg("--device", help="auto | cpu | cuda | cuda:N")
     c.arg("--deterministic", action="store_true", help="deterministic kernels (exact resume)")
     c.arg("--precision", choices=tuple(PRECISIONS), help="nets in bf16 (CPU/GPU) or fp16 (GPU); losses fp32")
-    c.arg("--compile", action="store_true", help="torch.compile the nets (eager fallback with a warning)")
+    c.arg("--compile", action="store_true", help="torch.compile the training step (eager fallback with a warning)")
     c.arg("--nproc", type=_positive_int, help="train on N local processes with DDP (torchrun)")
     c.new_run("run folder name (default <model>-<data>-<time>)")
 

@@ -86,7 +86,7 @@ class TrainerConfig:
     progress: bool = True
     max_steps: int | None = None       # stop early (tests, budgets)
     precision: str = "fp32"            # fp32 | bf16 (CPU and GPU) | fp16 (GPU, gradient scaler); nets only
-    compile: bool = False              # torch.compile the encoder and decoder (falls back to eager on failure)
+    compile: bool = False              # torch.compile the training step's forward (eager if that fails)
     flush_denormal: bool = True        # CPU: subnormal floats → 0 while training (training/denormals.py: 1.9× faster)
 
 

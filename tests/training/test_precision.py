@@ -1,4 +1,4 @@
-"""Mixed precision and compiled nets: low precision in the nets only, float32 objective, checkpoints and resume."""
+"""Mixed precision and compiled steps: low precision in the nets only, float32 objective, checkpoints and resume."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mixed precision and compiled nets for the training step (``trainer.precision``, ``trainer.compile``).
+"""Mixed precision for the nets and a compiled training step (``trainer.precision``, ``trainer.compile``).
 
 What runs in low precision: only the encoder and decoder networks, inside ``torch.autocast`` (bf16 on CPU and GPU,
 fp16 on GPU). Their outputs are cast back to float32 before the posterior and the likelihood are built, so every
