@@ -171,6 +171,18 @@ def test_a_compiled_step_keeps_the_step_out_of_its_graph_and_trains_to_the_eager
         torch.testing.assert_close(v, _weights(comp.path)[k], rtol=1e-4, atol=1e-5)
 
 
+def test_a_compiled_bf16_run_stopped_and_resumed_ends_with_the_uninterrupted_weights(tiny_flat, runs_dir):
+    """Resume under ``trainer.compile`` is exact: the resumed process compiles the same graph again, and the
+    checkpoint's RNG state gives the graph the same noise (two epochs of 9 steps, stopped mid-epoch at step 13)."""
+    extra = ["trainer.precision=bf16", "trainer.compile=true"]
+    whole = _train(tiny_flat, runs_dir, "whole", extra, model="beta_vae")
+    half = _train(tiny_flat, runs_dir, "half", [*extra, "trainer.max_steps=13"], model="beta_vae")
+    assert latest_good(half.path / "checkpoints").state["precision"] == {"precision": "bf16", "compile": True}
+    api.resume(half.path, ["trainer.max_steps=null"], progress=False)
+    for k, v in _weights(whole.path).items():
+        assert torch.equal(v, _weights(half.path)[k]), k
+
+
 @pytest.mark.slow
 def test_compiled_nets_train_to_the_eager_result(tiny_flat, runs_dir):
     """A real torch.compile (inductor, C++ backend) of a VAE with a KL warm-up (a weight that changes every step:
