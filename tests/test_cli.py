@@ -501,6 +501,7 @@ def test_train_help_lists_every_built_in_data_source():
     (["trian"], "did you mean 'train'?"),
     (["outliers", "fit", "--score", "elbbo"], "did you mean 'elbo'?"),
     (["info"], "the following arguments are required: run"),
+    (["debias"], "the following arguments are required: {train,audit,compare}"),  # printed the top-level help
 ])
 def test_a_usage_error_is_one_line_without_the_usage_block(capsys, args, last):
     # argparse printed its whole usage (15 lines for train) above the error

@@ -414,7 +414,8 @@ def _show_compare(audits: dict, a: argparse.Namespace) -> int:
 def _add_debias(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("debias", help="DB-VAE training, bias audit and comparison of runs",
                        description="Debiasing with learned latent structure (Amini et al., AIES 2019).")
-    dsub = p.add_subparsers(dest="debias_command", metavar="SUBCOMMAND",
+    # required: `shadowplay debias` alone printed the top-level help and exited 2 with no word on what was missing
+    dsub = p.add_subparsers(dest="debias_command", metavar="{train,audit,compare}", required=True,
                             help="train (a DB-VAE run), audit (one run's classifier), compare (several runs)")
     c = _Command(dsub, "train", debias.train, _show_debias_run,
                  help="train a DB-VAE (or the plain classifier) and write a run folder")
