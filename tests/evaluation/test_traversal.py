@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from shadowplay.errors import ShadowplayError
+from shadowplay.errors import ShadowplayError, ShadowplayWarning
 from shadowplay.evaluation import (aggregate_draws, interpolate, lerp, linear_gaussian_model, quantile_levels,
                                    select_dims, slerp, traversal_values, traverse)
 
@@ -47,6 +47,8 @@ def test_select_dims():
     order = [2, 0, 3, 1]
     assert select_dims("all", 4, order).tolist() == order
     assert select_dims("top2", 4, order).tolist() == [2, 0]
+    with pytest.warns(ShadowplayWarning, match="top9: this model has 4 latent dimensions; traversing all 4"):
+        assert select_dims("top9", 4, order).tolist() == order  # it used to shorten the list without a word
     assert select_dims("3,1", 4, order).tolist() == [3, 1]
     assert select_dims([0], 4).tolist() == [0]
     with pytest.raises(ShadowplayError, match="latent dimension 7 is out of range; this model has 4"):

@@ -15,13 +15,14 @@ quaternion curves", eq. for slerp; recommended for Gaussian latents by White 201
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from ..errors import ShadowplayError
+from ..errors import ShadowplayError, ShadowplayWarning, user_stacklevel
 from ..model import LatentVariableModel
 
 RANGE_MODES = ("prior", "posterior-quantile", "fixed", "minmax")
@@ -87,6 +88,9 @@ def select_dims(dims: str | Sequence[int], latent_dim: int, order: Sequence[int]
         if s == "all":
             return order.copy()
         if s.startswith("top") and s[3:].isdigit() and int(s[3:]) >= 1:
+            if int(s[3:]) > latent_dim:  # said, not silently shortened: the user expected more rows
+                warnings.warn(f"--dims {s}: this model has {latent_dim} latent dimensions; traversing all "
+                              f"{latent_dim}", ShadowplayWarning, stacklevel=user_stacklevel())
             return order[: int(s[3:])].copy()
         try:
             dims = [int(d) for d in s.split(",") if d.strip()]
