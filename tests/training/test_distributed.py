@@ -68,6 +68,23 @@ def test_two_processes_reach_the_one_process_weights_and_resume(tiny_flat, runs_
     assert meta["command"] == sys.argv and not any("shadowplay-ddp-" in a for a in meta["command"])
 
 
+@pytest.mark.slow
+def test_two_compiled_processes_reach_the_one_compiled_process_weights(tiny_flat, runs_dir):
+    """``trainer.compile`` under DDP: each rank compiles the step's forward with the DDP-wrapped model inside it
+    (Dynamo's DDP support splits the graph at the gradient buckets); the autoencoder ends where one compiled process
+    does. Two compiling processes take about a minute on 2 CPU cores, so marked slow (checked by hand too)."""
+    extra = ["trainer.max_steps=6", "trainer.compile=true"]
+    one = api.train(data=str(tiny_flat), model="ae", latent_dim=3, runs_dir=runs_dir, name="one", progress=False,
+                    overrides=_overrides(extra))
+    two = api.train(data=str(tiny_flat), model="ae", latent_dim=3, runs_dir=runs_dir, name="two", progress=False,
+                    overrides=_overrides(extra), nproc=2)
+    for run in (one, two):
+        assert json.loads((run.path / "run.json").read_text())["compile"]["compiled"] is True  # no fallback
+    a, b = (latest_good(r.path / "checkpoints").section("model") for r in (one, two))
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=0, atol=TOL)
+
+
 def test_a_collapsed_model_trained_with_nproc_is_reported_as_after_one_process(tiny_flat, runs_dir):
     # The launching process used to return a Run without the latent check rank 0 wrote: the `latents:` line and the
     # collapse warnings were missing after `--nproc`, so a model that learned nothing went unreported.
