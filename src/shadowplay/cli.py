@@ -102,6 +102,16 @@ class _Command:
 
 
 # ------------------------------------------------------------------ what each command prints
+def _stop_note(run: api.Run) -> str:
+    """`` of E (stopped by trainer.max_steps=S; …)`` for a run that a step budget stopped before its last
+    epoch ("epochs 0 (stopped early)" said neither why nor how to go on), else nothing."""
+    r, t = run.result, run.config.trainer
+    if r.finished:
+        return ""
+    why = f"trainer.max_steps={t.max_steps}" if t.max_steps is not None and r.step >= t.max_steps else "a step budget"
+    return f" of {t.epochs} (stopped by {why}; `shadowplay resume {run.path} trainer.max_steps=null` trains on)"
+
+
 def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0" or (os.environ.get("RANK") and os.environ.get("SHADOWPLAY_NPROC")):
         return 0  # under torchrun rank 0 reports for all; under `--nproc` the launching process does
@@ -110,7 +120,7 @@ def _show_run(run: api.Run, a: argparse.Namespace) -> int:
     val = ", ".join(f"{k} {v:.3f}" for k, v in r.val_metrics.items() if "/" not in k)
     folder = RunFolder(run)
     print(f"run folder: {run.path}")
-    print(f"  steps {r.step}, epochs {r.epoch}{'' if r.finished else ' (stopped early)'}; validation: {val or '-'}")
+    print(f"  steps {r.step}, epochs {r.epoch}{_stop_note(run)}; validation: {val or '-'}")
     meta = folder.meta if folder.meta_path.is_file() else {}
     world, comp = meta.get("world_size", 1), meta.get("compile") or {}
     if run.config.trainer.precision != "fp32" or world > 1 or comp.get("compiled"):  # the speed-ups that took effect
