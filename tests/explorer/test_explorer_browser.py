@@ -278,6 +278,17 @@ def rows_server():
         yield s
 
 
+def test_the_gallery_pager_disables_the_arrow_that_leads_nowhere(page):
+    """◀ on the first page and ▶ on the last are disabled (both stayed enabled, ▶ on "1 / 1" too)."""
+    pages = int(page.locator("#page").text_content().split("/")[1])
+    assert page.locator("#prev").is_disabled() and page.locator("#next").is_disabled() == (pages == 1)
+    for _ in range(pages - 1):
+        page.locator("#next").click()
+    assert page.locator("#page").text_content().strip() == f"{pages} / {pages}"
+    assert page.locator("#next").is_disabled() and page.locator("#prev").is_disabled() == (pages == 1)
+    assert not page.errors, page.errors
+
+
 def test_a_tabular_run_offers_no_upload_and_draws_its_lines_smoothly(browser, rows_server):
     pg = open_page(browser, rows_server.url)
     try:

@@ -160,6 +160,8 @@ function buildGallery() {
   const pages = Math.max(1, Math.ceil(n / PAGE));
   state.page = Math.min(Math.max(0, state.page), pages - 1);
   $("page").textContent = ` ${state.page + 1} / ${pages} `;
+  $("prev").disabled = state.page === 0;  // both stayed enabled: ▶ on "1 / 1" did nothing
+  $("next").disabled = state.page === pages - 1;
   const box = $("gallery");
   box.replaceChildren();
   for (let i = state.page * PAGE; i < Math.min(n, (state.page + 1) * PAGE); i++) {
