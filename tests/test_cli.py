@@ -33,7 +33,7 @@ def trained(tmp_path_factory, run_cli):
     assert f"run folder: {root / 'runs' / 'r'}" in p.stdout
     # it said "epochs 0 (stopped early)": neither why nor how to go on
     assert (f"steps 5, epochs 0 of 125 (stopped by trainer.max_steps=5; `shadowplay resume "
-            f"{root / 'runs' / 'r'} trainer.max_steps=null` trains on)") in p.stdout, p.stdout
+            f"{root / 'runs' / 'r'} trainer.max_steps=none` trains on)") in p.stdout, p.stdout
     return root / "runs" / "r"
 
 

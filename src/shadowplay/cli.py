@@ -109,7 +109,7 @@ def _stop_note(run: api.Run) -> str:
     if r.finished:
         return ""
     why = f"trainer.max_steps={t.max_steps}" if t.max_steps is not None and r.step >= t.max_steps else "a step budget"
-    return f" of {t.epochs} (stopped by {why}; `shadowplay resume {run.path} trainer.max_steps=null` trains on)"
+    return f" of {t.epochs} (stopped by {why}; `shadowplay resume {run.path} trainer.max_steps=none` trains on)"
 
 
 def _show_run(run: api.Run, a: argparse.Namespace) -> int:

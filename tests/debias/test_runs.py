@@ -1,13 +1,14 @@
 """Run-level debiasing functions (``shadowplay.debias.runs``) on tiny digits runs."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import shadowplay as sp
-from shadowplay.errors import DebiasError
+from shadowplay.errors import DebiasError, ShadowplayWarning
 
 
 @pytest.fixture(scope="module")
@@ -228,3 +229,22 @@ def test_compare_refuses_two_runs_of_one_name(two_runs, tmp_path):
     root, db, _ = two_runs
     with pytest.raises(DebiasError, match="repeat one"):
         sp.debias.compare([db, db], out=tmp_path / "cmp")
+
+
+def test_plain_train_of_a_dbvae_says_it_does_not_resample_or_writes_the_weights_files_when_it_does(tmp_path,
+                                                                                                   grouped_npz):
+    # `shadowplay train --model dbvae` trained without resampling and said nothing; with debias.resample=latent it
+    # resampled but wrote no debias/weights.* (only `debias train` and `resume` did)
+    small = ["model.hidden=[8]", "trainer.max_steps=2", "model.latent_dim=2"]
+    with pytest.warns(ShadowplayWarning, match="debias.resample=none .* nothing is debiased.*debias train"):
+        plain = sp.train(data=str(grouped_npz), model="dbvae", runs_dir=tmp_path, name="plain", progress=False,
+                         overrides=small)
+    assert not (plain.path / "debias").exists()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = sp.train(data=str(grouped_npz), model="dbvae", runs_dir=tmp_path, name="latent", progress=False,
+                       overrides=[*small, "debias.resample=latent"])
+    assert not [w for w in caught if "nothing is debiased" in str(w.message)]  # it resamples: no such warning
+    assert json.loads((run.path / "debias" / "weights.json").read_text()) == _expected_draws(run.path)
+    assert (run.path / "debias" / "weights.png").is_file()
+    assert json.loads((run.path / "run.json").read_text())["data"]["in_memory"] is False

@@ -25,7 +25,7 @@ import torch
 from .. import debias
 from ..config import RunConfig, load_config, parse_overrides, set_keys
 from ..data import Dataset
-from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError
+from ..errors import CheckpointError, CheckpointFallbackWarning, ConfigError, ShadowplayWarning, user_stacklevel
 from ..model import LatentVariableModel, check_value_range
 from ..objectives import PRESETS
 from ..reports.images import check_examples, check_grid, check_picture_path, save_examples
@@ -97,7 +97,19 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
         check_new_run(runs_dir, name, overwrite)  # else every rank fails on it, under torchrun's report
         path = launch_run("train", cfg, nproc, runs_dir=runs_dir, overwrite=overwrite, progress=progress, name=name)
         return run_on_disk(path, cfg)
-    return train_run(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress, callbacks=callbacks)
+    if cfg.model.preset == "dbvae" and cfg.debias.resample == "none":
+        warnings.warn("model dbvae with debias.resample=none learns the latent structure but never resamples the "
+                      "training data, so nothing is debiased; `shadowplay debias train` resamples by default "
+                      "(or add debias.resample=latent)", ShadowplayWarning, stacklevel=user_stacklevel())
+    # a run that resamples (DB-VAE) writes debias/weights.* as `debias train` and `resume` do; under torchrun rank 0
+    # alone writes (a launch with nproc > 1 ends up here on each rank)
+    weights = cfg.debias.resample != "none" and os.environ.get("RANK", "0") == "0"
+    splits = load_splits(cfg) if weights else None  # loaded once, for the training and the files
+    run = train_run(cfg, splits=splits, in_memory=False, runs_dir=runs_dir, name=name, overwrite=overwrite,
+                    progress=progress, callbacks=callbacks)
+    if weights:
+        debias.write_weights(run, splits.train)
+    return run
 
 
 def _check_nproc(nproc: Any) -> None:
