@@ -229,3 +229,8 @@ def test_parts_are_weighted_by_name_and_diagnostics_stay_out_of_the_loss():
     assert set(lo.logged()) == {"loss", "kl", "a", "b", "kl_per_latent", "c", "recon"}
     with pytest.raises(RuntimeError, match="reported twice"):  # diagnostic "recon" collides with a part
         Objective([(Reconstruction(), 1.0), (_TwoParts(), {"a": 1.0, "b": 1.0})])(out, StepContext())
+    # the same check when a compiled step evaluates the step-free terms first and the step-reading ones after
+    clash = Objective([(Reconstruction(), 1.0), (_TwoParts(), {"a": 1.0, "b": 1.0})])
+    first = clash.evaluate(out, StepContext(), ("recon",))
+    with pytest.raises(RuntimeError, match="reported twice"):
+        clash.evaluate(out, StepContext(), ("two",), before=first)

@@ -118,11 +118,14 @@ class Objective(nn.Module):
         step, would otherwise make ``torch.compile`` recompile at every step (see ``training/precision.py``)."""
         return tuple(n for n, t in self.terms.items() if not t.reads_step)
 
-    def evaluate(self, out: ModelOutput, ctx: StepContext, names: "tuple[str, ...] | None" = None
+    def evaluate(self, out: ModelOutput, ctx: StepContext, names: "tuple[str, ...] | None" = None,
+                 before: "tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None" = None
                  ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Parts and diagnostics (detached) of the terms ``names`` (all, in order, when ``None``), unweighted."""
-        parts: dict[str, torch.Tensor] = {}
-        diagnostics: dict[str, torch.Tensor] = {}
+        """Parts and diagnostics (detached) of the terms ``names`` (all, in order, when ``None``), unweighted.
+        ``before``: the parts and diagnostics of the step's other terms, evaluated earlier (a compiled step's); the
+        result extends copies of them, so a name reported twice across the two is refused as within one call."""
+        parts: dict[str, torch.Tensor] = dict(before[0]) if before else {}
+        diagnostics: dict[str, torch.Tensor] = dict(before[1]) if before else {}
         for name in self.terms if names is None else names:
             term = self.terms[name]
             res = term(out, ctx)

@@ -210,8 +210,7 @@ class Trainer:
         with self.acc.training():  # nets in bf16/fp16 if asked; distributions and the objective stay float32
             out, parts, diagnostics = self._forward(x, ctx)
         if self._step_terms:
-            more, more_diagnostics = self.objective.evaluate(out, ctx, self._step_terms)
-            parts, diagnostics = {**parts, **more}, {**diagnostics, **more_diagnostics}
+            parts, diagnostics = self.objective.evaluate(out, ctx, self._step_terms, before=(parts, diagnostics))
         return out, self.objective.combine(parts, diagnostics, ctx.step)
 
     def _train_step(self, x: torch.Tensor, ctx: StepContext) -> dict[str, torch.Tensor]:
