@@ -36,7 +36,7 @@ from ..study import StudyResult, run_study
 from ..training import Callback, resolve_device
 from ..training.distributed import check_world, launch_run
 from ..training.precision import check_precision
-from ..workflow import Run, load_model, load_splits, resume_run, run_on_disk, run_splits, train_run
+from ..workflow import Run, load_model, resume_run, run_on_disk, run_splits
 
 RunLike = str | Path | Run
 
@@ -101,15 +101,10 @@ def train(config: str | Path | RunConfig | None = None, *, data: str | None = No
         warnings.warn("model dbvae with debias.resample=none learns the latent structure but never resamples the "
                       "training data, so nothing is debiased; `shadowplay debias train` resamples by default "
                       "(or add debias.resample=latent)", ShadowplayWarning, stacklevel=user_stacklevel())
-    # a run that resamples (DB-VAE) writes debias/weights.* as `debias train` and `resume` do; under torchrun rank 0
-    # alone writes (a launch with nproc > 1 ends up here on each rank)
-    weights = cfg.debias.resample != "none" and os.environ.get("RANK", "0") == "0"
-    splits = load_splits(cfg) if weights else None  # loaded once, for the training and the files
-    run = train_run(cfg, splits=splits, in_memory=False, runs_dir=runs_dir, name=name, overwrite=overwrite,
-                    progress=progress, callbacks=callbacks)
-    if weights:
-        debias.write_weights(run, splits.train)
-    return run
+    # a run that resamples (DB-VAE) writes debias/weights.* as `debias train` and `resume` do (a launch with
+    # nproc > 1 ends up here on each rank)
+    return debias.train_writing_weights(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress,
+                                        callbacks=callbacks)
 
 
 def _check_nproc(nproc: Any) -> None:

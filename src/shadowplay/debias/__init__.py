@@ -9,8 +9,8 @@
 The joint loss is the ``dbvae`` preset (``shadowplay.objectives.debiasing``); the sampling weights and the resampling
 callback live with the trainer (``shadowplay.training.weights``/``resampling``, so that a resumed run rebuilds the
 callback from its config) and are re-exported here; the audit (``audit.py``), its charts (``figures.py``) and the
-run-level functions (``runs.py``: ``train``, ``write_weights``, ``audit_run``, ``compare``; the comparison's table and
-worst-group tests in ``comparison.py``) are this package's own.
+run-level functions (``runs.py``: ``train``, ``train_writing_weights``, ``write_weights``, ``audit_run``,
+``compare``; the comparison's table and worst-group tests in ``comparison.py``) are this package's own.
 """
 
 from ..errors import DebiasError
@@ -19,9 +19,9 @@ from ..training import (COMBINES, MODES, Resampling, check_weight_options, group
 from .draws import ConcentratedDrawsWarning, DrawSummary, GroupDraws, summarize_draws
 from .audit import AttributeStats, AuditResult, GroupStats, audit, expected_calibration_error, latent_clusters
 from .comparison import Comparison, WorstGroupTest, compare_table
-from .runs import audit_run, audit_stem, compare, compare_dir, predict, train, write_weights
+from .runs import audit_run, audit_stem, compare, compare_dir, predict, train, train_writing_weights, write_weights
 
 __all__ = ["AttributeStats", "AuditResult", "GroupStats", "audit", "expected_calibration_error", "latent_clusters",
            "MODES", "Resampling", "group_balanced_weights", "posterior_means", "COMBINES", "DebiasError",
            "check_weight_options", "sampling_weights", "ConcentratedDrawsWarning", "DrawSummary", "GroupDraws", "summarize_draws", "audit_run", "audit_stem", "compare", "compare_dir", "compare_table", "predict", "train",
-           "write_weights", "Comparison", "WorstGroupTest"]
+           "train_writing_weights", "write_weights", "Comparison", "WorstGroupTest"]

@@ -17,19 +17,20 @@ writes ``compare.md`` and ``compare.png`` into ``out``.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
 import yaml
 
-from ..config import DEBIAS_PRESETS, DebiasConfig, load_config, parse_overrides, set_keys
+from ..config import DEBIAS_PRESETS, DebiasConfig, RunConfig, load_config, parse_overrides, set_keys
 from ..errors import DebiasError
 from ..jsonsafe import json_safe
 from ..data import Dataset
 from ..run import open_run
-from ..training import check_weight_options, posterior_means
+from ..training import Callback, check_weight_options, posterior_means
 from ..workflow import Run, load_model, load_splits, run_splits, train_run
 from .audit import AuditResult, _decide, audit, latent_clusters
 from .comparison import Answers, Comparison, compare_table, worst_group_test
@@ -96,10 +97,20 @@ def train(config: str | Path | None = None, *, data: str | None = None, model: s
     if cfg.data.source != "biased-fmnist" and (rare_fraction is not None or positive_classes is not None):
         raise DebiasError(f"rare_fraction and positive_classes plant the bias of biased-fmnist; the source "
                           f"{cfg.data.source!r} has its own labels and groups, so drop them")
-    splits = load_splits(cfg)  # once: training and the weights files below share them
+    return train_writing_weights(cfg, runs_dir=runs_dir, name=name, overwrite=overwrite, progress=progress)
+
+
+def train_writing_weights(cfg: RunConfig, *, runs_dir: str | Path, name: str | None, overwrite: bool,
+                          progress: bool, callbacks: Iterable[Callback] = ()) -> Run:
+    """``train_run(cfg)``, then, for a run that resamples (``debias.resample`` not ``none``), ``debias/weights.*``
+    from the weights its last epoch was drawn with (:func:`write_weights`), the data loaded once for both. Under
+    torchrun rank 0 alone writes the files. ``debias train`` and ``sp.train`` (``shadowplay train``) train this way."""
+    weights = cfg.debias.resample != "none" and os.environ.get("RANK", "0") == "0"
+    splits = load_splits(cfg) if weights else None
     run = train_run(cfg, splits=splits, in_memory=False, runs_dir=runs_dir, name=name, overwrite=overwrite,
-                    progress=progress)
-    write_weights(run, splits.train)
+                    progress=progress, callbacks=callbacks)
+    if weights:
+        write_weights(run, splits.train)
     return run
 
 
