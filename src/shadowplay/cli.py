@@ -103,13 +103,13 @@ class _Command:
 
 # ------------------------------------------------------------------ what each command prints
 def _stop_note(run: api.Run) -> str:
-    """`` of E (stopped by trainer.max_steps=S; …)`` for a run that a step budget stopped before its last
-    epoch ("epochs 0 (stopped early)" said neither why nor how to go on), else nothing."""
+    """`` of E (stopped by trainer.max_steps=S; …)`` for a run that ended before its last epoch, which only
+    ``trainer.max_steps`` does ("epochs 0 (stopped early)" said neither why nor how to go on), else nothing."""
     r, t = run.result, run.config.trainer
     if r.finished:
         return ""
-    why = f"trainer.max_steps={t.max_steps}" if t.max_steps is not None and r.step >= t.max_steps else "a step budget"
-    return f" of {t.epochs} (stopped by {why}; `shadowplay resume {run.path} trainer.max_steps=none` trains on)"
+    return (f" of {t.epochs} (stopped by trainer.max_steps={t.max_steps}; `shadowplay resume {run.path} "
+            "trainer.max_steps=none` trains on)")
 
 
 def _show_run(run: api.Run, a: argparse.Namespace) -> int:

@@ -13,10 +13,9 @@ Keys are written ``section.key`` (``trainer.lr=3e-4``). Unknown keys are rejecte
 
 from __future__ import annotations
 
-import os
-
 import dataclasses
 import difflib
+import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any

@@ -155,15 +155,15 @@ class Accelerator:
 
     # ------------------------------------------------------------ compile warm-up with fallback
     def warm_up(self, run_step: Callable[[], torch.Tensor], params: Iterable[torch.nn.Parameter]) -> None:
-        """Compile by running ``run_step`` (returns a loss) once, forward and backward, without touching the training
-        RNG stream or the gradients; on a compiler failure fall back to eager nets with one clear warning."""
+        """Compile by running ``run_step`` (the trainer's step forward, which enters :meth:`training` itself; returns
+        a loss) once, forward and backward, without touching the training RNG stream or the gradients; on a compiler
+        failure fall back to the eager step with one clear warning."""
         if not self.compiled:
             return
         params = list(params)
         try:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                with self.training():
-                    run_step().backward()
+                run_step().backward()
         except Exception as e:  # noqa: BLE001 - any compiler failure means "run eagerly", said once below
             self._fall_back(e)
         finally:
@@ -171,7 +171,8 @@ class Accelerator:
                 p.grad = None
 
     def _fall_back(self, e: Exception) -> None:
-        """Train eagerly from now on (the wrapped forwards call the eager nets); warn once and keep the reason."""
+        """Train eagerly from now on (the step made by :meth:`compile_step` calls its eager function); warn once and
+        keep the reason."""
         self.compiled = False
         if self.fallback is not None:
             return
