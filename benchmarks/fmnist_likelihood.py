@@ -39,9 +39,7 @@ from shadowplay import api  # noqa: E402
 def one_run(a: argparse.Namespace, precision: str) -> dict:
     """Train in ``precision`` (``trainer.precision``, ``+compile`` for ``trainer.compile=true``), evaluate in
     float32; the numbers of one table column."""
-    mode, _, compiled = precision.partition("+")
-    if compiled not in ("", "compile"):
-        raise SystemExit(f"--precision: {precision!r} is not a precision or precision+compile")
+    mode, _, compiled = precision.partition("+")  # checked in main, before any run trains
     overrides = {"model.hidden": [512, 256], "model.likelihood": "bernoulli", "trainer.batch_size": a.batch_size,
                  "data.binarize": a.binarize, "trainer.max_steps": a.max_steps, "trainer.precision": mode,
                  "trainer.compile": bool(compiled)}
@@ -78,6 +76,9 @@ def main() -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     precisions = [v for v in a.precision.split(",") if v]
+    bad = [v for v in precisions if v.partition("+")[2] not in ("", "compile")]
+    if bad:  # refused before the first run trains, not after it
+        p.error(f"--precision: {bad[0]!r} is not a precision or precision+compile")
     results = {prec: one_run(a, prec) for prec in precisions}
     rows = [("test ELBO", "elbo"), ("  reconstruction E_q[log p(x|z)]", "recon_ll"), ("  KL", "kl"),
             (f"test log p(x), IWAE K={a.iw_samples}", "log_px"), ("bits per dimension (IWAE)", "bits_per_dim")]
